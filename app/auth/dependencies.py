@@ -1,0 +1,50 @@
+"""Who is calling: the bearer key, turned into a `Caller` with scopes."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+from fastapi import Depends
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from app.auth.scopes import Scope
+from app.auth.service import Caller, authenticate
+from app.db.session import SessionDep
+from app.errors import Forbidden, Unauthenticated
+
+_bearer = HTTPBearer(
+    auto_error=False, description="An API key created with `gateway clients create`."
+)
+
+
+async def get_caller(
+    session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Caller:
+    """The authenticated caller, or 401."""
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthenticated(
+            "Send an API key as 'Authorization: Bearer <key>'.",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    caller = await authenticate(session, credentials.credentials)
+    if caller is None:
+        raise Unauthenticated("Unknown or revoked API key.", headers={"WWW-Authenticate": "Bearer"})
+    return caller
+
+
+def require(scope: Scope) -> Callable[[Caller], Awaitable[Caller]]:
+    """A dependency that lets through only callers holding `scope` (operators hold all)."""
+
+    async def check(caller: Annotated[Caller, Depends(get_caller)]) -> Caller:
+        if scope not in caller.scopes and Scope.OPERATOR not in caller.scopes:
+            raise Forbidden(f"This operation needs the '{scope}' scope.")
+        return caller
+
+    return check
+
+
+WriterDep = Annotated[Caller, Depends(require(Scope.INVOICES_WRITE))]
+ReaderDep = Annotated[Caller, Depends(require(Scope.INVOICES_READ))]
+OperatorDep = Annotated[Caller, Depends(require(Scope.OPERATOR))]

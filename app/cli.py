@@ -1,0 +1,86 @@
+"""The `gateway` command: run the API, migrate, manage API clients."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+import typer
+
+from app.auth.scopes import Scope
+from app.auth.service import create_client
+from app.db.engine import create_engine, create_sessionmaker
+from app.db.migrations import upgrade_to_head
+from app.settings import get_settings
+
+cli = typer.Typer(help="Chorus Pro Gateway.", no_args_is_help=True, add_completion=False)
+clients_cli = typer.Typer(
+    help="API clients (ERPs and services) and their keys.", no_args_is_help=True
+)
+cli.add_typer(clients_cli, name="clients")
+
+
+@cli.command()
+def migrate() -> None:
+    """Bring the database schema to the latest revision."""
+    settings = get_settings()
+    upgrade_to_head(settings.database.url)
+    typer.echo("database is at the latest revision")
+
+
+@cli.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Default: API_HOST.")] = None,
+    port: Annotated[int | None, typer.Option(help="Default: API_PORT.")] = None,
+    workers: Annotated[int, typer.Option(help="Processes (PostgreSQL only for > 1).")] = 1,
+) -> None:
+    """Run the REST API (migrating first when DATABASE_MIGRATE_ON_START is true)."""
+    import uvicorn
+
+    settings = get_settings()
+    if settings.database.migrate_on_start:
+        upgrade_to_head(settings.database.url)
+    uvicorn.run(
+        "app.main:create_app",
+        factory=True,
+        host=host or settings.api.host,
+        port=port or settings.api.port,
+        workers=workers,
+        log_level=settings.log.level.lower(),
+        proxy_headers=False,
+    )
+
+
+@clients_cli.command("create")
+def clients_create(
+    name: Annotated[str, typer.Option(help="A unique name for the client.")],
+    supplier: Annotated[
+        list[str], typer.Option(help="A supplier SIRET the client may act for (repeatable).")
+    ],
+    scope: Annotated[list[Scope], typer.Option(help="A scope to grant (repeatable).")],
+) -> None:
+    """Create an API client and print its key (shown only this once)."""
+
+    async def create() -> str:
+        engine = create_engine(get_settings().database)
+        try:
+            async with create_sessionmaker(engine)() as session, session.begin():
+                _, key = await create_client(
+                    session, name=name, scopes=scope, supplier_sirets=supplier
+                )
+        finally:
+            await engine.dispose()
+        return key
+
+    try:
+        key = asyncio.run(create())
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    typer.echo(f"Created client {name!r} with scopes {', '.join(scope)}.")
+    typer.echo("API key (shown once, store it now):")
+    typer.echo(key)
+
+
+def main() -> None:
+    """Entry point of the `gateway` script."""
+    cli()

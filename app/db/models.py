@@ -1,0 +1,17 @@
+"""Every table, imported in one place so the metadata (and Alembic) sees them all."""
+
+from app.auth.models import ApiClient
+from app.db.base import Base
+from app.idempotency.models import IdempotencyRecord
+from app.invoices.models import Invoice, InvoiceHistory, InvoiceLine
+from app.outbox.models import OutboxItem
+
+__all__ = [
+    "ApiClient",
+    "Base",
+    "IdempotencyRecord",
+    "Invoice",
+    "InvoiceHistory",
+    "InvoiceLine",
+    "OutboxItem",
+]

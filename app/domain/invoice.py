@@ -1,0 +1,153 @@
+"""An invoice as the rules see it: plain values, exact decimals and the arithmetic of totals."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+from enum import StrEnum
+
+CENT = Decimal("0.01")
+HUNDRED = Decimal(100)
+
+DEFAULT_FRAMEWORK = "A1_FACTURE_FOURNISSEUR"
+# Chorus's cadres de facturation (codeCadreFacturation); suppliers mostly use A1, A2, A9, A12.
+FRAMEWORKS = frozenset(
+    {
+        "A1_FACTURE_FOURNISSEUR",
+        "A2_FACTURE_FOURNISSEUR_DEJA_PAYEE",
+        "A3_MEMOIRE_JUSTICE",
+        "A4_PROJET_DECOMPTE_MENSUEL_FOURNISSEUR",
+        "A5_ETAT_ACOMPTE_FOURNISSEUR",
+        "A6_ETAT_ACOMPTE_VALIDE_FOURNISSEUR",
+        "A7_PROJET_DECOMPTE_FINAL_FOURNISSEUR",
+        "A8_DECOMPTE_GENERAL_DEFINITIF_FOURNISSEUR",
+        "A9_FACTURE_SOUSTRAITANT",
+        "A10_PROJET_DECOMPTE_MENSUEL_SOUSTRAITANT",
+        "A11_PROJET_DECOMPTE_FINAL_SOUSTRAITANT",
+        "A12_FACTURE_COTRAITANT",
+        "A13_PROJET_DECOMPTE_MENSUEL_COTRAITANT",
+        "A14_PROJET_DECOMPTE_FINAL_COTRAITANT",
+        "A15_ETAT_ACOMPTE_MOE",
+        "A16_ETAT_ACOMPTE_VALIDE_MOE",
+        "A17_PROJET_DECOMPTE_GENERAL_MOE",
+        "A18_DECOMPTE_GENERAL_MOE",
+        "A19_ETAT_ACOMPTE_VALIDE_MOA",
+        "A20_DECOMPTE_GENERAL_MOA",
+        "A21_DEMANDE_REMBOURSEMENT_TIC",
+        "A22_PROJET_DECOMPTE_GENERAL_FOURNISSEUR_PROCEDURE_TACITE",
+        "A23_DECOMPTE_GENERAL_DEFINITIF_TACITE_FOURNISSEUR",
+        "A24_DECOMPTE_GENERAL_DEFINITIF_TACITE_MOE",
+        "A25_DECOMPTE_GENERAL_DEFINITIF_MOE_PROCEDURE_TACITE",
+    }
+)
+
+
+class InvoiceType(StrEnum):
+    """Chorus's `typeFacture`: FACTURE or AVOIR."""
+
+    INVOICE = "invoice"
+    CREDIT_NOTE = "credit_note"
+
+
+def to_cents(amount: Decimal) -> Decimal:
+    """Round half up to the cent, as invoices are printed."""
+    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+@dataclass(frozen=True, slots=True)
+class Supplier:
+    """The invoicing party."""
+
+    siret: str | None = None
+    name: str | None = None
+    vat_number: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Buyer:
+    """The public buyer and the service (SE) that processes the invoice."""
+
+    siret: str | None = None
+    service_code: str | None = None
+    name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """One invoice line; amounts exact, net rounded to the cent."""
+
+    description: str | None = None
+    quantity: Decimal | None = None
+    unit_price: Decimal | None = None
+    vat_rate: Decimal | None = None
+    unit: str | None = None
+    reference: str | None = None
+
+    @property
+    def net_amount(self) -> Decimal | None:
+        """Quantity times unit price, to the cent; None while either is missing."""
+        if self.quantity is None or self.unit_price is None:
+            return None
+        return to_cents(self.quantity * self.unit_price)
+
+
+@dataclass(frozen=True, slots=True)
+class Totals:
+    """Net, VAT and gross amounts of the whole invoice."""
+
+    net: Decimal
+    vat: Decimal
+    gross: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class VatBreakdown:
+    """Net base and VAT for one rate, the way Chorus's `ligneTva` carries it."""
+
+    rate: Decimal
+    base: Decimal
+    vat: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceDraft:
+    """An invoice after normalization, before validation: anything may still be missing."""
+
+    invoice_number: str | None = None
+    type: InvoiceType = InvoiceType.INVOICE
+    issue_date: date | None = None
+    due_date: date | None = None
+    currency: str | None = None
+    supplier: Supplier = field(default_factory=Supplier)
+    buyer: Buyer = field(default_factory=Buyer)
+    legal_commitment: str | None = None
+    framework: str | None = DEFAULT_FRAMEWORK
+    lines: tuple[Line, ...] = ()
+    totals: Totals | None = None
+    preceding_invoice: str | None = None
+    note: str | None = None
+
+
+def vat_breakdown(lines: Iterable[Line]) -> list[VatBreakdown]:
+    """VAT per rate on the summed line nets (EN 16931's way), rounded once per rate."""
+    bases: dict[Decimal, Decimal] = defaultdict(Decimal)
+    for line in lines:
+        net = line.net_amount
+        if net is None or line.vat_rate is None:
+            continue
+        bases[line.vat_rate.normalize()] += net
+    return [
+        VatBreakdown(rate=rate, base=base, vat=to_cents(base * rate / HUNDRED))
+        for rate, base in sorted(bases.items())
+    ]
+
+
+def compute_totals(lines: Iterable[Line]) -> Totals:
+    """The totals the lines add up to."""
+    breakdown = vat_breakdown(lines)
+    net = sum((item.base for item in breakdown), Decimal("0.00"))
+    vat = sum((item.vat for item in breakdown), Decimal("0.00"))
+    return Totals(net=to_cents(net), vat=to_cents(vat), gross=to_cents(net + vat))

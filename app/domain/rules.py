@@ -1,0 +1,336 @@
+"""Every rule Chorus Pro would refuse an invoice for, checked at once on plain values.
+
+`validate_invoice` never stops at the first problem: ERPs fix a rejected invoice in one round
+trip only if they hear about all of its problems together.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+
+from app.domain.identifiers import (
+    INVOICE_NUMBER_MAX_LENGTH,
+    OTHER_BUYER_EJ_MAX_LENGTH,
+    PUBLIC_TO_PUBLIC_SERVICE,
+    STATE_SIRET,
+    is_valid_french_vat_number,
+    is_valid_invoice_number,
+    is_valid_service_code,
+    is_valid_siret,
+)
+from app.domain.invoice import (
+    CENT,
+    FRAMEWORKS,
+    InvoiceDraft,
+    InvoiceType,
+    Line,
+    compute_totals,
+)
+from app.domain.violations import Code, Violation
+
+
+@dataclass(frozen=True, slots=True)
+class BuyerRequirements:
+    """What Chorus's directory says a buyer needs (online validation), when it could be asked."""
+
+    ej_required: bool = False
+    service_required: bool = False
+    ej_or_service_required: bool = False
+    active_service_codes: frozenset[str] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ValidationPolicy:
+    """The settings and caller rights the rules depend on."""
+
+    today: date
+    allowed_buyer_sirets: frozenset[str] = frozenset({STATE_SIRET})
+    # None: any supplier (the caller's own limits are checked elsewhere, e.g. in /validate).
+    allowed_supplier_sirets: frozenset[str] | None = None
+    allowed_currencies: frozenset[str] = frozenset({"EUR"})
+    allowed_vat_rates: frozenset[Decimal] = frozenset(
+        Decimal(rate) for rate in ("0", "2.1", "5.5", "10", "20")
+    )
+    state_ej_pattern: str = r"^[0-9]{10}$"
+    max_lines: int = 1000
+    max_future_issue_days: int = 1
+    # A PDF invoice may come without lines when its totals are given.
+    lines_optional: bool = False
+    buyer_requirements: BuyerRequirements | None = None
+    # Fields the parser already reported as malformed: no second violation for the same field.
+    already_reported: frozenset[str] = field(default_factory=frozenset)
+
+
+def validate_invoice(draft: InvoiceDraft, policy: ValidationPolicy) -> list[Violation]:
+    """All the violations of `draft` under `policy`, in a stable order."""
+    checks = (
+        _invoice_number,
+        _dates,
+        _currency_and_framework,
+        _supplier,
+        _buyer,
+        _routing_codes,
+        _credit_note,
+        _lines,
+        _totals,
+    )
+    return [
+        violation
+        for check in checks
+        for violation in check(draft, policy)
+        if violation.field not in policy.already_reported
+    ]
+
+
+def _required(field_path: str, what: str) -> Violation:
+    return Violation(field_path, Code.FIELD_REQUIRED, f"{what} is required.")
+
+
+def _invoice_number(draft: InvoiceDraft, policy: ValidationPolicy) -> Iterator[Violation]:
+    number = draft.invoice_number
+    if number is None:
+        yield Violation("invoice_number", Code.INVOICE_NUMBER_INVALID, "Invoice number is empty.")
+    elif len(number) > INVOICE_NUMBER_MAX_LENGTH:
+        yield Violation(
+            "invoice_number",
+            Code.INVOICE_NUMBER_INVALID,
+            f"Invoice number has {len(number)} characters; Chorus Pro accepts at most "
+            f"{INVOICE_NUMBER_MAX_LENGTH}.",
+        )
+    elif not is_valid_invoice_number(number):
+        yield Violation(
+            "invoice_number",
+            Code.INVOICE_NUMBER_INVALID,
+            "Invoice number may only hold letters, digits and - _ . / (starting with a letter "
+            "or digit).",
+        )
+
+
+def _dates(draft: InvoiceDraft, policy: ValidationPolicy) -> Iterator[Violation]:
+    if draft.issue_date is None:
+        yield _required("issue_date", "Issue date")
+    elif draft.issue_date > policy.today + timedelta(days=policy.max_future_issue_days):
+        yield Violation("issue_date", Code.FIELD_INVALID, "Issue date is in the future.")
+    if (
+        draft.due_date is not None
+        and draft.issue_date is not None
+        and draft.due_date < draft.issue_date
+    ):
+        yield Violation("due_date", Code.FIELD_INVALID, "Due date is before the issue date.")
+
+
+def _currency_and_framework(draft: InvoiceDraft, policy: ValidationPolicy) -> Iterator[Violation]:
+    if draft.currency is None:
+        yield _required("currency", "Currency")
+    elif draft.currency not in policy.allowed_currencies:
+        accepted = ", ".join(sorted(policy.allowed_currencies))
+        yield Violation(
+            "currency",
+            Code.FIELD_INVALID,
+            f"Currency {draft.currency} is not accepted by this gateway (accepted: {accepted}).",
+        )
+    if draft.framework is None:
+        yield _required("framework", "Framework (cadre de facturation)")
+    elif draft.framework not in FRAMEWORKS:
+        yield Violation(
+            "framework",
+            Code.FIELD_INVALID,
+            f"{draft.framework} is not a Chorus Pro cadre de facturation.",
+        )
+
+
+def _siret(field_path: str, value: str | None, whose: str) -> Iterator[Violation]:
+    if value is None:
+        yield _required(field_path, f"The {whose} SIRET")
+    elif not is_valid_siret(value):
+        yield Violation(
+            field_path,
+            Code.SIRET_INVALID,
+            f"The {whose} SIRET must be 14 digits with a valid checksum.",
+        )
+
+
+def _supplier(draft: InvoiceDraft, policy: ValidationPolicy) -> Iterator[Violation]:
+    siret = draft.supplier.siret
+    yield from _siret("supplier.siret", siret, "supplier")
+    if (
+        siret is not None
+        and is_valid_siret(siret)
+        and policy.allowed_supplier_sirets is not None
+        and siret not in policy.allowed_supplier_sirets
+    ):
+        yield Violation(
+            "supplier.siret",
+            Code.SUPPLIER_NOT_ALLOWED,
+            f"This API client may not invoice for supplier {siret}.",
+        )
+    vat_number = draft.supplier.vat_number
+    if vat_number is not None:
+        if not is_valid_french_vat_number(vat_number):
+            yield Violation(
+                "supplier.vat_number",
+                Code.FIELD_INVALID,
+                "The supplier VAT number is not a valid French VAT number (FR + key + SIREN).",
+            )
+        elif siret is not None and vat_number[-9:] != siret[:9]:
+            yield Violation(
+                "supplier.vat_number",
+                Code.FIELD_INVALID,
+                "The supplier VAT number does not belong to the supplier's SIREN.",
+            )
+
+
+def _buyer(draft: InvoiceDraft, policy: ValidationPolicy) -> Iterator[Violation]:
+    siret = draft.buyer.siret
+    yield from _siret("buyer.siret", siret, "buyer")
+    if siret is not None and is_valid_siret(siret) and siret not in policy.allowed_buyer_sirets:
+        yield Violation(
+            "buyer.siret",
+            Code.BUYER_NOT_ALLOWED,
+            f"This gateway is not configured to invoice buyer {siret}.",
+        )
+
+
+def _routing_codes(draft: InvoiceDraft, policy: ValidationPolicy) -> Iterator[Violation]:
+    """EJ and SE: mandatory for the State, otherwise per the buyer's directory flags."""
+    ej, service = draft.legal_commitment, draft.buyer.service_code
+    is_state = draft.buyer.siret == STATE_SIRET
+    needs = policy.buyer_requirements or BuyerRequirements(
+        ej_required=is_state, service_required=is_state
+    )
+    if ej is None and (needs.ej_required or (needs.ej_or_service_required and service is None)):
+        yield Violation(
+            "legal_commitment",
+            Code.EJ_REQUIRED,
+            "The buyer requires an engagement juridique (EJ, purchase-order number).",
+        )
+    elif ej is not None:
+        if is_state and re.fullmatch(policy.state_ej_pattern, ej) is None:
+            yield Violation(
+                "legal_commitment", Code.EJ_INVALID, "The State's EJ number is 10 digits."
+            )
+        elif len(ej) > OTHER_BUYER_EJ_MAX_LENGTH:
+            yield Violation(
+                "legal_commitment",
+                Code.EJ_INVALID,
+                f"An EJ number has at most {OTHER_BUYER_EJ_MAX_LENGTH} characters.",
+            )
+    if service is None and needs.service_required:
+        yield Violation(
+            "buyer.service_code",
+            Code.SE_REQUIRED,
+            "The buyer requires a code service exécutant (SE).",
+        )
+    elif service is not None:
+        if service == PUBLIC_TO_PUBLIC_SERVICE:
+            yield Violation(
+                "buyer.service_code",
+                Code.SE_INVALID,
+                "FACTURES_PUBLIQUES is reserved for invoices between public bodies.",
+            )
+        elif not is_valid_service_code(service):
+            yield Violation(
+                "buyer.service_code",
+                Code.SE_INVALID,
+                "An SE code is 1 to 100 characters of A-Z, 0-9 and _.",
+            )
+        elif needs.active_service_codes is not None and service not in needs.active_service_codes:
+            yield Violation(
+                "buyer.service_code",
+                Code.SE_INVALID,
+                f"Service {service} does not exist or is not active for this buyer in Chorus Pro.",
+            )
+
+
+def _credit_note(draft: InvoiceDraft, policy: ValidationPolicy) -> Iterator[Violation]:
+    if draft.type is InvoiceType.CREDIT_NOTE and draft.preceding_invoice is None:
+        yield _required("preceding_invoice", "A credit note's preceding invoice number")
+
+
+def _lines(draft: InvoiceDraft, policy: ValidationPolicy) -> Iterator[Violation]:
+    if not draft.lines:
+        if not policy.lines_optional:
+            yield _required("lines", "At least one line")
+        return
+    if len(draft.lines) > policy.max_lines:
+        yield Violation(
+            "lines", Code.FIELD_INVALID, f"An invoice has at most {policy.max_lines} lines."
+        )
+    for index, line in enumerate(draft.lines):
+        yield from _line(f"lines.{index}", line, policy)
+
+
+def _line(prefix: str, line: Line, policy: ValidationPolicy) -> Iterator[Violation]:
+    if line.description is None:
+        yield _required(f"{prefix}.description", "Line description")
+    if line.quantity is None:
+        yield _required(f"{prefix}.quantity", "Line quantity")
+    elif line.quantity == 0:
+        yield Violation(f"{prefix}.quantity", Code.FIELD_INVALID, "Line quantity is zero.")
+    if line.unit_price is None:
+        yield _required(f"{prefix}.unit_price", "Line unit price")
+    elif line.unit_price < 0:
+        yield Violation(
+            f"{prefix}.unit_price",
+            Code.FIELD_INVALID,
+            "Unit price is negative; use a negative quantity for a discount line.",
+        )
+    if line.vat_rate is None:
+        yield _required(f"{prefix}.vat_rate", "Line VAT rate")
+    elif line.vat_rate not in policy.allowed_vat_rates:
+        accepted = ", ".join(f"{rate.normalize():f}" for rate in sorted(policy.allowed_vat_rates))
+        yield Violation(
+            f"{prefix}.vat_rate",
+            Code.FIELD_INVALID,
+            f"VAT rate {line.vat_rate:f} % is not a French rate (accepted: {accepted}).",
+        )
+
+
+def _lines_computable(lines: tuple[Line, ...], policy: ValidationPolicy) -> bool:
+    """Whether the lines are sound enough that comparing totals with them means something."""
+    return bool(lines) and all(
+        line.quantity is not None
+        and line.unit_price is not None
+        and line.vat_rate in policy.allowed_vat_rates
+        for line in lines
+    )
+
+
+def _totals(draft: InvoiceDraft, policy: ValidationPolicy) -> Iterator[Violation]:
+    given = draft.totals
+    if given is None:
+        if not draft.lines and policy.lines_optional:
+            yield _required("totals", "Totals (an invoice without lines)")
+        elif _lines_computable(draft.lines, policy) and compute_totals(draft.lines).gross <= 0:
+            yield Violation("lines", Code.FIELD_INVALID, "The invoice total must be positive.")
+        return
+    for name in ("net", "vat", "gross"):
+        amount: Decimal = getattr(given, name)
+        if amount != amount.quantize(CENT):
+            yield Violation(f"totals.{name}", Code.FIELD_INVALID, "Totals are amounts to the cent.")
+    internally_consistent = given.net + given.vat == given.gross
+    if not internally_consistent:
+        yield Violation(
+            "totals.gross",
+            Code.TOTALS_MISMATCH,
+            f"Gross {given.gross} is not net {given.net} + VAT {given.vat}.",
+        )
+    if given.gross <= 0:
+        yield Violation("totals.gross", Code.FIELD_INVALID, "The invoice total must be positive.")
+    if not _lines_computable(draft.lines, policy):
+        return
+    computed = compute_totals(draft.lines)
+    # An inconsistent gross was reported above; comparing it again would say the same twice.
+    for name in ("net", "vat", "gross") if internally_consistent else ("net", "vat"):
+        stated: Decimal = getattr(given, name)
+        expected: Decimal = getattr(computed, name)
+        if stated != expected:
+            yield Violation(
+                f"totals.{name}",
+                Code.TOTALS_MISMATCH,
+                f"Totals say {name} {stated}; the lines add up to {expected}.",
+            )

@@ -1,0 +1,32 @@
+"""What a rule reports when an invoice breaks it: a field, a stable code and a sentence."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Code(StrEnum):
+    """Stable error codes; ERPs match on these, so never rename one."""
+
+    EJ_REQUIRED = "EJ_REQUIRED"
+    EJ_INVALID = "EJ_INVALID"
+    SE_REQUIRED = "SE_REQUIRED"
+    SE_INVALID = "SE_INVALID"
+    SIRET_INVALID = "SIRET_INVALID"
+    BUYER_NOT_ALLOWED = "BUYER_NOT_ALLOWED"
+    SUPPLIER_NOT_ALLOWED = "SUPPLIER_NOT_ALLOWED"
+    TOTALS_MISMATCH = "TOTALS_MISMATCH"
+    INVOICE_NUMBER_INVALID = "INVOICE_NUMBER_INVALID"
+    FIELD_REQUIRED = "FIELD_REQUIRED"
+    FIELD_INVALID = "FIELD_INVALID"
+    PDF_INVALID = "PDF_INVALID"
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    """One broken rule, located by its dotted field path (`lines.0.quantity`)."""
+
+    field: str
+    code: Code
+    message: str

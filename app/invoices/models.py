@@ -1,0 +1,102 @@
+"""Tables of the invoices the gateway accepted: the invoice, its lines and its history."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.db.base import Base, utc_now
+from app.db.types import BigIntegerKey, DecimalText
+
+
+class Invoice(Base):
+    """An invoice as accepted, normalized, and followed through Chorus Pro."""
+
+    __tablename__ = "invoice"
+    __table_args__ = (
+        # The natural key: Chorus refuses a second invoice with the same number for a supplier,
+        # and an ERP retrying blindly must never create two.
+        UniqueConstraint("supplier_siret", "invoice_number", "type"),
+        Index("ix_invoice_supplier_siret_id", "supplier_siret", "id"),
+        Index("ix_invoice_status_id", "status", "id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("api_client.id"))
+    status: Mapped[str] = mapped_column(String(16))
+    type: Mapped[str] = mapped_column(String(16))
+    invoice_number: Mapped[str] = mapped_column(String(20))
+    issue_date: Mapped[date] = mapped_column(Date)
+    due_date: Mapped[date | None] = mapped_column(Date)
+    currency: Mapped[str] = mapped_column(String(3))
+    framework: Mapped[str] = mapped_column(String(64))
+    supplier_siret: Mapped[str] = mapped_column(String(14))
+    supplier_name: Mapped[str | None] = mapped_column(String(200))
+    supplier_vat_number: Mapped[str | None] = mapped_column(String(20))
+    buyer_siret: Mapped[str] = mapped_column(String(14))
+    buyer_service_code: Mapped[str | None] = mapped_column(String(100))
+    buyer_name: Mapped[str | None] = mapped_column(String(200))
+    legal_commitment: Mapped[str | None] = mapped_column(String(50))
+    preceding_invoice: Mapped[str | None] = mapped_column(String(20))
+    note: Mapped[str | None] = mapped_column(Text)
+    total_net: Mapped[Decimal] = mapped_column(DecimalText)
+    total_vat: Mapped[Decimal] = mapped_column(DecimalText)
+    total_gross: Mapped[Decimal] = mapped_column(DecimalText)
+    validation_mode: Mapped[str] = mapped_column(String(8))
+    chorus_invoice_id: Mapped[int | None] = mapped_column(BigInteger)
+    chorus_flux_number: Mapped[str | None] = mapped_column(String(40))
+    chorus_status: Mapped[str | None] = mapped_column(String(48))
+    chorus_status_at: Mapped[datetime | None]
+    chorus_rejection: Mapped[dict[str, Any] | None]
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)
+
+    lines: Mapped[list[InvoiceLine]] = relationship(
+        order_by="InvoiceLine.position", lazy="raise", cascade="all, delete-orphan"
+    )
+    history: Mapped[list[InvoiceHistory]] = relationship(
+        order_by="InvoiceHistory.id", lazy="raise", cascade="all, delete-orphan"
+    )
+
+
+class InvoiceLine(Base):
+    """One line of an invoice, amounts exact."""
+
+    __tablename__ = "invoice_line"
+
+    id: Mapped[int] = mapped_column(BigIntegerKey, primary_key=True, autoincrement=True)
+    invoice_id: Mapped[str] = mapped_column(ForeignKey("invoice.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    description: Mapped[str] = mapped_column(Text)
+    quantity: Mapped[Decimal] = mapped_column(DecimalText)
+    unit_price: Mapped[Decimal] = mapped_column(DecimalText)
+    vat_rate: Mapped[Decimal] = mapped_column(DecimalText)
+    net_amount: Mapped[Decimal] = mapped_column(DecimalText)
+    unit: Mapped[str | None] = mapped_column(String(32))
+    reference: Mapped[str | None] = mapped_column(String(64))
+
+
+class InvoiceHistory(Base):
+    """One status change, oldest first; the detail carries Chorus's comment (e.g. a reason)."""
+
+    __tablename__ = "invoice_history"
+
+    id: Mapped[int] = mapped_column(BigIntegerKey, primary_key=True, autoincrement=True)
+    invoice_id: Mapped[str] = mapped_column(ForeignKey("invoice.id"), index=True)
+    at: Mapped[datetime] = mapped_column(default=utc_now)
+    status: Mapped[str] = mapped_column(String(16))
+    chorus_status: Mapped[str | None] = mapped_column(String(48))
+    detail: Mapped[str | None] = mapped_column(Text)

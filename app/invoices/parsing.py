@@ -1,0 +1,146 @@
+"""From request bytes to a normalized draft, collecting every problem instead of stopping."""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from pydantic import ValidationError
+
+from app.domain.invoice import Buyer, InvoiceDraft, InvoiceType, Line, Supplier, Totals
+from app.domain.violations import Code, Violation
+from app.errors import MalformedRequest
+from app.invoices.schemas import InvoiceIn
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number")
+
+
+def decode_json_body(body: bytes) -> dict[str, Any]:
+    """The JSON object in `body`, numbers as exact decimals; 400 if it is not one."""
+    try:
+        document = json.loads(body, parse_float=Decimal, parse_constant=_reject_constant)
+    except UnicodeDecodeError as exc:
+        raise MalformedRequest("The body is not UTF-8 text.") from exc
+    except ValueError as exc:  # JSONDecodeError, too many digits, NaN/Infinity
+        raise MalformedRequest(f"The body is not valid JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise MalformedRequest("The body nests too deeply.") from exc
+    if not isinstance(document, dict):
+        raise MalformedRequest("The body must be a JSON object.")
+    return document
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedInvoice:
+    """The normalized invoice (None if nothing could be read) and the problems met reading it."""
+
+    invoice: InvoiceIn | None
+    violations: list[Violation]
+
+
+def _field_path(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(part) for part in loc)
+
+
+def _to_violation(error: Any) -> Violation:
+    path = _field_path(tuple(error["loc"]))
+    if error["type"] == "extra_forbidden":
+        return Violation(path, Code.FIELD_INVALID, "Unknown field.")
+    if error["type"] == "missing":
+        return Violation(path, Code.FIELD_REQUIRED, "Field is required.")
+    if error["type"] == "value_error":
+        return Violation(path, Code.FIELD_INVALID, str(error["ctx"]["error"]))
+    return Violation(path, Code.FIELD_INVALID, str(error["msg"]))
+
+
+def _remove(document: Any, loc: tuple[int | str, ...]) -> None:
+    """Drop the value at `loc` so the rest of the document can still be read."""
+    *parents, last = loc
+    node = document
+    for part in parents:
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            return
+    if isinstance(node, dict):
+        node.pop(last, None)
+    elif isinstance(node, list) and isinstance(last, int) and last < len(node):
+        node[last] = {}
+
+
+def parse_invoice(document: dict[str, Any]) -> ParsedInvoice:
+    """Normalize `document`; malformed fields are reported and left out, the rest still read."""
+    try:
+        return ParsedInvoice(InvoiceIn.model_validate(document), [])
+    except ValidationError as first:
+        errors = first.errors()
+    violations = [_to_violation(error) for error in errors]
+    pruned = copy.deepcopy(document)
+    for error in errors:
+        loc = tuple(error["loc"])
+        if loc:
+            _remove(pruned, loc)
+    try:
+        return ParsedInvoice(InvoiceIn.model_validate(pruned), violations)
+    except ValidationError:
+        return ParsedInvoice(None, violations)
+
+
+def totals_violations(invoice: InvoiceIn) -> list[Violation]:
+    """Totals are all-or-nothing: a partial set is reported field by field."""
+    if invoice.totals is None:
+        return []
+    return [
+        Violation(f"totals.{name}", Code.FIELD_REQUIRED, f"totals.{name} is required.")
+        for name in ("net", "vat", "gross")
+        if getattr(invoice.totals, name) is None
+    ]
+
+
+def to_draft(invoice: InvoiceIn) -> InvoiceDraft:
+    """The domain's view of a normalized invoice."""
+    supplier = invoice.supplier
+    buyer = invoice.buyer
+    totals = invoice.totals
+    complete_totals = (
+        Totals(net=totals.net, vat=totals.vat, gross=totals.gross)
+        if totals is not None
+        and totals.net is not None
+        and totals.vat is not None
+        and totals.gross is not None
+        else None
+    )
+    return InvoiceDraft(
+        invoice_number=invoice.invoice_number,
+        type=InvoiceType(invoice.type),
+        issue_date=invoice.issue_date,
+        due_date=invoice.due_date,
+        currency=invoice.currency,
+        supplier=Supplier(siret=supplier.siret, name=supplier.name, vat_number=supplier.vat_number)
+        if supplier
+        else Supplier(),
+        buyer=Buyer(siret=buyer.siret, service_code=buyer.service_code, name=buyer.name)
+        if buyer
+        else Buyer(),
+        legal_commitment=invoice.legal_commitment,
+        framework=invoice.framework,
+        lines=tuple(
+            Line(
+                description=line.description,
+                quantity=line.quantity,
+                unit_price=line.unit_price,
+                vat_rate=line.vat_rate,
+                unit=line.unit,
+                reference=line.reference,
+            )
+            for line in invoice.lines or ()
+        ),
+        totals=complete_totals,
+        preceding_invoice=invoice.preceding_invoice,
+        note=invoice.note,
+    )

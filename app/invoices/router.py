@@ -1,0 +1,143 @@
+"""HTTP endpoints for invoices: parse, call one service function, answer."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import JSONResponse
+
+from app.auth.dependencies import ReaderDep, WriterDep
+from app.db.session import SessionDep, SessionmakerDep
+from app.dependencies import SettingsDep
+from app.errors import UnsupportedMediaType
+from app.invoices import service
+from app.invoices.parsing import decode_json_body
+from app.invoices.schemas import (
+    InvoiceIn,
+    InvoiceOut,
+    InvoicePage,
+    InvoiceStatus,
+    ValidationOut,
+    ValidationResult,
+)
+from app.problems import problem_responses
+
+router = APIRouter(prefix="/v1/invoices", tags=["invoices"])
+
+_INVOICE_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/InvoiceIn"}}},
+    }
+}
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        max_length=255,
+        description="Makes retries safe: the same key and body return the first response.",
+    ),
+]
+
+
+async def _read_invoice_document(request: Request) -> dict[str, object]:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != "application/json" and not content_type.endswith("+json"):
+        raise UnsupportedMediaType("Send the invoice as application/json.")
+    return decode_json_body(await request.body())
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=InvoiceOut,
+    summary="Submit an invoice",
+    openapi_extra=_INVOICE_BODY,
+    responses={
+        201: {"description": "Stored and queued for Chorus Pro.", "headers": {"Location": {}}},
+        **problem_responses(400, 401, 403, 409, 413, 415, 422),
+    },
+)
+async def create_invoice(
+    request: Request,
+    session: SessionDep,
+    sessionmaker: SessionmakerDep,
+    caller: WriterDep,
+    settings: SettingsDep,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """Normalize, validate and store an invoice; it is then delivered to Chorus Pro."""
+    document = await _read_invoice_document(request)
+    submission = await service.submit_invoice(
+        session,
+        sessionmaker,
+        caller=caller,
+        document=document,
+        idempotency_key=idempotency_key,
+        settings=settings.api,
+    )
+    headers = {"Location": submission.location} if submission.location else {}
+    if submission.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return JSONResponse(submission.body, status_code=submission.status, headers=headers)
+
+
+@router.post(
+    "/validate",
+    response_model=ValidationResult,
+    summary="Validate an invoice without storing it",
+    openapi_extra=_INVOICE_BODY,
+    responses=problem_responses(400, 401, 403, 413, 415, 422),
+)
+async def validate_invoice(
+    request: Request, caller: WriterDep, settings: SettingsDep
+) -> ValidationResult:
+    """Run normalization and every rule; store nothing."""
+    document = await _read_invoice_document(request)
+    accepted = service.check_invoice(document, settings.api, caller)
+    return ValidationResult(invoice=accepted.invoice, validation=ValidationOut(mode="offline"))
+
+
+@router.get(
+    "/{invoice_id}",
+    response_model=InvoiceOut,
+    summary="Get an invoice",
+    responses=problem_responses(401, 403, 404),
+)
+async def get_invoice(invoice_id: str, session: SessionDep, caller: ReaderDep) -> InvoiceOut:
+    """One invoice, with its Chorus Pro status and history."""
+    return await service.get_invoice(session, caller, invoice_id)
+
+
+@router.get(
+    "",
+    response_model=InvoicePage,
+    summary="List invoices, newest first",
+    responses=problem_responses(401, 403, 422),
+)
+async def list_invoices(
+    session: SessionDep,
+    caller: ReaderDep,
+    settings: SettingsDep,
+    status: InvoiceStatus | None = None,
+    supplier_siret: Annotated[str | None, Query(max_length=32)] = None,
+    invoice_number: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int | None, Query(ge=1, le=500)] = None,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> InvoicePage:
+    """The caller's invoices; follow `next_cursor` for older ones."""
+    return await service.list_invoices(
+        session,
+        caller,
+        status=status,
+        supplier_siret=supplier_siret,
+        invoice_number=invoice_number,
+        limit=limit or settings.api.default_page_size,
+        cursor=cursor,
+    )
+
+
+# Referenced by the request bodies above, which are read by hand to report every problem at once.
+INVOICE_SCHEMAS = (InvoiceIn,)

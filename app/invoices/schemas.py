@@ -1,0 +1,258 @@
+"""The invoice on the wire: what ERPs send (`InvoiceIn`) and what they get back (`InvoiceOut`).
+
+Normalization lives in the `Before` validators, so every later step and every response sees the
+normalized values: SIRETs without separators, codes trimmed and upper-cased, exact decimals,
+empty strings as absent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
+
+from app.domain.identifiers import normalize_code, normalize_siret
+from app.domain.invoice import DEFAULT_FRAMEWORK
+
+
+def _blank_to_none(value: Any) -> Any:
+    if isinstance(value, str):
+        value = value.strip()
+        return value or None
+    return value
+
+
+def _identifier(value: Any) -> Any:
+    # ERPs often send identifiers as JSON numbers; the digits are what matter.
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    return _blank_to_none(value)
+
+
+def _siret(value: Any) -> Any:
+    value = _identifier(value)
+    return normalize_siret(value) or None if isinstance(value, str) else value
+
+
+def _code(value: Any) -> Any:
+    value = _identifier(value)
+    return normalize_code(value) if isinstance(value, str) else value
+
+
+def _amount(value: Any) -> Any:
+    if isinstance(value, bool | float):
+        # json.loads(parse_float=Decimal) never yields a float; a float here lost precision.
+        raise ValueError("amounts are decimal strings or JSON numbers")
+    return _blank_to_none(value)
+
+
+def _iso_date(value: Any) -> Any:
+    value = _blank_to_none(value)
+    if value is not None and not isinstance(value, str | date):
+        raise ValueError("dates are ISO 8601 strings (YYYY-MM-DD)")
+    return value
+
+
+def _text(max_length: int, transform: Callable[[Any], Any] = _blank_to_none) -> Any:
+    """Normalize with `transform`, then bound the length (documented in the JSON schema too)."""
+
+    def validate(value: Any) -> Any:
+        value = transform(value)
+        if isinstance(value, str) and len(value) > max_length:
+            raise ValueError(f"at most {max_length} characters")
+        return value
+
+    return (BeforeValidator(validate), Field(json_schema_extra={"maxLength": max_length}))
+
+
+Siret = Annotated[str | None, *_text(32, _siret)]
+Amount = Annotated[
+    Decimal | None,
+    BeforeValidator(_amount),
+    Field(max_digits=24, decimal_places=6, allow_inf_nan=False),
+]
+IsoDate = Annotated[date | None, BeforeValidator(_iso_date)]
+Money = Annotated[Decimal, PlainSerializer(lambda amount: f"{amount:f}", return_type=str)]
+
+
+class _Inbound(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class SupplierIn(_Inbound):
+    """The supplier: its SIRET must be one the calling client may invoice for."""
+
+    siret: Siret = Field(default=None, examples=["41234567010000"])
+    name: Annotated[str | None, *_text(200)] = None
+    vat_number: Annotated[str | None, *_text(20, _code)] = Field(
+        default=None, examples=["FR96412345670"]
+    )
+
+
+class BuyerIn(_Inbound):
+    """The public buyer: the State's SIRET and the SE that processes the invoice."""
+
+    siret: Siret = Field(default=None, examples=["110 002 011 000 44"])
+    service_code: Annotated[str | None, *_text(120, _code)] = Field(
+        default=None, description="Code service exécutant (SE).", examples=["SFACETAT"]
+    )
+    name: Annotated[str | None, *_text(200)] = None
+
+
+class LineIn(_Inbound):
+    """One invoice line; the net amount is quantity times unit price, to the cent."""
+
+    description: Annotated[str | None, *_text(1000)] = None
+    quantity: Amount = Field(default=None, examples=["2"])
+    unit_price: Amount = Field(default=None, examples=["100.00"])
+    vat_rate: Amount = Field(default=None, description="Percent.", examples=["20"])
+    unit: Annotated[str | None, *_text(32)] = None
+    reference: Annotated[str | None, *_text(64)] = None
+
+
+class TotalsIn(_Inbound):
+    """Optional totals; when given they must match the lines to the cent."""
+
+    net: Amount = Field(default=None, examples=["200.00"])
+    vat: Amount = Field(default=None, examples=["40.00"])
+    gross: Amount = Field(default=None, examples=["240.00"])
+
+
+class InvoiceIn(_Inbound):
+    """An invoice for a public buyer, as an ERP submits it."""
+
+    invoice_number: Annotated[str | None, *_text(64)] = Field(
+        default=None, examples=["F2026-000123"]
+    )
+    type: Literal["invoice", "credit_note"] = "invoice"
+    issue_date: IsoDate = Field(default=None, examples=["2026-11-20"])
+    due_date: IsoDate = None
+    currency: Annotated[str | None, *_text(8, _code)] = "EUR"
+    supplier: SupplierIn | None = None
+    buyer: BuyerIn | None = None
+    legal_commitment: Annotated[str | None, *_text(64, _code)] = Field(
+        default=None, description="Engagement juridique (EJ).", examples=["1234567890"]
+    )
+    framework: Annotated[str | None, *_text(64, _code)] = Field(
+        default=DEFAULT_FRAMEWORK, description="Chorus cadre de facturation."
+    )
+    lines: list[LineIn] | None = Field(default=None, max_length=10_000)
+    totals: TotalsIn | None = None
+    preceding_invoice: Annotated[str | None, *_text(64)] = Field(
+        default=None, description="For a credit note: the invoice it cancels."
+    )
+    note: Annotated[str | None, *_text(2000)] = None
+
+
+class SupplierOut(BaseModel):
+    """The supplier as stored."""
+
+    siret: str
+    name: str | None
+    vat_number: str | None
+
+
+class BuyerOut(BaseModel):
+    """The buyer as stored."""
+
+    siret: str
+    service_code: str | None
+    name: str | None
+
+
+class TotalsOut(BaseModel):
+    """Totals as decimal strings."""
+
+    net: Money
+    vat: Money
+    gross: Money
+
+
+class LineOut(BaseModel):
+    """A stored line."""
+
+    description: str
+    quantity: Money
+    unit_price: Money
+    vat_rate: Money
+    net_amount: Money
+    unit: str | None
+    reference: str | None
+
+
+class ChorusRejection(BaseModel):
+    """Why Chorus Pro (or the buyer) refused the invoice."""
+
+    code: str | None
+    label: str | None
+
+
+class ChorusOut(BaseModel):
+    """The invoice as Chorus Pro knows it."""
+
+    invoice_id: int | None
+    flux_number: str | None
+    status: str | None
+    status_at: datetime | None
+    rejection: ChorusRejection | None
+
+
+class HistoryOut(BaseModel):
+    """One status change."""
+
+    at: datetime
+    status: str
+    chorus_status: str | None
+    detail: str | None
+
+
+class ValidationOut(BaseModel):
+    """How the invoice was validated: `online` used Chorus's directory, `offline` could not."""
+
+    mode: Literal["online", "offline"]
+
+
+InvoiceStatus = Literal["queued", "submitted", "rejected", "paid", "failed"]
+
+
+class InvoiceOut(BaseModel):
+    """The invoice resource."""
+
+    id: str
+    status: InvoiceStatus
+    created_at: datetime
+    updated_at: datetime
+    invoice_number: str
+    type: Literal["invoice", "credit_note"]
+    issue_date: date
+    due_date: date | None
+    currency: str
+    framework: str
+    supplier: SupplierOut
+    buyer: BuyerOut
+    legal_commitment: str | None
+    preceding_invoice: str | None
+    note: str | None
+    lines: list[LineOut]
+    totals: TotalsOut
+    validation: ValidationOut
+    chorus: ChorusOut
+    history: list[HistoryOut]
+
+
+class InvoicePage(BaseModel):
+    """One page of invoices, newest first; pass `next_cursor` as `cursor` for the next page."""
+
+    items: list[InvoiceOut]
+    next_cursor: str | None
+
+
+class ValidationResult(BaseModel):
+    """A valid invoice, normalized, with its computed totals."""
+
+    valid: Literal[True] = True
+    validation: ValidationOut
+    invoice: InvoiceIn

@@ -1,0 +1,268 @@
+"""Invoice use cases: validate, submit (store + outbox, idempotently), read and list."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
+from typing import Any, TypeVar
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.auth.service import Caller
+from app.db.base import utc_now
+from app.db.types import new_id
+from app.domain.invoice import compute_totals
+from app.domain.rules import ValidationPolicy, validate_invoice
+from app.domain.violations import Code, Violation
+from app.errors import DuplicateInvoice, InvoiceInvalid, NotFound, RequestInvalid
+from app.idempotency import service as idempotency
+from app.invoices import repository
+from app.invoices.models import Invoice, InvoiceHistory, InvoiceLine
+from app.invoices.parsing import parse_invoice, to_draft, totals_violations
+from app.invoices.repository import InvoiceFilter
+from app.invoices.schemas import InvoiceIn, InvoiceOut, InvoicePage, TotalsIn
+from app.invoices.views import invoice_out
+from app.outbox.service import OutboxKind, enqueue
+from app.settings import ApiSettings
+
+QUEUED = "queued"
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """A normalized invoice that passed every rule."""
+
+    invoice: InvoiceIn
+    validation_mode: str
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    """The answer to a submission: a new invoice, or the replay of an earlier answer."""
+
+    status: int
+    body: dict[str, Any]
+    location: str | None
+    replayed: bool
+
+
+def _policy(settings: ApiSettings, caller: Caller | None, *, today: date) -> ValidationPolicy:
+    return ValidationPolicy(
+        today=today,
+        allowed_buyer_sirets=frozenset(settings.allowed_buyer_sirets),
+        allowed_supplier_sirets=None
+        if caller is None or caller.is_operator
+        else caller.supplier_sirets,
+        allowed_currencies=frozenset(settings.allowed_currencies),
+        allowed_vat_rates=frozenset(rate.normalize() for rate in settings.allowed_vat_rates),
+        state_ej_pattern=settings.state_ej_pattern,
+        max_lines=settings.max_lines,
+        max_future_issue_days=settings.max_future_issue_days,
+    )
+
+
+def check_invoice(document: dict[str, Any], settings: ApiSettings, caller: Caller) -> Accepted:
+    """Normalize and validate; raises `InvoiceInvalid` listing every problem."""
+    parsed = parse_invoice(document)
+    violations = list(parsed.violations)
+    if parsed.invoice is not None:
+        violations += totals_violations(parsed.invoice)
+        reported = frozenset(v.field for v in violations)
+        policy = replace(
+            _policy(settings, caller, today=utc_now().date()), already_reported=reported
+        )
+        violations += validate_invoice(to_draft(parsed.invoice), policy)
+    if violations or parsed.invoice is None:
+        raise InvoiceInvalid(
+            f"{len(violations)} problem(s) found; Chorus Pro would refuse this invoice.",
+            errors=violations,
+        )
+    invoice = parsed.invoice
+    if invoice.totals is None:
+        totals = compute_totals(to_draft(invoice).lines)
+        invoice = invoice.model_copy(
+            update={"totals": TotalsIn(net=totals.net, vat=totals.vat, gross=totals.gross)}
+        )
+    return Accepted(invoice=invoice, validation_mode="offline")
+
+
+async def submit_invoice(
+    session: AsyncSession,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    *,
+    caller: Caller,
+    document: dict[str, Any],
+    idempotency_key: str | None,
+    settings: ApiSettings,
+) -> Submission:
+    """Validate, then store the invoice and its outbox row in the caller's transaction."""
+    accepted = check_invoice(document, settings, caller)
+    if idempotency_key is None:
+        created = await _store(session, sessionmaker, caller, accepted)
+        return Submission(201, created, f"/v1/invoices/{created['id']}", replayed=False)
+
+    key_policy = idempotency.KeyPolicy(
+        ttl=timedelta(hours=settings.idempotency_ttl_hours),
+        lock=timedelta(seconds=settings.idempotency_lock_seconds),
+    )
+    replay = await idempotency.claim(
+        sessionmaker,
+        client_id=caller.client_id,
+        key=idempotency_key,
+        request_fingerprint=idempotency.fingerprint(accepted.invoice.model_dump(mode="json")),
+        policy=key_policy,
+    )
+    if replay is not None:
+        return Submission(replay.status, replay.body, replay.location, replayed=True)
+    try:
+        created = await _store(session, sessionmaker, caller, accepted)
+        location = f"/v1/invoices/{created['id']}"
+        await idempotency.complete(
+            session,
+            client_id=caller.client_id,
+            key=idempotency_key,
+            status=201,
+            body=created,
+            location=location,
+        )
+    except BaseException:
+        await idempotency.release(sessionmaker, client_id=caller.client_id, key=idempotency_key)
+        raise
+    return Submission(201, created, location, replayed=False)
+
+
+async def _store(
+    session: AsyncSession,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    caller: Caller,
+    accepted: Accepted,
+) -> dict[str, Any]:
+    invoice_in = accepted.invoice
+    supplier, buyer = _present(invoice_in.supplier), _present(invoice_in.buyer)
+    totals = _present(invoice_in.totals)
+    supplier_siret, invoice_number = _present(supplier.siret), _present(invoice_in.invoice_number)
+    natural_key = (supplier_siret, invoice_number, invoice_in.type)
+    existing_id = await repository.find_id_by_natural_key(session, *natural_key)
+    if existing_id is not None:
+        raise _duplicate(existing_id)
+    now = utc_now()
+    draft_lines = to_draft(invoice_in).lines
+    invoice = Invoice(
+        id=new_id("inv_"),
+        client_id=caller.client_id,
+        status=QUEUED,
+        type=invoice_in.type,
+        invoice_number=invoice_number,
+        issue_date=_present(invoice_in.issue_date),
+        due_date=invoice_in.due_date,
+        currency=invoice_in.currency or "EUR",
+        framework=invoice_in.framework or "A1_FACTURE_FOURNISSEUR",
+        supplier_siret=supplier_siret,
+        supplier_name=supplier.name,
+        supplier_vat_number=supplier.vat_number,
+        buyer_siret=_present(buyer.siret),
+        buyer_service_code=buyer.service_code,
+        buyer_name=buyer.name,
+        legal_commitment=invoice_in.legal_commitment,
+        preceding_invoice=invoice_in.preceding_invoice,
+        note=invoice_in.note,
+        total_net=_present(totals.net),
+        total_vat=_present(totals.vat),
+        total_gross=_present(totals.gross),
+        validation_mode=accepted.validation_mode,
+        created_at=now,
+        updated_at=now,
+        lines=[
+            InvoiceLine(
+                position=position,
+                description=line.description or "",
+                quantity=_present(line.quantity),
+                unit_price=_present(line.unit_price),
+                vat_rate=_present(line.vat_rate),
+                net_amount=_present(line.net_amount),
+                unit=line.unit,
+                reference=line.reference,
+            )
+            for position, line in enumerate(draft_lines, start=1)
+        ],
+        history=[InvoiceHistory(at=now, status=QUEUED)],
+    )
+    session.add(invoice)
+    enqueue(session, OutboxKind.DELIVER_INVOICE, invoice_id=invoice.id)
+    try:
+        await session.flush()
+    except IntegrityError:
+        # A concurrent request stored the same invoice between our check and our insert.
+        async with sessionmaker() as lookup:
+            winner = await repository.find_id_by_natural_key(lookup, *natural_key)
+        raise _duplicate(winner) from None
+    return invoice_out(invoice).model_dump(mode="json")
+
+
+def _present(value: T | None) -> T:
+    """A field validation guarantees; its absence here is a bug, not a client error."""
+    if value is None:
+        raise RuntimeError("a validated invoice lacks a required field")
+    return value
+
+
+def _duplicate(existing_id: str | None) -> DuplicateInvoice:
+    return DuplicateInvoice(
+        "An invoice with this supplier SIRET, number and type already exists.",
+        existing_invoice_id=existing_id,
+        existing_invoice=f"/v1/invoices/{existing_id}" if existing_id else None,
+    )
+
+
+async def get_invoice(session: AsyncSession, caller: Caller, invoice_id: str) -> InvoiceOut:
+    """One invoice the caller may see; 404 otherwise (even when it exists for someone else)."""
+    invoice = await repository.get(session, invoice_id)
+    if invoice is None or not caller.may_see_supplier(invoice.supplier_siret):
+        raise NotFound(f"No invoice {invoice_id}.")
+    return invoice_out(invoice)
+
+
+def _decode_cursor(cursor: str) -> str:
+    try:
+        decoded = base64.urlsafe_b64decode(cursor.encode("ascii") + b"==").decode("ascii")
+    except (ValueError, UnicodeError) as exc:
+        raise _bad_cursor() from exc
+    if not decoded.startswith("inv_"):
+        raise _bad_cursor()
+    return decoded
+
+
+def _bad_cursor() -> RequestInvalid:
+    return RequestInvalid(errors=[Violation("cursor", Code.FIELD_INVALID, "Unknown cursor.")])
+
+
+def _encode_cursor(invoice_id: str) -> str:
+    return base64.urlsafe_b64encode(invoice_id.encode("ascii")).decode("ascii").rstrip("=")
+
+
+async def list_invoices(
+    session: AsyncSession,
+    caller: Caller,
+    *,
+    status: str | None,
+    supplier_siret: str | None,
+    invoice_number: str | None,
+    limit: int,
+    cursor: str | None,
+) -> InvoicePage:
+    """A page of the caller's invoices, newest first."""
+    where = InvoiceFilter(
+        visible_suppliers=None if caller.is_operator else caller.supplier_sirets,
+        status=status,
+        supplier_siret=supplier_siret,
+        invoice_number=invoice_number,
+        before_id=_decode_cursor(cursor) if cursor else None,
+    )
+    rows: Sequence[Invoice] = await repository.list_page(session, where, limit + 1)
+    items = [invoice_out(row) for row in rows[:limit]]
+    next_cursor = _encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
+    return InvoicePage(items=items, next_cursor=next_cursor)

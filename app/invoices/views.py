@@ -1,0 +1,81 @@
+"""Turning a stored invoice into its resource representation."""
+
+from __future__ import annotations
+
+from typing import Literal, cast
+
+from app.invoices.models import Invoice
+from app.invoices.schemas import (
+    BuyerOut,
+    ChorusOut,
+    ChorusRejection,
+    HistoryOut,
+    InvoiceOut,
+    InvoiceStatus,
+    LineOut,
+    SupplierOut,
+    TotalsOut,
+    ValidationOut,
+)
+
+
+def invoice_out(invoice: Invoice) -> InvoiceOut:
+    """The resource for `invoice` (lines and history must be loaded)."""
+    rejection = invoice.chorus_rejection
+    return InvoiceOut(
+        id=invoice.id,
+        status=cast(InvoiceStatus, invoice.status),
+        created_at=invoice.created_at,
+        updated_at=invoice.updated_at,
+        invoice_number=invoice.invoice_number,
+        type=cast(Literal["invoice", "credit_note"], invoice.type),
+        issue_date=invoice.issue_date,
+        due_date=invoice.due_date,
+        currency=invoice.currency,
+        framework=invoice.framework,
+        supplier=SupplierOut(
+            siret=invoice.supplier_siret,
+            name=invoice.supplier_name,
+            vat_number=invoice.supplier_vat_number,
+        ),
+        buyer=BuyerOut(
+            siret=invoice.buyer_siret,
+            service_code=invoice.buyer_service_code,
+            name=invoice.buyer_name,
+        ),
+        legal_commitment=invoice.legal_commitment,
+        preceding_invoice=invoice.preceding_invoice,
+        note=invoice.note,
+        lines=[
+            LineOut(
+                description=line.description,
+                quantity=line.quantity,
+                unit_price=line.unit_price,
+                vat_rate=line.vat_rate,
+                net_amount=line.net_amount,
+                unit=line.unit,
+                reference=line.reference,
+            )
+            for line in invoice.lines
+        ],
+        totals=TotalsOut(net=invoice.total_net, vat=invoice.total_vat, gross=invoice.total_gross),
+        validation=ValidationOut(mode=cast(Literal["online", "offline"], invoice.validation_mode)),
+        chorus=ChorusOut(
+            invoice_id=invoice.chorus_invoice_id,
+            flux_number=invoice.chorus_flux_number,
+            status=invoice.chorus_status,
+            status_at=invoice.chorus_status_at,
+            rejection=ChorusRejection(code=rejection.get("code"), label=rejection.get("label"))
+            if rejection
+            else None,
+        ),
+        history=[
+            HistoryOut(
+                at=entry.at,
+                status=entry.status,
+                chorus_status=entry.chorus_status,
+                detail=entry.detail,
+            )
+            for entry in invoice.history
+        ],
+    )

@@ -1,0 +1,92 @@
+"""The FastAPI application: resources from the lifespan, routers, error handlers. No logic."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from app.db.base import utc_now
+from app.db.engine import create_engine, create_sessionmaker
+from app.db.migrations import head_revision
+from app.dependencies import Resources
+from app.errors import install_error_handlers
+from app.health.router import router as health_router
+from app.idempotency.service import purge_expired
+from app.invoices.router import INVOICE_SCHEMAS
+from app.invoices.router import router as invoices_router
+from app.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
+from app.problems import Problem
+from app.settings import Settings, get_settings
+
+API_TITLE = "Chorus Pro Gateway"
+API_VERSION = "1.0.0"
+PURGE_INTERVAL_SECONDS = 3600
+
+
+async def _purge_idempotency_keys_forever(resources: Resources) -> None:
+    while True:
+        async with resources.sessionmaker() as session, session.begin():
+            await purge_expired(session, utc_now())
+        await asyncio.sleep(PURGE_INTERVAL_SECONDS)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the gateway's API for `settings` (the environment's by default)."""
+    settings = settings or get_settings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(settings.database)
+        resources = Resources(
+            settings=settings,
+            engine=engine,
+            sessionmaker=create_sessionmaker(engine),
+            head_revision=head_revision(),
+        )
+        app.state.resources = resources
+        purger = asyncio.create_task(_purge_idempotency_keys_forever(resources))
+        try:
+            yield
+        finally:
+            purger.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await purger
+            await engine.dispose()
+
+    app = FastAPI(
+        title=API_TITLE,
+        version=API_VERSION,
+        summary="Send invoices to Chorus Pro exactly once, and follow them until paid.",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.include_router(invoices_router)
+    app.include_router(health_router)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.api.max_body_bytes)
+    app.add_middleware(RequestIdMiddleware)
+    app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def build_openapi(app: FastAPI) -> dict[str, Any]:
+    """The OpenAPI document, with the hand-read request bodies and the problem schema."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    spec = get_openapi(
+        title=app.title,
+        version=app.version,
+        summary=app.summary,
+        routes=app.routes,
+    )
+    schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+    for model in (*INVOICE_SCHEMAS, Problem):
+        generated = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        schemas.update(generated.pop("$defs", {}))
+        schemas[model.__name__] = generated
+    app.openapi_schema = spec
+    return spec

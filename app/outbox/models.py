@@ -1,0 +1,32 @@
+"""The transactional outbox: work to do after a commit, claimed by workers under leases."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db.base import Base, utc_now
+from app.db.types import BigIntegerKey
+
+
+class OutboxItem(Base):
+    """One unit of outbound work (deliver an invoice, sync its status, send a webhook)."""
+
+    __tablename__ = "outbox_item"
+    __table_args__ = (Index("ix_outbox_item_state_next_attempt_at", "state", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(BigIntegerKey, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    invoice_id: Mapped[str | None] = mapped_column(ForeignKey("invoice.id"), index=True)
+    payload: Mapped[dict[str, Any]]
+    state: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utc_now)
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)

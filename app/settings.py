@@ -1,0 +1,178 @@
+"""The gateway's one settings object, read from the environment and `.env`.
+
+Each group reads the variables with its own prefix (`DATABASE_URL`, `CHORUS_TARGET`, ...), so the
+names in `.env.example` and `product.md` stay flat while the code sees nested, typed groups.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from functools import lru_cache
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+STATE_SIRET = "11000201100044"
+
+SANDBOX_OAUTH_URL = "https://sandbox-oauth.piste.gouv.fr/api/oauth/token"
+SANDBOX_API_URL = "https://sandbox-api.piste.gouv.fr"
+PRODUCTION_OAUTH_URL = "https://oauth.piste.gouv.fr/api/oauth/token"
+PRODUCTION_API_URL = "https://api.piste.gouv.fr"
+EMULATOR_OAUTH_URL = "http://127.0.0.1:8090/api/oauth/token"
+EMULATOR_API_URL = "http://127.0.0.1:8090"
+
+# The emulator accepts these too, so one `.env` serves both sides in development.
+DEV_CLIENT_ID = "gateway-dev"
+DEV_CLIENT_SECRET = "gateway-dev-secret"  # noqa: S105 - a public development default, not a secret
+
+
+def _split_csv(value: object) -> object:
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
+def _group(prefix: str) -> SettingsConfigDict:
+    return SettingsConfigDict(
+        env_prefix=prefix,
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        secrets_dir=None,
+    )
+
+
+CsvList = Annotated[list[str], NoDecode]
+CsvDecimals = Annotated[list[Decimal], NoDecode]
+
+
+class DatabaseSettings(BaseSettings):
+    """Where invoices live. SQLite by default; PostgreSQL for several processes."""
+
+    model_config = _group("DATABASE_")
+
+    url: str = "sqlite+aiosqlite:///./gateway.db"
+    pool_size: int = Field(default=10, ge=1)
+    echo: bool = False
+    migrate_on_start: bool = True
+
+
+class ApiSettings(BaseSettings):
+    """The REST facade: limits and the rules the gateway enforces on incoming invoices."""
+
+    model_config = _group("API_")
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    max_pdf_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    allowed_buyer_sirets: CsvList = Field(default_factory=lambda: [STATE_SIRET])
+    allowed_currencies: CsvList = Field(default_factory=lambda: ["EUR"])
+    allowed_vat_rates: CsvDecimals = Field(
+        default_factory=lambda: [
+            Decimal(rate)
+            for rate in ("0", "0.9", "1.05", "1.75", "2.1", "5.5", "8.5", "10", "13", "20")
+        ]
+    )
+    max_lines: int = Field(default=1000, ge=1)
+    # The State's EJ is 10 digits in practice; a setting lets an operator widen it if Chorus does.
+    state_ej_pattern: str = r"^[0-9]{10}$"
+    max_future_issue_days: int = Field(default=1, ge=0)
+    idempotency_ttl_hours: int = Field(default=24, ge=24)
+    # A keyed request still "in flight" after this long is presumed dead and may be taken over.
+    idempotency_lock_seconds: int = Field(default=60, ge=1)
+    default_page_size: int = Field(default=50, ge=1, le=500)
+
+    @field_validator(
+        "allowed_buyer_sirets", "allowed_currencies", "allowed_vat_rates", mode="before"
+    )
+    @classmethod
+    def _read_comma_separated(cls, value: object) -> object:
+        return _split_csv(value)
+
+
+class ChorusSettings(BaseSettings):
+    """How the gateway reaches Chorus Pro: the emulator, the PISTE sandbox or production."""
+
+    model_config = _group("CHORUS_")
+
+    target: Literal["emulator", "sandbox", "production"] = "emulator"
+    token_url: str | None = None
+    api_url: str | None = None
+    client_id: str = DEV_CLIENT_ID
+    client_secret: SecretStr = SecretStr(DEV_CLIENT_SECRET)
+    connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    read_timeout_seconds: float = Field(default=30.0, gt=0)
+    # Refresh the PISTE token this long before it expires (peer clients use 30 s to 4 min).
+    token_refresh_margin_seconds: int = Field(default=120, ge=0)
+    # PISTE publishes no quota; a token bucket per credential keeps a backlog from flooding it.
+    rate_per_second: float = Field(default=20.0, gt=0)
+    rate_burst: int = Field(default=20, ge=1)
+    # Fernet key (urlsafe base64, 32 bytes) that encrypts technical-account passwords at rest.
+    secrets_key: SecretStr | None = None
+    directory_cache_seconds: int = Field(default=3600, ge=0)
+
+    @property
+    def resolved_token_url(self) -> str:
+        """The token URL given, or the target's default."""
+        defaults = {
+            "emulator": EMULATOR_OAUTH_URL,
+            "sandbox": SANDBOX_OAUTH_URL,
+            "production": PRODUCTION_OAUTH_URL,
+        }
+        return self.token_url or defaults[self.target]
+
+    @property
+    def resolved_api_url(self) -> str:
+        """The API base URL given, or the target's default."""
+        defaults = {
+            "emulator": EMULATOR_API_URL,
+            "sandbox": SANDBOX_API_URL,
+            "production": PRODUCTION_API_URL,
+        }
+        return self.api_url or defaults[self.target]
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_targets(self) -> ChorusSettings:
+        if self.target == "production":
+            if self.client_id == DEV_CLIENT_ID or (
+                self.client_secret.get_secret_value() == DEV_CLIENT_SECRET
+            ):
+                raise ValueError(
+                    "CHORUS_TARGET=production needs CHORUS_CLIENT_ID and CHORUS_CLIENT_SECRET"
+                )
+            if "sandbox" in self.resolved_api_url or "sandbox" in self.resolved_token_url:
+                raise ValueError("CHORUS_TARGET=production cannot use a sandbox URL")
+        production_hosts = ("//oauth.piste.gouv.fr", "//api.piste.gouv.fr")
+        token_is_production = any(h in self.resolved_token_url for h in production_hosts)
+        api_is_production = any(h in self.resolved_api_url for h in production_hosts)
+        if token_is_production != api_is_production:
+            raise ValueError("CHORUS_TOKEN_URL and CHORUS_API_URL point at different environments")
+        return self
+
+
+class LogSettings(BaseSettings):
+    """Logging: structured JSON lines by default."""
+
+    model_config = _group("LOG_")
+
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["json", "console"] = "json"
+
+
+class Settings(BaseSettings):
+    """Everything the gateway reads at start-up, grouped by concern."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
+    chorus: ChorusSettings = Field(default_factory=ChorusSettings)
+    log: LogSettings = Field(default_factory=LogSettings)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once; tests build their own `Settings` instead."""
+    return Settings()

@@ -1,0 +1,146 @@
+"""Shared fixtures: a migrated database per backend (SQLite and PostgreSQL), the app, API keys.
+
+Every database test runs twice, once per backend. Each backend's schema is built once per run
+by `alembic upgrade head`; tables are emptied after each test, so tests can commit for real
+(concurrency tests need that) and still start clean.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+
+import httpx
+import pytest
+import pytest_asyncio
+from asgi_lifespan import LifespanManager
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from app.auth.scopes import Scope
+from app.auth.service import create_client
+from app.db.base import Base
+from app.db.engine import create_engine, create_sessionmaker
+from app.db.migrations import upgrade_to_head
+from app.main import create_app
+from app.settings import ApiSettings, ChorusSettings, DatabaseSettings, Settings
+from tests.builders import SUPPLIER_SIRET
+
+# Where PostgreSQL is; each run creates (and drops) its own database there.
+POSTGRES_ADMIN_URL = os.environ.get(
+    "TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+)
+
+BACKENDS = ("sqlite", "postgresql")
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A migrated, empty database of each backend, for the whole run."""
+    if request.param == "sqlite":
+        path = tmp_path_factory.mktemp("db") / "gateway.db"
+        url = f"sqlite+aiosqlite:///{path}"
+        upgrade_to_head(url)
+        yield url
+        return
+    name = f"gateway_test_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    url = str(make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False))
+    try:
+        upgrade_to_head(url)
+        yield url
+    finally:
+        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+async def _admin(statement: str) -> None:
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    engine = create_async_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(text(statement))
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+def backend(database_url: str) -> str:
+    """'sqlite' or 'postgresql'."""
+    return make_url(database_url).get_backend_name()
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    """Settings for a test: the test database, defaults elsewhere."""
+    return Settings(
+        database=DatabaseSettings(url=database_url),
+        api=ApiSettings(max_body_bytes=64 * 1024),
+        chorus=ChorusSettings(),
+    )
+
+
+@pytest_asyncio.fixture
+async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
+    """An engine on the test database; tables are emptied after the test."""
+    engine = create_engine(settings.database)
+    yield engine
+    async with engine.begin() as connection:
+        for table in reversed(Base.metadata.sorted_tables):
+            await connection.execute(table.delete())
+    await engine.dispose()
+
+
+@pytest.fixture
+def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions on the test database."""
+    return create_sessionmaker(engine)
+
+
+@pytest_asyncio.fixture
+async def http(settings: Settings, engine: AsyncEngine) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client talking to the gateway app in-process (lifespan run)."""
+    app = create_app(settings)
+    async with (
+        LifespanManager(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://gateway.test"
+        ) as client,
+    ):
+        yield client
+
+
+KeyFactory = Callable[..., Awaitable[dict[str, str]]]
+
+
+@pytest.fixture
+def make_key(sessionmaker: async_sessionmaker[AsyncSession]) -> KeyFactory:
+    """Create an API client; returns the Authorization header for its key."""
+
+    async def make(
+        *,
+        scopes: tuple[Scope, ...] = (Scope.INVOICES_WRITE, Scope.INVOICES_READ),
+        suppliers: tuple[str, ...] = (SUPPLIER_SIRET,),
+        name: str | None = None,
+    ) -> dict[str, str]:
+        async with sessionmaker() as session, session.begin():
+            _, key = await create_client(
+                session,
+                name=name or f"client-{uuid.uuid4().hex[:8]}",
+                scopes=scopes,
+                supplier_sirets=suppliers,
+            )
+        return {"Authorization": f"Bearer {key}"}
+
+    return make
+
+
+@pytest_asyncio.fixture
+async def auth(make_key: KeyFactory) -> dict[str, str]:
+    """Headers of an ERP client that may write and read for the demo supplier."""
+    return await make_key()
