@@ -38,6 +38,7 @@ def _group(prefix: str) -> SettingsConfigDict:
         env_prefix=prefix,
         env_file=".env",
         env_file_encoding="utf-8",
+        env_ignore_empty=True,
         extra="ignore",
         secrets_dir=None,
     )

@@ -10,7 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.auth.scopes import Scope
 from app.auth.service import Caller, authenticate
-from app.db.session import SessionDep
+from app.db.session import SessionmakerDep
 from app.errors import Forbidden, Unauthenticated
 
 _bearer = HTTPBearer(
@@ -19,7 +19,7 @@ _bearer = HTTPBearer(
 
 
 async def get_caller(
-    session: SessionDep,
+    sessionmaker: SessionmakerDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Caller:
     """The authenticated caller, or 401."""
@@ -28,7 +28,10 @@ async def get_caller(
             "Send an API key as 'Authorization: Bearer <key>'.",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    caller = await authenticate(session, credentials.credentials)
+    # Its own short transaction: on SQLite the request's unit of work must not hold the write
+    # lock before the use case needs it (an Idempotency-Key claim takes it in between).
+    async with sessionmaker() as session:
+        caller = await authenticate(session, credentials.credentials)
     if caller is None:
         raise Unauthenticated("Unknown or revoked API key.", headers={"WWW-Authenticate": "Bearer"})
     return caller

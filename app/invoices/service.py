@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.auth.service import Caller
 from app.db.base import utc_now
 from app.db.types import new_id
+from app.domain.identifiers import normalize_siret
 from app.domain.invoice import compute_totals
 from app.domain.rules import ValidationPolicy, validate_invoice
 from app.domain.violations import Code, Violation
@@ -130,6 +131,8 @@ async def submit_invoice(
             location=location,
         )
     except BaseException:
+        # End this unit of work before releasing the key in another one: SQLite has one writer.
+        await session.rollback()
         await idempotency.release(sessionmaker, client_id=caller.client_id, key=idempotency_key)
         raise
     return Submission(201, created, location, replayed=False)
@@ -258,8 +261,8 @@ async def list_invoices(
     where = InvoiceFilter(
         visible_suppliers=None if caller.is_operator else caller.supplier_sirets,
         status=status,
-        supplier_siret=supplier_siret,
-        invoice_number=invoice_number,
+        supplier_siret=normalize_siret(supplier_siret) if supplier_siret else None,
+        invoice_number=invoice_number.strip() if invoice_number else None,
         before_id=_decode_cursor(cursor) if cursor else None,
     )
     rows: Sequence[Invoice] = await repository.list_page(session, where, limit + 1)

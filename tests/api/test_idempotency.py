@@ -1,0 +1,215 @@
+"""Idempotency-Key semantics and the natural key under concurrency, on both databases."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import httpx
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.db.base import utc_now
+from app.idempotency import service as idempotency
+from app.idempotency.models import IdempotencyRecord
+from app.invoices.models import Invoice
+from app.outbox.models import OutboxItem
+from tests.builders import invoice_payload
+from tests.conftest import KeyFactory
+
+
+async def invoices_stored(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
+    async with sessionmaker() as session:
+        return int(await session.scalar(select(func.count()).select_from(Invoice)) or 0)
+
+
+async def test_the_same_key_and_body_replays_the_first_response(
+    http: httpx.AsyncClient, auth: dict[str, str], sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    headers = {**auth, "Idempotency-Key": "order-42"}
+    payload = invoice_payload()
+    first = await http.post("/v1/invoices", json=payload, headers=headers)
+    second = await http.post("/v1/invoices", json=payload, headers=headers)
+    assert first.status_code == second.status_code == 201
+    assert second.json() == first.json()
+    assert second.headers["location"] == first.headers["location"]
+    assert second.headers["idempotent-replayed"] == "true"
+    assert "idempotent-replayed" not in first.headers
+    assert await invoices_stored(sessionmaker) == 1
+
+
+async def test_a_replay_matches_on_the_normalized_body(
+    http: httpx.AsyncClient, auth: dict[str, str]
+) -> None:
+    headers = {**auth, "Idempotency-Key": "order-43"}
+    payload = invoice_payload()
+    first = await http.post("/v1/invoices", json=payload, headers=headers)
+    spaced = {**payload, "buyer": {**payload["buyer"], "siret": "110 002 011 000 44"}}
+    second = await http.post("/v1/invoices", json=spaced, headers=headers)
+    assert second.status_code == 201
+    assert second.json()["id"] == first.json()["id"]
+
+
+async def test_the_same_key_with_another_body_is_422(
+    http: httpx.AsyncClient, auth: dict[str, str], sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    headers = {**auth, "Idempotency-Key": "order-44"}
+    await http.post("/v1/invoices", json=invoice_payload(), headers=headers)
+    response = await http.post("/v1/invoices", json=invoice_payload(), headers=headers)
+    assert response.status_code == 422
+    assert response.json()["code"] == "IDEMPOTENCY_KEY_REUSED"
+    assert await invoices_stored(sessionmaker) == 1
+
+
+async def test_the_same_key_while_the_first_is_in_flight_is_409(
+    http: httpx.AsyncClient,
+    auth: dict[str, str],
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    payload = invoice_payload()
+    validated = await http.post("/v1/invoices/validate", json=payload, headers=auth)
+    caller_id = await _client_id(sessionmaker)
+    await idempotency.claim(
+        sessionmaker,
+        client_id=caller_id,
+        key="order-45",
+        request_fingerprint=idempotency.fingerprint(validated.json()["invoice"]),
+        policy=idempotency.KeyPolicy(ttl=timedelta(hours=24), lock=timedelta(seconds=60)),
+    )
+    response = await http.post(
+        "/v1/invoices", json=payload, headers={**auth, "Idempotency-Key": "order-45"}
+    )
+    assert response.status_code == 409
+    assert response.json()["code"] == "IDEMPOTENCY_KEY_IN_FLIGHT"
+    assert response.headers["retry-after"] == "1"
+    assert await invoices_stored(sessionmaker) == 0
+
+
+async def test_a_key_whose_first_request_died_can_be_taken_over(
+    http: httpx.AsyncClient, auth: dict[str, str], sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    payload = invoice_payload()
+    validated = await http.post("/v1/invoices/validate", json=payload, headers=auth)
+    await idempotency.claim(
+        sessionmaker,
+        client_id=await _client_id(sessionmaker),
+        key="order-46",
+        request_fingerprint=idempotency.fingerprint(validated.json()["invoice"]),
+        policy=idempotency.KeyPolicy(ttl=timedelta(hours=24), lock=timedelta(seconds=-1)),
+    )
+    response = await http.post(
+        "/v1/invoices", json=payload, headers={**auth, "Idempotency-Key": "order-46"}
+    )
+    assert response.status_code == 201
+
+
+async def test_keys_are_scoped_per_client(
+    http: httpx.AsyncClient, make_key: KeyFactory, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    first_client = {**await make_key(), "Idempotency-Key": "shared"}
+    second_client = {**await make_key(), "Idempotency-Key": "shared"}
+    one = await http.post("/v1/invoices", json=invoice_payload(), headers=first_client)
+    two = await http.post("/v1/invoices", json=invoice_payload(), headers=second_client)
+    assert one.status_code == two.status_code == 201
+    assert one.json()["id"] != two.json()["id"]
+
+
+async def test_keys_live_24_hours_then_are_purged(
+    http: httpx.AsyncClient, auth: dict[str, str], sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    await http.post(
+        "/v1/invoices", json=invoice_payload(), headers={**auth, "Idempotency-Key": "old"}
+    )
+    async with sessionmaker() as session, session.begin():
+        record = await session.scalar(select(IdempotencyRecord))
+        assert record is not None
+        assert record.expires_at - record.created_at >= timedelta(hours=24)
+        assert await idempotency.purge_expired(session, utc_now() + timedelta(hours=23)) == 0
+        assert await idempotency.purge_expired(session, utc_now() + timedelta(hours=25)) == 1
+
+
+async def test_a_failed_request_releases_its_key(
+    http: httpx.AsyncClient, auth: dict[str, str]
+) -> None:
+    headers = {**auth, "Idempotency-Key": "dup"}
+    payload = invoice_payload()
+    await http.post("/v1/invoices", json=payload)  # no auth: nothing happens
+    assert (await http.post("/v1/invoices", json=payload, headers=auth)).status_code == 201
+    duplicate = await http.post("/v1/invoices", json=payload, headers=headers)
+    assert duplicate.status_code == 409
+    again = await http.post("/v1/invoices", json=payload, headers=headers)
+    assert again.json()["code"] == "DUPLICATE_INVOICE"
+
+
+async def test_concurrent_identical_posts_create_exactly_one_invoice(
+    http: httpx.AsyncClient, auth: dict[str, str], sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    payload = invoice_payload()
+    responses = await asyncio.gather(
+        *(http.post("/v1/invoices", json=payload, headers=auth) for _ in range(8))
+    )
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses == [201] + [409] * 7
+    winner = next(r for r in responses if r.status_code == 201).json()["id"]
+    assert {r.json()["existing_invoice_id"] for r in responses if r.status_code == 409} == {winner}
+    assert await invoices_stored(sessionmaker) == 1
+    async with sessionmaker() as session:
+        assert await session.scalar(select(func.count()).select_from(OutboxItem)) == 1
+
+
+async def test_concurrent_posts_with_one_key_create_exactly_one_invoice(
+    http: httpx.AsyncClient, auth: dict[str, str], sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    payload = invoice_payload()
+    headers = {**auth, "Idempotency-Key": "burst"}
+    responses = await asyncio.gather(
+        *(http.post("/v1/invoices", json=payload, headers=headers) for _ in range(8))
+    )
+    assert {r.status_code for r in responses} <= {201, 409}
+    created = {r.json()["id"] for r in responses if r.status_code == 201}
+    assert len(created) == 1
+    assert await invoices_stored(sessionmaker) == 1
+
+
+async def test_the_natural_key_is_enforced_by_the_database(
+    http: httpx.AsyncClient, auth: dict[str, str], sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """Even a write that skipped the service's check cannot create a second row."""
+    import pytest
+    from sqlalchemy.exc import IntegrityError
+
+    created = (await http.post("/v1/invoices", json=invoice_payload(), headers=auth)).json()
+    async with sessionmaker() as session:
+        original = await session.get(Invoice, created["id"])
+        assert original is not None
+        clone = Invoice(
+            **{
+                column.key: getattr(original, column.key)
+                for column in Invoice.__table__.columns
+                if column.key != "id"
+            },
+            id="inv_CLONE",
+        )
+        session.add(clone)
+        with pytest.raises(IntegrityError):
+            await session.flush()
+
+
+async def _client_id(sessionmaker: async_sessionmaker[AsyncSession]) -> str:
+    from app.auth.models import ApiClient
+
+    async with sessionmaker() as session:
+        client_id = await session.scalar(select(ApiClient.id))
+    assert client_id is not None
+    return client_id
+
+
+async def test_expired_records_do_not_block_a_new_request(
+    http: httpx.AsyncClient, auth: dict[str, str], sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    headers = {**auth, "Idempotency-Key": "recycled"}
+    await http.post("/v1/invoices", json=invoice_payload(), headers=headers)
+    async with sessionmaker() as session, session.begin():
+        await session.execute(update(IdempotencyRecord).values(expires_at=utc_now()))
+    response = await http.post("/v1/invoices", json=invoice_payload(), headers=headers)
+    assert response.status_code == 201
