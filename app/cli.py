@@ -13,9 +13,14 @@ from app.auth.scopes import Scope
 from app.auth.service import create_client
 from app.db.engine import create_engine, create_sessionmaker
 from app.db.migrations import upgrade_to_head
-from app.settings import get_settings
+from app.settings import Settings, get_settings
 
-cli = typer.Typer(help="Chorus Pro Gateway.", no_args_is_help=True, add_completion=False)
+cli = typer.Typer(
+    help="Chorus Pro Gateway.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
 clients_cli = typer.Typer(
     help="API clients (ERPs and services) and their keys.", no_args_is_help=True
 )
@@ -40,8 +45,7 @@ def serve(
     import uvicorn
 
     settings = get_settings()
-    if settings.database.migrate_on_start:
-        upgrade_to_head(settings.database.url)
+    _migrate_if_configured(settings)
     uvicorn.run(
         "app.main:create_app",
         factory=True,
@@ -61,7 +65,6 @@ def openapi(
 ) -> None:
     """Export the OpenAPI spec (CI fails when the committed copy drifts from the app)."""
     from app.main import create_app
-    from app.settings import Settings
 
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(render_openapi(create_app(Settings()).openapi()), encoding="utf-8")
@@ -83,8 +86,11 @@ def clients_create(
 ) -> None:
     """Create an API client and print its key (shown only this once)."""
 
+    settings = get_settings()
+    _migrate_if_configured(settings)
+
     async def create() -> str:
-        engine = create_engine(get_settings().database)
+        engine = create_engine(settings.database)
         try:
             async with create_sessionmaker(engine)() as session, session.begin():
                 _, key = await create_client(
@@ -101,6 +107,12 @@ def clients_create(
     typer.echo(f"Created client {name!r} with scopes {', '.join(scope)}.")
     typer.echo("API key (shown once, store it now):")
     typer.echo(key)
+
+
+def _migrate_if_configured(settings: Settings) -> None:
+    """Commands that use the database bring it to head first (DATABASE_MIGRATE_ON_START)."""
+    if settings.database.migrate_on_start:
+        upgrade_to_head(settings.database.url)
 
 
 def main() -> None:
