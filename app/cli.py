@@ -8,12 +8,17 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import SecretStr
 
 from app.auth.scopes import Scope
 from app.auth.service import create_client
 from app.db.engine import create_engine, create_sessionmaker
 from app.db.migrations import upgrade_to_head
+from app.domain.identifiers import normalize_siret
+from app.errors import GatewayError
 from app.settings import Settings, get_settings
+from app.structures import service as structures
+from app.structures.crypto import load_password_box, new_key
 
 cli = typer.Typer(
     help="Chorus Pro Gateway.",
@@ -25,6 +30,10 @@ clients_cli = typer.Typer(
     help="API clients (ERPs and services) and their keys.", no_args_is_help=True
 )
 cli.add_typer(clients_cli, name="clients")
+structures_cli = typer.Typer(
+    help="Supplier structures and their Chorus technical accounts.", no_args_is_help=True
+)
+cli.add_typer(structures_cli, name="structures")
 
 
 @cli.command()
@@ -107,6 +116,49 @@ def clients_create(
     typer.echo(f"Created client {name!r} with scopes {', '.join(scope)}.")
     typer.echo("API key (shown once, store it now):")
     typer.echo(key)
+
+
+@structures_cli.command("add")
+def structures_add(
+    siret: Annotated[str, typer.Option(help="The supplier's SIRET.")],
+    login: Annotated[str, typer.Option(help="The technical account's login.")],
+    password_file: Annotated[
+        Path, typer.Option(help="A file holding the password (kept out of shell history).")
+    ],
+    rotate: Annotated[bool, typer.Option(help="Replace the password of an existing one.")] = False,
+) -> None:
+    """Register a supplier structure and its technical account (password stored encrypted)."""
+    settings = get_settings()
+    _migrate_if_configured(settings)
+    password = SecretStr(password_file.read_text(encoding="utf-8").strip())
+    box = load_password_box(settings.chorus)
+
+    async def store() -> None:
+        engine = create_engine(settings.database)
+        try:
+            async with create_sessionmaker(engine)() as session, session.begin():
+                if rotate:
+                    await structures.rotate_password(
+                        session, box, siret=siret, password=password, login=login
+                    )
+                else:
+                    await structures.add_structure(
+                        session, box, siret=siret, login=login, password=password
+                    )
+        finally:
+            await engine.dispose()
+
+    try:
+        asyncio.run(store())
+    except GatewayError as exc:
+        raise typer.BadParameter(exc.detail or exc.title) from exc
+    typer.echo(f"Structure {normalize_siret(siret)} {'updated' if rotate else 'registered'}.")
+
+
+@structures_cli.command("new-key")
+def structures_new_key() -> None:
+    """Print a new key for CHORUS_SECRETS_KEY (prepend it to rotate: new,old)."""
+    typer.echo(new_key())
 
 
 def _migrate_if_configured(settings: Settings) -> None:

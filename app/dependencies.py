@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.settings import Settings
+from app.structures.crypto import PasswordBox
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,6 +20,7 @@ class Resources:
     engine: AsyncEngine
     sessionmaker: async_sessionmaker[AsyncSession]
     head_revision: str | None
+    password_box: PasswordBox
 
 
 def get_resources(request: Request) -> Resources:

@@ -22,6 +22,8 @@ from app.invoices.router import router as invoices_router
 from app.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
 from app.problems import Problem
 from app.settings import Settings, get_settings
+from app.structures.crypto import load_password_box
+from app.structures.router import router as structures_router
 
 API_TITLE = "Chorus Pro Gateway"
 API_VERSION = "1.0.0"
@@ -47,6 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             engine=engine,
             sessionmaker=create_sessionmaker(engine),
             head_revision=head_revision(),
+            password_box=load_password_box(settings.chorus),
         )
         app.state.resources = resources
         purger = asyncio.create_task(_purge_idempotency_keys_forever(resources))
@@ -66,6 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     app.include_router(invoices_router)
+    app.include_router(structures_router)
     app.include_router(health_router)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.api.max_body_bytes)
     app.add_middleware(RequestIdMiddleware)

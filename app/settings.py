@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from functools import lru_cache
+from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -103,6 +104,8 @@ class ChorusSettings(BaseSettings):
     api_url: str | None = None
     client_id: str = DEV_CLIENT_ID
     client_secret: SecretStr = SecretStr(DEV_CLIENT_SECRET)
+    # Docker/Kubernetes-style secret file; wins over CHORUS_CLIENT_SECRET when set.
+    client_secret_file: Path | None = None
     connect_timeout_seconds: float = Field(default=5.0, gt=0)
     read_timeout_seconds: float = Field(default=30.0, gt=0)
     # Refresh the PISTE token this long before it expires (peer clients use 30 s to 4 min).
@@ -110,8 +113,11 @@ class ChorusSettings(BaseSettings):
     # PISTE publishes no quota; a token bucket per credential keeps a backlog from flooding it.
     rate_per_second: float = Field(default=20.0, gt=0)
     rate_burst: int = Field(default=20, ge=1)
-    # Fernet key (urlsafe base64, 32 bytes) that encrypts technical-account passwords at rest.
+    # Fernet keys (urlsafe base64, 32 bytes), comma-separated, newest first, that encrypt
+    # technical-account passwords at rest; older keys still decrypt, so keys can be rotated.
     secrets_key: SecretStr | None = None
+    # A file holding those keys. With neither set, the emulator target generates one here.
+    secrets_key_file: Path | None = None
     directory_cache_seconds: int = Field(default=3600, ge=0)
 
     @property
@@ -133,6 +139,13 @@ class ChorusSettings(BaseSettings):
             "production": PRODUCTION_API_URL,
         }
         return self.api_url or defaults[self.target]
+
+    @model_validator(mode="after")
+    def _read_secret_files(self) -> ChorusSettings:
+        if self.client_secret_file is not None:
+            secret = self.client_secret_file.read_text(encoding="utf-8").strip()
+            self.client_secret = SecretStr(secret)
+        return self
 
     @model_validator(mode="after")
     def _refuse_unsafe_targets(self) -> ChorusSettings:

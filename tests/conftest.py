@@ -16,6 +16,7 @@ import httpx
 import pytest
 import pytest_asyncio
 from asgi_lifespan import LifespanManager
+from pydantic import SecretStr
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -27,6 +28,7 @@ from app.db.engine import create_engine, create_sessionmaker
 from app.db.migrations import upgrade_to_head
 from app.main import create_app
 from app.settings import ApiSettings, ChorusSettings, DatabaseSettings, Settings
+from app.structures.crypto import new_key
 from tests.builders import SUPPLIER_SIRET
 
 # Where PostgreSQL is; each run creates (and drops) its own database there.
@@ -35,6 +37,7 @@ POSTGRES_ADMIN_URL = os.environ.get(
 )
 
 BACKENDS = ("sqlite", "postgresql")
+TEST_SECRETS_KEY = SecretStr(new_key())
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
@@ -81,7 +84,7 @@ def settings(database_url: str) -> Settings:
     return Settings(
         database=DatabaseSettings(url=database_url),
         api=ApiSettings(max_body_bytes=64 * 1024),
-        chorus=ChorusSettings(),
+        chorus=ChorusSettings(secrets_key=TEST_SECRETS_KEY),
     )
 
 

@@ -5,6 +5,7 @@ from app.db.base import Base
 from app.idempotency.models import IdempotencyRecord
 from app.invoices.models import Invoice, InvoiceHistory, InvoiceLine
 from app.outbox.models import OutboxItem
+from app.structures.models import SupplierStructure
 
 __all__ = [
     "ApiClient",
@@ -14,4 +15,5 @@ __all__ = [
     "InvoiceHistory",
     "InvoiceLine",
     "OutboxItem",
+    "SupplierStructure",
 ]

@@ -1,0 +1,27 @@
+"""Supplier structures: the Chorus Pro technical account each supplier SIRET sends with."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db.base import Base, utc_now
+
+
+class SupplierStructure(Base):
+    """A supplier's Chorus structure and its technical account (password encrypted)."""
+
+    __tablename__ = "supplier_structure"
+
+    siret: Mapped[str] = mapped_column(String(14), primary_key=True)
+    login: Mapped[str] = mapped_column(String(200))
+    password_ciphertext: Mapped[str] = mapped_column(Text)
+    # Chorus's internal id (idStructureCPP), looked up by SIRET once and kept.
+    chorus_structure_id: Mapped[int | None] = mapped_column(BigInteger)
+    password_expires_at: Mapped[datetime | None]
+    paused_at: Mapped[datetime | None]
+    paused_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)

@@ -1,0 +1,63 @@
+"""Operator endpoints for supplier structures and their technical accounts."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from app.auth.dependencies import OperatorDep
+from app.db.session import SessionDep
+from app.dependencies import ResourcesDep
+from app.problems import problem_responses
+from app.structures import service
+from app.structures.models import SupplierStructure
+from app.structures.schemas import PasswordIn, StructureIn, StructureOut
+
+router = APIRouter(prefix="/v1/structures", tags=["structures"])
+
+
+def _out(structure: SupplierStructure) -> StructureOut:
+    return StructureOut.model_validate(structure, from_attributes=True)
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=StructureOut,
+    summary="Register a supplier structure and its technical account",
+    responses=problem_responses(401, 403, 409, 422),
+)
+async def add_structure(
+    body: StructureIn, session: SessionDep, resources: ResourcesDep, caller: OperatorDep
+) -> StructureOut:
+    """The password is stored encrypted and never returned."""
+    structure = await service.add_structure(
+        session, resources.password_box, siret=body.siret, login=body.login, password=body.password
+    )
+    return _out(structure)
+
+
+@router.get(
+    "",
+    response_model=list[StructureOut],
+    summary="List supplier structures",
+    responses=problem_responses(401, 403, 422),
+)
+async def list_structures(session: SessionDep, caller: OperatorDep) -> list[StructureOut]:
+    """Every registered structure, passwords left out."""
+    return [_out(structure) for structure in await service.list_structures(session)]
+
+
+@router.put(
+    "/{siret}/password",
+    response_model=StructureOut,
+    summary="Rotate a technical account's password",
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def rotate_password(
+    siret: str, body: PasswordIn, session: SessionDep, resources: ResourcesDep, caller: OperatorDep
+) -> StructureOut:
+    """Takes effect on the next Chorus call; no restart needed."""
+    structure = await service.rotate_password(
+        session, resources.password_box, siret=siret, password=body.password, login=body.login
+    )
+    return _out(structure)
