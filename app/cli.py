@@ -67,6 +67,26 @@ def serve(
 
 
 @cli.command()
+def emulator(
+    host: Annotated[str | None, typer.Option(help="Default: EMULATOR_HOST.")] = None,
+    port: Annotated[int | None, typer.Option(help="Default: EMULATOR_PORT (8090).")] = None,
+) -> None:
+    """Run the Chorus Pro emulator (PISTE OAuth + the cpro API + /_emulator control)."""
+    import uvicorn
+
+    from app.emulator.app import create_emulator_app
+    from app.emulator.config import EmulatorConfig
+
+    config = EmulatorConfig()
+    uvicorn.run(
+        create_emulator_app(config),
+        host=host or config.host,
+        port=port or config.port,
+        log_level=get_settings().log.level.lower(),
+    )
+
+
+@cli.command()
 def openapi(
     output: Annotated[Path, typer.Option(help="Where to write the spec.")] = Path(
         "openapi/openapi.json"

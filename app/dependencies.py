@@ -8,6 +8,8 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from app.buyers.directory import BuyerDirectory
+from app.chorus.client import ChorusClient
 from app.settings import Settings
 from app.structures.crypto import PasswordBox
 
@@ -21,6 +23,8 @@ class Resources:
     sessionmaker: async_sessionmaker[AsyncSession]
     head_revision: str | None
     password_box: PasswordBox
+    chorus: ChorusClient
+    buyers: BuyerDirectory
 
 
 def get_resources(request: Request) -> Resources:

@@ -151,6 +151,14 @@ class RequestInvalid(GatewayError):
     title = "Invalid request parameters"
 
 
+class ChorusUnavailable(GatewayError):
+    """Chorus Pro (or the emulator) could not be asked."""
+
+    status = 503
+    code = "CHORUS_UNAVAILABLE"
+    title = "Chorus Pro is unavailable"
+
+
 class NotReady(GatewayError):
     """The service cannot serve requests yet (database down, schema behind)."""
 

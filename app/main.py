@@ -10,6 +10,9 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from app.buyers.directory import BuyerDirectory
+from app.buyers.router import router as buyers_router
+from app.chorus.client import ChorusClient
 from app.db.base import utc_now
 from app.db.engine import create_engine, create_sessionmaker
 from app.db.migrations import head_revision
@@ -44,12 +47,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(settings.database)
+        chorus = ChorusClient(settings.chorus)
         resources = Resources(
             settings=settings,
             engine=engine,
             sessionmaker=create_sessionmaker(engine),
             head_revision=head_revision(),
             password_box=load_password_box(settings.chorus),
+            chorus=chorus,
+            buyers=BuyerDirectory(chorus, ttl_seconds=settings.chorus.directory_cache_seconds),
         )
         app.state.resources = resources
         purger = asyncio.create_task(_purge_idempotency_keys_forever(resources))
@@ -59,6 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             purger.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await purger
+            await chorus.aclose()
             await engine.dispose()
 
     app = FastAPI(
@@ -69,6 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     app.include_router(invoices_router)
+    app.include_router(buyers_router)
     app.include_router(structures_router)
     app.include_router(health_router)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.api.max_body_bytes)

@@ -41,7 +41,7 @@ _DESCRIPTIONS = {
     413: "Body over the size limit.",
     415: "Unsupported content type.",
     422: "Invalid request; `errors` lists every problem.",
-    503: "Not ready.",
+    503: "Not ready, or Chorus Pro unavailable.",
 }
 
 

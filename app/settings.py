@@ -85,6 +85,11 @@ class ApiSettings(BaseSettings):
     # A keyed request still "in flight" after this long is presumed dead and may be taken over.
     idempotency_lock_seconds: int = Field(default=60, ge=1)
     default_page_size: int = Field(default=50, ge=1, le=500)
+    # Ask Chorus Pro's directory (buyer flags, active services) while validating; offline when
+    # it does not answer within the timeout, and for a while after that.
+    online_validation: bool = True
+    online_validation_timeout_seconds: float = Field(default=2.0, gt=0)
+    online_validation_retry_seconds: float = Field(default=30.0, ge=0)
 
     @field_validator(
         "allowed_buyer_sirets", "allowed_currencies", "allowed_vat_rates", mode="before"

@@ -26,10 +26,13 @@ from app.auth.service import create_client
 from app.db.base import Base
 from app.db.engine import create_engine, create_sessionmaker
 from app.db.migrations import upgrade_to_head
+from app.emulator.app import create_emulator_app
+from app.emulator.config import EmulatorConfig
 from app.main import create_app
 from app.settings import ApiSettings, ChorusSettings, DatabaseSettings, Settings
 from app.structures.crypto import new_key
 from tests.builders import SUPPLIER_SIRET
+from tests.support.servers import serve_app
 
 # Where PostgreSQL is; each run creates (and drops) its own database there.
 POSTGRES_ADMIN_URL = os.environ.get(
@@ -72,6 +75,32 @@ async def _admin(statement: str) -> None:
         await engine.dispose()
 
 
+@pytest.fixture(scope="session")
+def served_emulator() -> Iterator[str]:
+    """The Chorus Pro emulator served over real HTTP for the whole run (manual lifecycle)."""
+    with serve_app(create_emulator_app(EmulatorConfig(lifecycle_mode="manual"))) as url:
+        yield url
+
+
+@pytest_asyncio.fixture
+async def emulator(served_emulator: str) -> AsyncIterator[httpx.AsyncClient]:
+    """The emulator's control API; the emulator is reset after each test."""
+    async with httpx.AsyncClient(base_url=served_emulator) as control:
+        yield control
+        await control.post("/_emulator/reset")
+
+
+def emulator_chorus_settings(base_url: str, **overrides: object) -> ChorusSettings:
+    """Chorus settings aiming at an emulator served at `base_url`."""
+    return ChorusSettings(
+        target="emulator",
+        token_url=f"{base_url}/api/oauth/token",
+        api_url=base_url,
+        secrets_key=TEST_SECRETS_KEY,
+        **overrides,  # type: ignore[arg-type]
+    )
+
+
 @pytest.fixture
 def backend(database_url: str) -> str:
     """'sqlite' or 'postgresql'."""
@@ -83,7 +112,7 @@ def settings(database_url: str) -> Settings:
     """Settings for a test: the test database, defaults elsewhere."""
     return Settings(
         database=DatabaseSettings(url=database_url),
-        api=ApiSettings(max_body_bytes=64 * 1024),
+        api=ApiSettings(max_body_bytes=64 * 1024, online_validation=False),
         chorus=ChorusSettings(secrets_key=TEST_SECRETS_KEY),
     )
 

@@ -37,6 +37,7 @@ from app.domain.violations import Code, Violation
 class BuyerRequirements:
     """What Chorus's directory says a buyer needs (online validation), when it could be asked."""
 
+    known: bool = True
     ej_required: bool = False
     service_required: bool = False
     ej_or_service_required: bool = False
@@ -187,11 +188,19 @@ def _supplier(draft: InvoiceDraft, policy: ValidationPolicy) -> Iterator[Violati
 def _buyer(draft: InvoiceDraft, policy: ValidationPolicy) -> Iterator[Violation]:
     siret = draft.buyer.siret
     yield from _siret("buyer.siret", siret, "buyer")
-    if siret is not None and is_valid_siret(siret) and siret not in policy.allowed_buyer_sirets:
+    if siret is None or not is_valid_siret(siret):
+        return
+    if siret not in policy.allowed_buyer_sirets:
         yield Violation(
             "buyer.siret",
             Code.BUYER_NOT_ALLOWED,
             f"This gateway is not configured to invoice buyer {siret}.",
+        )
+    elif policy.buyer_requirements is not None and not policy.buyer_requirements.known:
+        yield Violation(
+            "buyer.siret",
+            Code.BUYER_NOT_ALLOWED,
+            f"Buyer {siret} is not an active structure in Chorus Pro's directory.",
         )
 
 

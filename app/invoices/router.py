@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
 
 from app.auth.dependencies import ReaderDep, WriterDep
+from app.buyers.service import online_requirements
 from app.db.session import SessionDep, SessionmakerDep
-from app.dependencies import SettingsDep
+from app.dependencies import ResourcesDep, SettingsDep
 from app.errors import UnsupportedMediaType
 from app.invoices import service
 from app.invoices.parsing import decode_json_body
@@ -65,7 +67,7 @@ async def create_invoice(
     session: SessionDep,
     sessionmaker: SessionmakerDep,
     caller: WriterDep,
-    settings: SettingsDep,
+    resources: ResourcesDep,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Normalize, validate and store an invoice; it is then delivered to Chorus Pro."""
@@ -76,7 +78,8 @@ async def create_invoice(
         caller=caller,
         document=document,
         idempotency_key=idempotency_key,
-        settings=settings.api,
+        settings=resources.settings.api,
+        lookup=partial(online_requirements, resources, caller),
     )
     headers = {"Location": submission.location} if submission.location else {}
     if submission.replayed:
@@ -92,12 +95,19 @@ async def create_invoice(
     responses=problem_responses(400, 401, 403, 413, 415, 422),
 )
 async def validate_invoice(
-    request: Request, caller: WriterDep, settings: SettingsDep
+    request: Request, caller: WriterDep, resources: ResourcesDep
 ) -> ValidationResult:
     """Run normalization and every rule; store nothing."""
     document = await _read_invoice_document(request)
-    accepted = service.check_invoice(document, settings.api, caller)
-    return ValidationResult(invoice=accepted.invoice, validation=ValidationOut(mode="offline"))
+    accepted = await service.check_invoice(
+        document,
+        resources.settings.api,
+        caller,
+        partial(online_requirements, resources, caller),
+    )
+    return ValidationResult(
+        invoice=accepted.invoice, validation=ValidationOut(mode=accepted.validation_mode)
+    )
 
 
 @router.get(

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -14,9 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.auth.service import Caller
 from app.db.base import utc_now
 from app.db.types import new_id
-from app.domain.identifiers import normalize_siret
+from app.domain.identifiers import is_valid_siret, normalize_siret
 from app.domain.invoice import compute_totals
-from app.domain.rules import ValidationPolicy, validate_invoice
+from app.domain.rules import BuyerRequirements, ValidationPolicy, validate_invoice
 from app.domain.violations import Code, Violation
 from app.errors import DuplicateInvoice, InvoiceInvalid, NotFound, RequestInvalid
 from app.idempotency import service as idempotency
@@ -38,7 +38,7 @@ class Accepted:
     """A normalized invoice that passed every rule."""
 
     invoice: InvoiceIn
-    validation_mode: str
+    validation_mode: Literal["online", "offline"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,15 +66,39 @@ def _policy(settings: ApiSettings, caller: Caller | None, *, today: date) -> Val
     )
 
 
-def check_invoice(document: dict[str, Any], settings: ApiSettings, caller: Caller) -> Accepted:
+# Asks Chorus Pro's directory what a buyer needs: (buyer SIRET, SE) -> requirements, or None
+# when it cannot be asked (validation is then offline).
+RequirementsLookup = Callable[[str, str | None], Awaitable[BuyerRequirements | None]]
+
+
+async def _no_lookup(buyer_siret: str, service_code: str | None) -> BuyerRequirements | None:
+    return None
+
+
+async def check_invoice(
+    document: dict[str, Any],
+    settings: ApiSettings,
+    caller: Caller,
+    lookup: RequirementsLookup = _no_lookup,
+) -> Accepted:
     """Normalize and validate; raises `InvoiceInvalid` listing every problem."""
     parsed = parse_invoice(document)
     violations = list(parsed.violations)
+    requirements: BuyerRequirements | None = None
     if parsed.invoice is not None:
         violations += totals_violations(parsed.invoice)
-        reported = frozenset(v.field for v in violations)
+        buyer = parsed.invoice.buyer
+        if (
+            buyer is not None
+            and buyer.siret is not None
+            and buyer.siret in settings.allowed_buyer_sirets
+            and is_valid_siret(buyer.siret)
+        ):
+            requirements = await lookup(buyer.siret, buyer.service_code)
         policy = replace(
-            _policy(settings, caller, today=utc_now().date()), already_reported=reported
+            _policy(settings, caller, today=utc_now().date()),
+            already_reported=frozenset(v.field for v in violations),
+            buyer_requirements=requirements,
         )
         violations += validate_invoice(to_draft(parsed.invoice), policy)
     if violations or parsed.invoice is None:
@@ -88,7 +112,9 @@ def check_invoice(document: dict[str, Any], settings: ApiSettings, caller: Calle
         invoice = invoice.model_copy(
             update={"totals": TotalsIn(net=totals.net, vat=totals.vat, gross=totals.gross)}
         )
-    return Accepted(invoice=invoice, validation_mode="offline")
+    return Accepted(
+        invoice=invoice, validation_mode="offline" if requirements is None else "online"
+    )
 
 
 async def submit_invoice(
@@ -99,9 +125,10 @@ async def submit_invoice(
     document: dict[str, Any],
     idempotency_key: str | None,
     settings: ApiSettings,
+    lookup: RequirementsLookup = _no_lookup,
 ) -> Submission:
     """Validate, then store the invoice and its outbox row in the caller's transaction."""
-    accepted = check_invoice(document, settings, caller)
+    accepted = await check_invoice(document, settings, caller, lookup)
     if idempotency_key is None:
         created = await _store(session, sessionmaker, caller, accepted)
         return Submission(201, created, f"/v1/invoices/{created['id']}", replayed=False)

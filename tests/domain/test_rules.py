@@ -301,3 +301,8 @@ def test_totals_add_several_rates() -> None:
         Line(quantity=D(1), unit_price=D("3.00"), vat_rate=D("5.50")),
     ]
     assert compute_totals(lines) == Totals(D("213.00"), D("40.72"), D("253.72"))
+
+
+def test_a_buyer_missing_from_chorus_is_not_allowed() -> None:
+    policy = replace(POLICY, buyer_requirements=BuyerRequirements(known=False))
+    assert codes(valid_draft(), policy) == {("buyer.siret", Code.BUYER_NOT_ALLOWED)}

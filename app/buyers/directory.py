@@ -1,0 +1,157 @@
+"""What Chorus Pro's directory says about a buyer, cached so ERPs and validation ask it rarely."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TypeVar
+
+from app.chorus.accounts import TechnicalAccount
+from app.chorus.client import ChorusClient
+from app.db.base import utc_now
+from app.domain.identifiers import PUBLIC_TO_PUBLIC_SERVICE
+from app.domain.rules import BuyerRequirements
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class BuyerService:
+    """One of the buyer's services (SE)."""
+
+    code: str
+    name: str | None
+    active: bool
+    chorus_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class BuyerProfile:
+    """A buyer's Chorus structure: flags and services."""
+
+    siret: str
+    name: str | None
+    chorus_structure_id: int
+    ej_required: bool
+    service_required: bool
+    ej_or_service_required: bool
+    services: tuple[BuyerService, ...]
+    fetched_at: datetime = field(default_factory=utc_now)
+
+    @property
+    def active_services(self) -> tuple[BuyerService, ...]:
+        """Services an invoice may be addressed to (never FACTURES_PUBLIQUES)."""
+        return tuple(s for s in self.services if s.active and s.code != PUBLIC_TO_PUBLIC_SERVICE)
+
+    def service(self, code: str) -> BuyerService | None:
+        """The active service with this code, if any."""
+        return next((s for s in self.active_services if s.code == code), None)
+
+    def requirements(self, *, service_requires_ej: bool = False) -> BuyerRequirements:
+        """The rules' view of this profile."""
+        return BuyerRequirements(
+            known=True,
+            ej_required=self.ej_required or service_requires_ej,
+            service_required=self.service_required,
+            ej_or_service_required=self.ej_or_service_required,
+            active_service_codes=frozenset(s.code for s in self.active_services),
+        )
+
+
+class BuyerNotInChorus(LookupError):
+    """Chorus Pro's directory has no structure with this SIRET."""
+
+
+class BuyerDirectory:
+    """Buyer profiles and per-service EJ flags from Chorus Pro, cached for a while."""
+
+    def __init__(
+        self,
+        client: ChorusClient,
+        *,
+        ttl_seconds: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._client = client
+        self._ttl = ttl_seconds
+        self._clock = clock
+        self._profiles: dict[str, tuple[BuyerProfile | None, float]] = {}
+        self._service_ej: dict[tuple[int, int], tuple[bool, float]] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._offline_until = 0.0
+
+    @property
+    def offline(self) -> bool:
+        """Whether Chorus failed recently enough that validation should not wait for it."""
+        return self._clock() < self._offline_until
+
+    def mark_offline(self, seconds: float) -> None:
+        """Skip online checks for a while after Chorus failed to answer."""
+        self._offline_until = self._clock() + seconds
+
+    async def profile(self, account: TechnicalAccount, siret: str) -> BuyerProfile:
+        """The buyer's profile; raises `BuyerNotInChorus` or the Chorus error tree."""
+        cached = self._fresh(self._profiles.get(siret))
+        if cached is not None:
+            return _found(cached[0], siret)
+        # One lookup per buyer at a time: a burst of invoices must not fan out to Chorus.
+        async with self._locks.setdefault(siret, asyncio.Lock()):
+            cached = self._fresh(self._profiles.get(siret))
+            if cached is not None:
+                return _found(cached[0], siret)
+            profile = await self._fetch(account, siret)
+            self._profiles[siret] = (profile, self._clock() + self._ttl)
+        return _found(profile, siret)
+
+    async def service_requires_ej(
+        self, account: TechnicalAccount, profile: BuyerProfile, service: BuyerService
+    ) -> bool:
+        """Whether this service demands an EJ (`consulter/service` `numeroEngagement`)."""
+        key = (profile.chorus_structure_id, service.chorus_id)
+        cached = self._fresh(self._service_ej.get(key))
+        if cached is not None:
+            return cached[0]
+        details = await self._client.consult_service(
+            account, profile.chorus_structure_id, service.chorus_id
+        )
+        required = details.parametres.numeroEngagement
+        self._service_ej[key] = (required, self._clock() + self._ttl)
+        return required
+
+    def _fresh(self, entry: tuple[T, float] | None) -> tuple[T, float] | None:
+        return entry if entry is not None and self._clock() < entry[1] else None
+
+    async def _fetch(self, account: TechnicalAccount, siret: str) -> BuyerProfile | None:
+        structure_id = await self._client.find_structure_id(account, siret)
+        if structure_id is None:
+            return None
+        details = await self._client.consult_structure(account, structure_id)
+        services = await self._client.search_services(account, structure_id)
+        flags = details.parametres
+        info = details.informationGenerales
+        return BuyerProfile(
+            siret=siret,
+            name=(info.raisonSocialeStructure or info.libelleStructure) if info else None,
+            chorus_structure_id=structure_id,
+            ej_required=flags.numeroEJDoitEtreRenseigne,
+            service_required=flags.codeServiceDoitEtreRenseigne,
+            ej_or_service_required=flags.gestionNumeroEJOuCodeService,
+            services=tuple(
+                BuyerService(
+                    code=s.codeService,
+                    name=s.libelleService,
+                    active=s.estActif is not False,
+                    chorus_id=s.idService,
+                )
+                for s in services
+            ),
+        )
+
+
+def _found(profile: BuyerProfile | None, siret: str) -> BuyerProfile:
+    if profile is None:
+        raise BuyerNotInChorus(siret)
+    return profile

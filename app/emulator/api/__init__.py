@@ -1,0 +1,1 @@
+"""The Chorus Pro and PISTE endpoints: thin routers over `app.emulator.services`."""

@@ -1,0 +1,250 @@
+"""The business rules Chorus applies on `soumettre` and `ajouter/fichier`, as pure functions.
+
+Each rule yields a `Refusal` with the configured `codeRetour`. The official code list and labels
+are not public: the codes are settings (see `config.py`) and the labels are readable French texts
+written for the emulator, not Chorus's own wording. Chorus answers one refusal per call; these
+functions return every violation, in the order the emulator reports them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+
+from app.emulator.config import EmulatorConfig
+from app.emulator.directory import ServiceSpec, StructureSpec
+from app.emulator.wire.factures import SoumettreFactureIn
+
+CENT = Decimal("0.01")
+RESERVED_SERVICE = "FACTURES_PUBLIQUES"
+LA_POSTE_SIREN = "356000000"
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A business refusal: what goes in `codeRetour` and `libelle`."""
+
+    code: int
+    libelle: str
+
+
+@dataclass(frozen=True)
+class SubmissionContext:
+    """What the rules need to know beyond the invoice itself."""
+
+    caller_structure_ids: frozenset[int]
+    recipient: StructureSpec | None
+    duplicate: bool
+    usable_attachment_ids: frozenset[int]
+
+
+def siret_is_valid(siret: str) -> bool:
+    """The INSEE check: 14 digits passing Luhn, or La Poste's digit sum multiple of 5."""
+    if len(siret) != 14 or not siret.isdigit():
+        return False
+    if siret.startswith(LA_POSTE_SIREN) and siret != "35600000000048":
+        return sum(int(digit) for digit in siret) % 5 == 0
+    return _luhn(siret)
+
+
+def _luhn(digits: str) -> bool:
+    total = 0
+    for index, char in enumerate(reversed(digits)):
+        value = int(char) * (2 if index % 2 else 1)
+        total += value - 9 if value > 9 else value
+    return total % 10 == 0
+
+
+def _blank_to_none(value: str | None) -> str | None:
+    # Clients send "" as often as null for "no service" or "no EJ".
+    return value.strip() or None if value is not None else None
+
+
+def _cents(value: Decimal) -> Decimal:
+    return value.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def check_submission(
+    invoice: SoumettreFactureIn, context: SubmissionContext, config: EmulatorConfig
+) -> list[Refusal]:
+    """Every reason Chorus would refuse this invoice, most fundamental first."""
+    refusals: list[Refusal] = []
+    if invoice.fournisseur.idFournisseur not in context.caller_structure_ids:
+        refusals.append(
+            Refusal(
+                config.code_supplier_not_caller,
+                "Le fournisseur indiqué (idFournisseur) n'est pas une structure du compte "
+                "technique appelant.",
+            )
+        )
+    refusals += _recipient_refusals(invoice, context.recipient, config)
+    if invoice.references.typeFacture == "AVOIR" and not _blank_to_none(
+        invoice.references.numeroFactureOrigine
+    ):
+        refusals.append(
+            Refusal(
+                config.code_credit_note_without_origin,
+                "Un avoir doit indiquer la facture d'origine (numeroFactureOrigine).",
+            )
+        )
+    refusals += _content_refusals(invoice, context.usable_attachment_ids, config)
+    refusals += _amount_refusals(invoice, config)
+    if context.duplicate:
+        refusals.append(
+            Refusal(
+                config.code_duplicate_invoice,
+                f"Le numéro de facture {invoice.numeroFactureSaisi} existe déjà pour ce "
+                "fournisseur.",
+            )
+        )
+    return refusals
+
+
+def _recipient_refusals(
+    invoice: SoumettreFactureIn, recipient: StructureSpec | None, config: EmulatorConfig
+) -> list[Refusal]:
+    code = invoice.destinataire.codeDestinataire
+    if config.check_luhn and code.isdigit() and not siret_is_valid(code):
+        return [
+            Refusal(config.code_recipient_unknown, f"Le SIRET destinataire {code} est invalide.")
+        ]
+    if recipient is None or not recipient.is_recipient:
+        return [Refusal(config.code_recipient_unknown, f"Le destinataire {code} est inconnu.")]
+    if not recipient.active:
+        return [Refusal(config.code_recipient_unknown, f"Le destinataire {code} n'est pas actif.")]
+    service_code = _blank_to_none(invoice.destinataire.codeServiceExecutant)
+    service = recipient.service_by_code(service_code) if service_code else None
+    refusals: list[Refusal] = []
+    if service_code is not None:
+        problem = _service_problem(service_code, service)
+        if problem:
+            refusals.append(Refusal(config.code_service_invalid, problem))
+    elif recipient.service_required:
+        refusals.append(
+            Refusal(
+                config.code_service_missing,
+                f"Le code service est obligatoire pour le destinataire {code}.",
+            )
+        )
+    ej = _blank_to_none(invoice.references.numeroBonCommande)
+    ej_needed = (
+        recipient.ej_required
+        or (service is not None and service.ej_required)
+        or (recipient.ej_or_service_required and service_code is None)
+    )
+    if ej is None and ej_needed:
+        refusals.append(
+            Refusal(
+                config.code_ej_missing,
+                "Le numéro d'engagement juridique (numeroBonCommande) est obligatoire pour ce "
+                "destinataire ou ce service.",
+            )
+        )
+    return refusals
+
+
+def _service_problem(code: str, service: ServiceSpec | None) -> str | None:
+    if code == RESERVED_SERVICE:
+        return (
+            f"Le service {RESERVED_SERVICE} est réservé à la facturation entre entités publiques."
+        )
+    if service is None:
+        return f"Le service {code} est inconnu pour ce destinataire."
+    if not service.active:
+        return f"Le service {code} n'est pas actif."
+    return None
+
+
+def _content_refusals(
+    invoice: SoumettreFactureIn, usable_attachment_ids: frozenset[int], config: EmulatorConfig
+) -> list[Refusal]:
+    refusals: list[Refusal] = []
+    if invoice.modeDepot == "SAISIE_API" and not invoice.lignePoste:
+        refusals.append(
+            Refusal(
+                config.code_content_missing,
+                "En mode SAISIE_API, la facture doit comporter au moins une ligne de poste.",
+            )
+        )
+    main = invoice.pieceJointePrincipale or []
+    if invoice.modeDepot != "SAISIE_API" and not main:
+        refusals.append(
+            Refusal(
+                config.code_content_missing,
+                f"En mode {invoice.modeDepot}, la pièce jointe principale est obligatoire.",
+            )
+        )
+    named = [piece.pieceJointePrincipaleId for piece in main] + [
+        piece.pieceJointeComplementaireId for piece in invoice.pieceJointeComplementaire or []
+    ]
+    unknown = [str(piece_id) for piece_id in named if piece_id not in usable_attachment_ids]
+    if unknown:
+        refusals.append(
+            Refusal(
+                config.code_content_missing,
+                f"Pièce(s) jointe(s) inconnue(s) : {', '.join(unknown)}.",
+            )
+        )
+    return refusals
+
+
+def _amount_refusals(invoice: SoumettreFactureIn, config: EmulatorConfig) -> list[Refusal]:
+    totals = invoice.montantTotal
+    refusals: list[Refusal] = []
+    if invoice.lignePoste:
+        lines = sum(
+            (
+                _cents(
+                    line.lignePosteQuantite * line.lignePosteMontantUnitaireHT
+                    - (line.lignePosteMontantRemiseHT or Decimal(0))
+                )
+                for line in invoice.lignePoste
+            ),
+            Decimal(0),
+        )
+        if abs(lines - _cents(totals.montantHtTotal)) > config.line_sum_tolerance:
+            refusals.append(
+                Refusal(
+                    config.code_amounts_inconsistent,
+                    f"La somme des lignes ({lines}) ne correspond pas au montant HT total "
+                    f"({_cents(totals.montantHtTotal)}).",
+                )
+            )
+    if _cents(totals.montantHtTotal) + _cents(totals.montantTVA) != _cents(totals.montantTtcTotal):
+        refusals.append(
+            Refusal(
+                config.code_amounts_inconsistent,
+                "Le montant TTC total n'est pas égal au montant HT total augmenté de la TVA.",
+            )
+        )
+    return refusals
+
+
+def check_attachment(name: str, extension: str, size: int, config: EmulatorConfig) -> list[Refusal]:
+    """Every reason `ajouter/fichier` would refuse this file."""
+    refusals: list[Refusal] = []
+    if size > config.attachment_max_bytes:
+        refusals.append(
+            Refusal(
+                config.code_attachment_too_large,
+                f"La pièce jointe dépasse la taille maximale autorisée ({size} octets).",
+            )
+        )
+    stem, dot, name_extension = name.rpartition(".")
+    allowed = {item.upper() for item in config.attachment_extensions}
+    if len(name) > config.attachment_name_max_length or not dot or not stem or not name_extension:
+        refusals.append(
+            Refusal(
+                config.code_attachment_name_invalid,
+                f"Le nom de la pièce jointe doit comporter une extension et au plus "
+                f"{config.attachment_name_max_length} caractères.",
+            )
+        )
+    elif extension.lstrip(".").upper() not in allowed or name_extension.upper() not in allowed:
+        refusals.append(
+            Refusal(
+                config.code_attachment_name_invalid,
+                f"L'extension {extension} n'est pas autorisée pour une pièce jointe.",
+            )
+        )
+    return refusals

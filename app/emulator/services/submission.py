@@ -1,0 +1,100 @@
+"""`soumettre`: apply Chorus's rules, then record the invoice and plan its lifecycle."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+
+from app.emulator.auth import Caller
+from app.emulator.envelope import ChorusRefusal, MalformedRequest
+from app.emulator.lifecycle import DEPOSEE, fate_of, planned_steps, schedule
+from app.emulator.rules import SubmissionContext, check_submission
+from app.emulator.runtime import Emulator
+from app.emulator.store import InvoiceRecord
+from app.emulator.wire.factures import SoumettreFactureIn, SoumettreFactureOut
+
+
+def submit_invoice(
+    emulator: Emulator, caller: Caller, invoice: SoumettreFactureIn
+) -> SoumettreFactureOut:
+    """Accept the invoice as DEPOSEE or raise the first refusal Chorus would answer."""
+    config = emulator.config
+    store = emulator.store
+    number = (invoice.numeroFactureSaisi or "").strip() or None
+    if number is None and not config.auto_number_invoices:
+        raise MalformedRequest("Requête invalide - numeroFactureSaisi : obligatoire")
+    supplier_id = invoice.fournisseur.idFournisseur
+    invoice_type = invoice.references.typeFacture
+    duplicate = (
+        number is not None
+        and supplier_id in caller.structure_ids
+        and store.find_invoice(supplier_id, number, invoice_type) is not None
+    )
+    recipient = store.directory.by_identifier(invoice.destinataire.codeDestinataire.strip())
+    context = SubmissionContext(
+        caller_structure_ids=caller.structure_ids,
+        recipient=recipient,
+        duplicate=duplicate,
+        usable_attachment_ids=store.attachment_ids_of(caller.structure_ids),
+    )
+    refusals = check_submission(invoice, context, config)
+    supplier = store.directory.by_id(supplier_id)
+    if duplicate and supplier is not None:
+        store.count_duplicate(supplier.identifier)
+    if refusals:
+        raise ChorusRefusal(refusals[0].code, refusals[0].libelle)
+    if supplier is None or recipient is None or recipient.id is None:
+        raise RuntimeError("the rules accepted an unknown supplier or recipient")
+
+    invoice_id = store.allocate_invoice_id()
+    now = emulator.now()
+    today = emulator.today()
+    # Chorus numbers an invoice sent without a number itself: 20 digits in MFP's sandbox run [L].
+    number = number or f"{today.year}{invoice_id:016d}"
+    steps: list[tuple[str, str | None]] = []
+    if config.lifecycle_mode == "auto":
+        fate = fate_of(
+            f"{supplier.identifier}:{number}:{invoice_type}",
+            config.rejected_share,
+            config.suspended_share,
+        )
+        steps = planned_steps(fate, config.rejection_reason, config.suspension_reason)
+    events = schedule(
+        now, config.lifecycle_step_seconds, steps, store.allocate_event_ids(len(steps) + 1)
+    )
+    service_code = (invoice.destinataire.codeServiceExecutant or "").strip() or None
+    service = recipient.service_by_code(service_code) if service_code else None
+    request = invoice.model_dump(mode="json")
+    # Stands in for the SHA-256 of the deposit certificate Chorus returns ([L] on the algorithm).
+    fingerprint = base64.b64encode(
+        hashlib.sha256(f"{invoice_id}|{supplier.identifier}|{number}|{today}".encode()).digest()
+    ).decode()
+    store.add_invoice(
+        InvoiceRecord(
+            id=invoice_id,
+            supplier_id=supplier_id,
+            supplier_identifier=supplier.identifier,
+            login=caller.login,
+            number=number,
+            invoice_type=invoice_type,
+            mode_depot=invoice.modeDepot,
+            recipient_id=recipient.id,
+            recipient_identifier=recipient.identifier,
+            service_id=service.id if service else None,
+            service_code=service.code if service else None,
+            received_at=now,
+            deposit_date=today,
+            fingerprint=fingerprint,
+            request=request,
+            events=events,
+        )
+    )
+    return SoumettreFactureOut(
+        libelle=config.submit_success_libelle,
+        identifiantFactureCPP=invoice_id,
+        numeroFacture=number,
+        statutFacture=DEPOSEE,
+        dateDepot=today,
+        identifiantStructure=supplier.identifier,
+        empreinteCertificatDepot=fingerprint,
+    )

@@ -1,0 +1,89 @@
+"""The one place a stored invoice becomes Chorus Pro's `soumettre` payload (product.md mapping)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from app.chorus.schemas import (
+    CadreDeFacturation,
+    Destinataire,
+    Fournisseur,
+    LignePoste,
+    LigneTva,
+    MontantTotal,
+    PieceJointePrincipale,
+    References,
+    SubmitInvoiceRequest,
+)
+from app.domain.invoice import Line, vat_breakdown
+from app.invoices.models import Invoice
+
+
+@dataclass(frozen=True, slots=True)
+class UploadedPdf:
+    """The invoice PDF once `ajouter/fichier` gave it an id."""
+
+    attachment_id: int
+    name: str
+
+
+def to_submit_request(
+    invoice: Invoice, *, supplier_structure_id: int, pdf: UploadedPdf | None = None
+) -> SubmitInvoiceRequest:
+    """The `factures/v1/soumettre` body for `invoice` (lines must be loaded)."""
+    lines = [
+        Line(quantity=line.quantity, unit_price=line.unit_price, vat_rate=line.vat_rate)
+        for line in invoice.lines
+    ]
+    return SubmitInvoiceRequest(
+        modeDepot="DEPOT_PDF_API" if pdf is not None else "SAISIE_API",
+        numeroFactureSaisi=invoice.invoice_number,
+        dateFacture=invoice.issue_date,
+        destinataire=Destinataire(
+            codeDestinataire=invoice.buyer_siret,
+            codeServiceExecutant=invoice.buyer_service_code,
+        ),
+        fournisseur=Fournisseur(idFournisseur=supplier_structure_id),
+        cadreDeFacturation=CadreDeFacturation(codeCadreFacturation=invoice.framework),
+        references=References(
+            deviseFacture=invoice.currency,
+            typeFacture="AVOIR" if invoice.type == "credit_note" else "FACTURE",
+            numeroBonCommande=invoice.legal_commitment,
+            numeroFactureOrigine=invoice.preceding_invoice,
+        ),
+        lignePoste=[
+            LignePoste(
+                lignePosteNumero=line.position,
+                lignePosteReference=line.reference,
+                lignePosteDenomination=line.description,
+                lignePosteQuantite=line.quantity,
+                lignePosteUnite=line.unit,
+                lignePosteMontantUnitaireHT=line.unit_price,
+                lignePosteTauxTvaManuel=line.vat_rate,
+            )
+            for line in invoice.lines
+        ],
+        ligneTva=[
+            LigneTva(
+                ligneTvaTauxManuel=item.rate,
+                ligneTvaMontantBaseHtParTaux=item.base,
+                ligneTvaMontantTvaParTaux=item.vat,
+            )
+            for item in vat_breakdown(lines)
+        ],
+        montantTotal=MontantTotal(
+            montantHtTotal=invoice.total_net,
+            montantTVA=invoice.total_vat,
+            montantTtcTotal=invoice.total_gross,
+            montantAPayer=invoice.total_gross,
+        ),
+        pieceJointePrincipale=[
+            PieceJointePrincipale(
+                pieceJointePrincipaleDesignation=pdf.name,
+                pieceJointePrincipaleId=pdf.attachment_id,
+            )
+        ]
+        if pdf is not None
+        else [],
+        commentaire=invoice.note,
+    )

@@ -1,0 +1,166 @@
+"""A stored invoice mapped to `soumettre`: accepted or refused by the emulator as by Chorus."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.chorus.accounts import TechnicalAccount
+from app.chorus.client import ChorusClient
+from app.chorus.errors import ChorusDuplicate, ChorusRefusal
+from app.invoices import repository
+from app.invoices.chorus_mapping import UploadedPdf, to_submit_request
+from app.invoices.models import Invoice
+from app.settings import ApiSettings, Settings
+from tests.builders import STATE_SIRET, SUPPLIER_SIRET, invoice_payload
+from tests.conftest import emulator_chorus_settings
+
+ACME = TechnicalAccount(login="TECH_1_41234567010000@cpro.fr", password="emulator-demo-1")
+ACME_STRUCTURE_ID = 26000101
+QUALIFICATION_BUYERS = ["11000201100044", "12345678200028", "12345678200036", "12345678200044"]
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    return settings.model_copy(
+        update={
+            "api": ApiSettings(allowed_buyer_sirets=QUALIFICATION_BUYERS, online_validation=False)
+        }
+    )
+
+
+@pytest.fixture
+async def chorus(served_emulator: str, emulator: httpx.AsyncClient) -> ChorusClient:
+    async with ChorusClient(emulator_chorus_settings(served_emulator)) as client:
+        yield client  # type: ignore[misc]
+
+
+async def stored(
+    http: httpx.AsyncClient,
+    auth: dict[str, str],
+    sessionmaker: async_sessionmaker[AsyncSession],
+    **overrides: Any,
+) -> Invoice:
+    response = await http.post("/v1/invoices", json=invoice_payload(**overrides), headers=auth)
+    assert response.status_code == 201, response.text
+    async with sessionmaker() as session:
+        invoice = await repository.get(session, response.json()["id"])
+    assert invoice is not None
+    return invoice
+
+
+async def test_a_valid_state_invoice_is_accepted_with_every_field_mapped(
+    http: httpx.AsyncClient,
+    auth: dict[str, str],
+    sessionmaker: async_sessionmaker[AsyncSession],
+    chorus: ChorusClient,
+    emulator: httpx.AsyncClient,
+) -> None:
+    invoice = await stored(http, auth, sessionmaker, note="Livraison du 20/11")
+    request = to_submit_request(invoice, supplier_structure_id=ACME_STRUCTURE_ID)
+    assert request.modeDepot == "SAISIE_API"
+    assert request.references.numeroBonCommande == "1234567890"
+    assert request.destinataire.codeServiceExecutant == "SFACETAT"
+    result = await chorus.submit_invoice(ACME, request)
+    assert result.statutFacture == "DEPOSEE"
+    received = (await emulator.get("/_emulator/invoices")).json()
+    [recorded] = received["invoices"]
+    assert recorded["number"] == invoice.invoice_number
+    assert recorded["supplier_siret"] == SUPPLIER_SIRET
+    assert recorded["recipient_siret"] == STATE_SIRET
+    assert recorded["service_code"] == "SFACETAT"
+    assert recorded["type"] == "FACTURE"
+    assert recorded["mode"] == "SAISIE_API"
+    assert recorded["id"] == result.identifiantFactureCPP
+
+
+async def test_a_credit_note_is_an_avoir_naming_its_origin(
+    http: httpx.AsyncClient,
+    auth: dict[str, str],
+    sessionmaker: async_sessionmaker[AsyncSession],
+    chorus: ChorusClient,
+) -> None:
+    invoice = await stored(
+        http, auth, sessionmaker, type="credit_note", preceding_invoice="F2026-000001"
+    )
+    request = to_submit_request(invoice, supplier_structure_id=ACME_STRUCTURE_ID)
+    assert request.references.typeFacture == "AVOIR"
+    assert request.references.numeroFactureOrigine == "F2026-000001"
+    assert (await chorus.submit_invoice(ACME, request)).identifiantFactureCPP > 0
+
+
+async def test_several_vat_rates_map_to_a_vat_breakdown_chorus_accepts(
+    http: httpx.AsyncClient,
+    auth: dict[str, str],
+    sessionmaker: async_sessionmaker[AsyncSession],
+    chorus: ChorusClient,
+) -> None:
+    lines = [
+        {"description": "A", "quantity": "3", "unit_price": "0.335", "vat_rate": "20"},
+        {"description": "B", "quantity": "1.5", "unit_price": "10", "vat_rate": "5.5"},
+    ]
+    invoice = await stored(http, auth, sessionmaker, lines=lines, totals=None)
+    request = to_submit_request(invoice, supplier_structure_id=ACME_STRUCTURE_ID)
+    assert [line.ligneTvaTauxManuel for line in request.ligneTva] == [5.5, 20]
+    assert (await chorus.submit_invoice(ACME, request)).identifiantFactureCPP > 0
+
+
+@pytest.mark.parametrize(
+    ("overrides", "code"),
+    [
+        ({"buyer": {"siret": STATE_SIRET, "service_code": "SFACANCIEN"}}, 20302),
+        ({"buyer": {"siret": STATE_SIRET, "service_code": "NOPE"}}, 20302),
+        ({"buyer": {"siret": "12345678200036"}, "legal_commitment": None}, 20303),
+        ({"buyer": {"siret": "12345678200028"}, "legal_commitment": None}, 20304),
+        ({"buyer": {"siret": "12345678200044"}, "legal_commitment": None}, 20303),
+    ],
+)
+async def test_what_chorus_refuses_and_offline_validation_cannot_see_is_refused(
+    http: httpx.AsyncClient,
+    auth: dict[str, str],
+    sessionmaker: async_sessionmaker[AsyncSession],
+    chorus: ChorusClient,
+    overrides: dict[str, Any],
+    code: int,
+) -> None:
+    invoice = await stored(http, auth, sessionmaker, **overrides)
+    with pytest.raises(ChorusRefusal) as refused:
+        await chorus.submit_invoice(
+            ACME, to_submit_request(invoice, supplier_structure_id=ACME_STRUCTURE_ID)
+        )
+    assert refused.value.code == code
+
+
+async def test_the_same_invoice_twice_is_a_duplicate(
+    http: httpx.AsyncClient,
+    auth: dict[str, str],
+    sessionmaker: async_sessionmaker[AsyncSession],
+    chorus: ChorusClient,
+) -> None:
+    invoice = await stored(http, auth, sessionmaker)
+    request = to_submit_request(invoice, supplier_structure_id=ACME_STRUCTURE_ID)
+    await chorus.submit_invoice(ACME, request)
+    with pytest.raises(ChorusDuplicate):
+        await chorus.submit_invoice(ACME, request)
+
+
+async def test_a_pdf_invoice_is_sent_as_depot_pdf_api_with_its_attachment(
+    http: httpx.AsyncClient,
+    auth: dict[str, str],
+    sessionmaker: async_sessionmaker[AsyncSession],
+    chorus: ChorusClient,
+) -> None:
+    invoice = await stored(http, auth, sessionmaker)
+    attachment_id = await chorus.upload_attachment(
+        ACME, "F2026.pdf", "application/pdf", b"%PDF-1.4\n%%EOF\n"
+    )
+    request = to_submit_request(
+        invoice,
+        supplier_structure_id=ACME_STRUCTURE_ID,
+        pdf=UploadedPdf(attachment_id=attachment_id, name="F2026.pdf"),
+    )
+    assert request.modeDepot == "DEPOT_PDF_API"
+    assert (await chorus.submit_invoice(ACME, request)).identifiantFactureCPP > 0

@@ -1,0 +1,1 @@
+"""Test helpers shared across suites: served ASGI apps and the like."""
