@@ -67,6 +67,18 @@ def serve(
 
 
 @cli.command()
+def worker(
+    worker_id: Annotated[str | None, typer.Option("--id", help="Default: host:pid:random.")] = None,
+) -> None:
+    """Deliver queued invoices to Chorus Pro, follow their statuses, send webhooks."""
+    from app.worker import run_worker
+
+    settings = get_settings()
+    _migrate_if_configured(settings)
+    asyncio.run(run_worker(settings, worker_id))
+
+
+@cli.command()
 def emulator(
     host: Annotated[str | None, typer.Option(help="Default: EMULATOR_HOST.")] = None,
     port: Annotated[int | None, typer.Option(help="Default: EMULATOR_PORT (8090).")] = None,

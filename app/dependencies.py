@@ -2,29 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from app.buyers.directory import BuyerDirectory
-from app.chorus.client import ChorusClient
+from app.resources import Resources
 from app.settings import Settings
-from app.structures.crypto import PasswordBox
-
-
-@dataclass(frozen=True, slots=True)
-class Resources:
-    """What the app builds once at start-up and shares between requests."""
-
-    settings: Settings
-    engine: AsyncEngine
-    sessionmaker: async_sessionmaker[AsyncSession]
-    head_revision: str | None
-    password_box: PasswordBox
-    chorus: ChorusClient
-    buyers: BuyerDirectory
 
 
 def get_resources(request: Request) -> Resources:

@@ -10,13 +10,8 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from app.buyers.directory import BuyerDirectory
 from app.buyers.router import router as buyers_router
-from app.chorus.client import ChorusClient
 from app.db.base import utc_now
-from app.db.engine import create_engine, create_sessionmaker
-from app.db.migrations import head_revision
-from app.dependencies import Resources
 from app.errors import install_error_handlers
 from app.health.router import router as health_router
 from app.idempotency.service import purge_expired
@@ -24,8 +19,8 @@ from app.invoices.router import INVOICE_SCHEMAS
 from app.invoices.router import router as invoices_router
 from app.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
 from app.problems import Problem
+from app.resources import Resources, open_resources
 from app.settings import Settings, get_settings
-from app.structures.crypto import load_password_box
 from app.structures.router import router as structures_router
 
 API_TITLE = "Chorus Pro Gateway"
@@ -46,27 +41,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = create_engine(settings.database)
-        chorus = ChorusClient(settings.chorus)
-        resources = Resources(
-            settings=settings,
-            engine=engine,
-            sessionmaker=create_sessionmaker(engine),
-            head_revision=head_revision(),
-            password_box=load_password_box(settings.chorus),
-            chorus=chorus,
-            buyers=BuyerDirectory(chorus, ttl_seconds=settings.chorus.directory_cache_seconds),
-        )
-        app.state.resources = resources
-        purger = asyncio.create_task(_purge_idempotency_keys_forever(resources))
-        try:
-            yield
-        finally:
-            purger.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await purger
-            await chorus.aclose()
-            await engine.dispose()
+        async with open_resources(settings) as resources:
+            app.state.resources = resources
+            purger = asyncio.create_task(_purge_idempotency_keys_forever(resources))
+            try:
+                yield
+            finally:
+                purger.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await purger
 
     app = FastAPI(
         title=API_TITLE,

@@ -171,6 +171,37 @@ class ChorusSettings(BaseSettings):
         return self
 
 
+class OutboxSettings(BaseSettings):
+    """The worker: how it claims outbox items, retries them, and polls Chorus for statuses."""
+
+    model_config = _group("OUTBOX_")
+
+    poll_interval_seconds: float = Field(default=0.5, gt=0)
+    batch_size: int = Field(default=16, ge=1, le=500)
+    # Longer than the slowest Chorus call (connect + read timeouts + throttle wait), so a lease
+    # only expires when its worker died.
+    lease_seconds: float = Field(default=90.0, gt=0)
+    retry_base_seconds: float = Field(default=2.0, gt=0)
+    retry_cap_seconds: float = Field(default=900.0, gt=0)
+    retry_max_attempts: int = Field(default=12, ge=1)
+    retry_max_age_hours: float = Field(default=24.0, gt=0)
+    # How long deliveries of a structure wait when its technical account is refused or missing.
+    paused_recheck_seconds: float = Field(default=60.0, gt=0)
+    sync_first_delay_seconds: float = Field(default=60.0, gt=0)
+    sync_max_delay_seconds: float = Field(default=6 * 3600.0, gt=0)
+    sync_max_age_days: float = Field(default=120.0, gt=0)
+    # Chorus statuses after which nothing more is expected.
+    sync_final_statuses: CsvList = Field(
+        default_factory=lambda: ["REJETEE", "MISE_EN_PAIEMENT", "ABANDONNEE", "SUPPRIMEE"]
+    )
+    heartbeat_seconds: float = Field(default=10.0, gt=0)
+
+    @field_validator("sync_final_statuses", mode="before")
+    @classmethod
+    def _read_comma_separated(cls, value: object) -> object:
+        return _split_csv(value)
+
+
 class LogSettings(BaseSettings):
     """Logging: structured JSON lines by default."""
 
@@ -188,6 +219,7 @@ class Settings(BaseSettings):
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
     chorus: ChorusSettings = Field(default_factory=ChorusSettings)
+    outbox: OutboxSettings = Field(default_factory=OutboxSettings)
     log: LogSettings = Field(default_factory=LogSettings)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from alembic import context
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from app.db.engine import create_engine, is_sqlite
@@ -23,6 +24,10 @@ def _configure_and_run(connection: Connection) -> None:
         compare_type=True,
     )
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            # API and worker processes may all start at once: one migrates, the others wait
+            # here, then find the schema at head. (SQLite's BEGIN IMMEDIATE does the same.)
+            connection.execute(text("SELECT pg_advisory_xact_lock(7306454172040125)"))
         context.run_migrations()
 
 

@@ -7,11 +7,11 @@ import asyncio
 from app.auth.service import Caller
 from app.buyers.directory import BuyerDirectory, BuyerNotInChorus, BuyerProfile
 from app.chorus.errors import ChorusError
-from app.dependencies import Resources
 from app.domain.identifiers import is_valid_siret, normalize_siret
 from app.domain.rules import BuyerRequirements
 from app.domain.violations import Code, Violation
 from app.errors import ChorusUnavailable, NotFound, RequestInvalid
+from app.resources import Resources
 from app.structures.accounts import account_for_suppliers
 
 

@@ -6,7 +6,7 @@ import base64
 import logging
 import time
 from collections.abc import Callable, Collection, Mapping
-from datetime import date
+from datetime import UTC, date, datetime
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
@@ -22,7 +22,7 @@ from app.chorus.classify import (
     classify_exception,
     read_json,
 )
-from app.chorus.errors import ChorusAmbiguous, ChorusAuthError, ChorusError
+from app.chorus.errors import ChorusAmbiguous, ChorusAuthError, ChorusError, ChorusRefusal
 from app.chorus.schemas import (
     ActiveStructure,
     ActiveStructuresResponse,
@@ -134,6 +134,8 @@ class ChorusClient:
             pool=settings.connect_timeout_seconds,
         )
         self._structure_ids: dict[tuple[str, str], tuple[int, float]] = {}
+        # When Chorus last answered (success or business refusal); shown by health.
+        self.last_success_at: datetime | None = None
 
     def __repr__(self) -> str:
         return f"ChorusClient(api_url={self._api_url!r}, client_id={self.settings.client_id!r})"
@@ -240,7 +242,11 @@ class ChorusClient:
             self._tokens.invalidate(self.settings, token)
             outcome, _ = await self._attempt(*args)
         if isinstance(outcome, ChorusError):
+            if isinstance(outcome, ChorusRefusal):
+                # A business refusal is still Chorus answering: the link is healthy.
+                self.last_success_at = datetime.now(UTC)
             raise outcome
+        self.last_success_at = datetime.now(UTC)
         return outcome
 
     async def _post(

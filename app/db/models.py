@@ -2,18 +2,23 @@
 
 from app.auth.models import ApiClient
 from app.db.base import Base
+from app.events.models import Event, WebhookSubscription
 from app.idempotency.models import IdempotencyRecord
-from app.invoices.models import Invoice, InvoiceHistory, InvoiceLine
-from app.outbox.models import OutboxItem
+from app.invoices.models import Invoice, InvoiceDocument, InvoiceHistory, InvoiceLine
+from app.outbox.models import OutboxItem, WorkerHeartbeat
 from app.structures.models import SupplierStructure
 
 __all__ = [
     "ApiClient",
     "Base",
+    "Event",
     "IdempotencyRecord",
     "Invoice",
+    "InvoiceDocument",
     "InvoiceHistory",
     "InvoiceLine",
     "OutboxItem",
     "SupplierStructure",
+    "WebhookSubscription",
+    "WorkerHeartbeat",
 ]

@@ -8,13 +8,16 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Date,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -56,6 +59,8 @@ class Invoice(Base):
     total_vat: Mapped[Decimal] = mapped_column(DecimalText)
     total_gross: Mapped[Decimal] = mapped_column(DecimalText)
     validation_mode: Mapped[str] = mapped_column(String(8))
+    # Sent as DEPOT_PDF_API with its PDF (stored in invoice_document) rather than SAISIE_API.
+    has_pdf: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     chorus_invoice_id: Mapped[int | None] = mapped_column(BigInteger)
     chorus_flux_number: Mapped[str | None] = mapped_column(String(40))
     chorus_status: Mapped[str | None] = mapped_column(String(48))
@@ -87,6 +92,20 @@ class InvoiceLine(Base):
     net_amount: Mapped[Decimal] = mapped_column(DecimalText)
     unit: Mapped[str | None] = mapped_column(String(32))
     reference: Mapped[str | None] = mapped_column(String(64))
+
+
+class InvoiceDocument(Base):
+    """The PDF an ERP uploaded with an invoice (Chorus's "chargement d'un PDF")."""
+
+    __tablename__ = "invoice_document"
+
+    invoice_id: Mapped[str] = mapped_column(ForeignKey("invoice.id"), primary_key=True)
+    filename: Mapped[str] = mapped_column(String(200))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
 
 
 class InvoiceHistory(Base):

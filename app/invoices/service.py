@@ -19,6 +19,8 @@ from app.domain.invoice import compute_totals
 from app.domain.rules import BuyerRequirements, ValidationPolicy, validate_invoice
 from app.domain.violations import Code, Violation
 from app.errors import DuplicateInvoice, InvoiceInvalid, NotFound, RequestInvalid
+from app.events.service import record_event
+from app.events.types import EventType
 from app.idempotency import service as idempotency
 from app.invoices import repository
 from app.invoices.models import Invoice, InvoiceHistory, InvoiceLine
@@ -222,7 +224,6 @@ async def _store(
         history=[InvoiceHistory(at=now, status=QUEUED)],
     )
     session.add(invoice)
-    enqueue(session, OutboxKind.DELIVER_INVOICE, invoice_id=invoice.id)
     try:
         await session.flush()
     except IntegrityError:
@@ -230,6 +231,10 @@ async def _store(
         async with sessionmaker() as lookup:
             winner = await repository.find_id_by_natural_key(lookup, *natural_key)
         raise _duplicate(winner) from None
+    # Flushed first: the event and the outbox row reference the invoice row.
+    await record_event(session, type=EventType.INVOICE_QUEUED, invoice=invoice)
+    enqueue(session, OutboxKind.DELIVER_INVOICE, invoice_id=invoice.id)
+    await session.flush()
     return invoice_out(invoice).model_dump(mode="json")
 
 

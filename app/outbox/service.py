@@ -24,6 +24,8 @@ class OutboxKind(StrEnum):
     """The kinds of outbound work."""
 
     DELIVER_INVOICE = "invoice.deliver"
+    SYNC_INVOICE = "invoice.sync"
+    DELIVER_WEBHOOK = "webhook.deliver"
 
 
 def enqueue(

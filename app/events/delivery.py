@@ -1,0 +1,107 @@
+"""Sending one event to one webhook endpoint, signed, outside any database transaction."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+
+import httpx
+from pydantic_core import to_jsonable_python
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.base import utc_now
+from app.events import repository
+from app.events.models import Event
+from app.events.signing import signature_headers
+from app.outbox.models import OutboxItem
+from app.outbox.outcomes import Apply, Done, GiveUp, Outcome, RetryLater
+from app.resources import Resources
+from app.structures.crypto import SecretsKeyMissing
+
+logger = logging.getLogger(__name__)
+
+GONE = 410
+
+
+def webhook_body(event: Event) -> str:
+    """The Standard Webhooks payload for `event`: type, timestamp, data, as compact JSON."""
+    payload = {"type": event.type, "timestamp": event.created_at, "data": event.data}
+    return json.dumps(to_jsonable_python(payload), separators=(",", ":"), ensure_ascii=False)
+
+
+def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
+    """The delay a `Retry-After` header asks for (seconds or an HTTP date), if it is readable."""
+    if value is None:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or utc_now())).total_seconds())
+
+
+def _disable(subscription_id: str) -> Apply:
+    async def apply(session: AsyncSession) -> None:
+        await repository.disable_subscription(session, subscription_id, utc_now())
+
+    return apply
+
+
+async def deliver_webhook(resources: Resources, item: OutboxItem) -> Outcome:
+    """Handle a `webhook.deliver` outbox item: POST the signed event to its subscription."""
+    event_id = item.payload.get("event_id")
+    subscription_id = item.payload.get("subscription_id")
+    if not isinstance(event_id, str) or not isinstance(subscription_id, str):
+        return GiveUp(error="malformed webhook payload: event_id and subscription_id expected")
+    # A short read-only session, closed before the call: no lock is held across HTTP.
+    async with resources.sessionmaker() as session:
+        event = await repository.get_event(session, event_id)
+        subscription = await repository.get_subscription(session, subscription_id)
+    if subscription is None or subscription.disabled_at is not None:
+        return Done()
+    if event is None:
+        return GiveUp(error=f"event {event_id} not found")
+    try:
+        secret = resources.password_box.open(subscription.secret_ciphertext)
+    except SecretsKeyMissing:
+        # A key configuration problem an operator can fix: keep the delivery, try later.
+        return RetryLater(error="the signing secret cannot be decrypted (secrets key changed?)")
+
+    body = webhook_body(event)
+    headers = signature_headers(secret, msg_id=event.id, timestamp=utc_now(), body=body)
+    headers["content-type"] = "application/json"
+    context = {"event_id": event.id, "subscription_id": subscription.id, "attempt": item.attempts}
+    try:
+        response = await resources.http.post(
+            subscription.url, content=body.encode("utf-8"), headers=headers
+        )
+    except httpx.TimeoutException as exc:
+        error = f"timeout ({type(exc).__name__})"
+        logger.warning("webhook delivery failed: %s", error, extra=context)
+        return RetryLater(error=error)
+    except httpx.HTTPError as exc:
+        # The class name says enough (refused, reset, DNS); messages may echo the URL.
+        error = f"connection failed ({type(exc).__name__})"
+        logger.warning("webhook delivery failed: %s", error, extra=context)
+        return RetryLater(error=error)
+
+    status = response.status_code
+    if 200 <= status < 300:
+        logger.info("webhook delivered", extra={**context, "status": status})
+        return Done()
+    if status == GONE:
+        # Standard Webhooks: 410 means the receiver wants no more deliveries.
+        logger.warning("webhook endpoint gone; subscription disabled", extra=context)
+        return Done(apply=_disable(subscription.id))
+    error = f"HTTP {status}"
+    logger.warning("webhook delivery failed: %s", error, extra={**context, "status": status})
+    return RetryLater(
+        error=error, retry_after=retry_after_seconds(response.headers.get("retry-after"))
+    )

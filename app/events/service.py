@@ -1,0 +1,95 @@
+"""Recording status events (with their webhook deliveries) and reading the pull feed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic_core import to_jsonable_python
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth.service import Caller
+from app.db.base import utc_now
+from app.db.types import new_id
+from app.events import repository
+from app.events.models import Event
+from app.events.schemas import EventOut, EventPage
+from app.events.types import EventType
+from app.invoices.models import Invoice
+from app.outbox.service import OutboxKind, enqueue
+
+
+def invoice_snapshot(invoice: Invoice) -> dict[str, Any]:
+    """The invoice as an event shows it: identity, parties and status, JSON-ready."""
+    # Plain columns only: `lines` and `history` are lazy="raise" and may not be loaded.
+    rejection = invoice.chorus_rejection
+    snapshot = {
+        "id": invoice.id,
+        "invoice_number": invoice.invoice_number,
+        "type": invoice.type,
+        "status": invoice.status,
+        "supplier": {"siret": invoice.supplier_siret},
+        "buyer": {"siret": invoice.buyer_siret},
+        "chorus": {
+            "invoice_id": invoice.chorus_invoice_id,
+            "status": invoice.chorus_status,
+            "status_at": invoice.chorus_status_at,
+            "rejection": {"code": rejection.get("code"), "label": rejection.get("label")}
+            if rejection
+            else None,
+        },
+    }
+    jsonable: dict[str, Any] = to_jsonable_python(snapshot)
+    return jsonable
+
+
+async def record_event(
+    session: AsyncSession,
+    *,
+    type: EventType,
+    invoice: Invoice,
+    detail: dict[str, Any] | None = None,
+) -> Event:
+    """Add the event and one webhook delivery per matching subscription to the transaction."""
+    event = Event(
+        id=new_id("evt_"),
+        type=str(type),
+        invoice_id=invoice.id,
+        supplier_siret=invoice.supplier_siret,
+        data={
+            "invoice": invoice_snapshot(invoice),
+            "detail": to_jsonable_python(detail) if detail else None,
+        },
+        created_at=utc_now(),
+    )
+    session.add(event)
+    # Subscriptions are few: filtering their JSON type lists here spares a query that would
+    # differ between SQLite's JSON and PostgreSQL's JSONB.
+    for subscription in await repository.active_subscriptions(session):
+        if not subscription.event_types or str(type) in subscription.event_types:
+            enqueue(
+                session,
+                OutboxKind.DELIVER_WEBHOOK,
+                payload={"event_id": event.id, "subscription_id": subscription.id},
+            )
+    await session.flush()
+    return event
+
+
+async def list_events(
+    session: AsyncSession,
+    caller: Caller,
+    *,
+    after: int,
+    limit: int,
+    event_type: EventType | None,
+) -> EventPage:
+    """The events after `after` that the caller may see, in feed order."""
+    events = await repository.events_after(
+        session,
+        after=after,
+        limit=limit,
+        event_type=str(event_type) if event_type else None,
+        visible_suppliers=None if caller.is_operator else caller.supplier_sirets,
+    )
+    items = [EventOut.model_validate(event, from_attributes=True) for event in events]
+    return EventPage(items=items, next_after=items[-1].seq if items else after)

@@ -1,0 +1,164 @@
+"""Status changes of an invoice: history, events and follow-up work in the caller's transaction.
+
+Every function here is an `apply` the worker runs in its lease-checked transaction (or the API in
+its unit of work), so a status, its history line, its event and the next outbox item commit
+together or not at all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.base import utc_now
+from app.domain.lifecycle import InvoiceStatus, status_for_chorus
+from app.events.service import record_event
+from app.events.types import EventType
+from app.invoices.models import Invoice, InvoiceHistory
+from app.outbox.service import OutboxKind, enqueue
+from app.structures.models import SupplierStructure
+
+
+@dataclass(frozen=True, slots=True)
+class ChorusChange:
+    """One step of Chorus's lifecycle, with its comment (a rejection or suspension reason)."""
+
+    code: str
+    at: datetime | None
+    comment: str | None
+
+
+async def _load(session: AsyncSession, invoice_id: str) -> Invoice:
+    invoice = await session.scalar(
+        select(Invoice).where(Invoice.id == invoice_id).with_for_update()
+    )
+    if invoice is None:
+        raise LookupError(f"invoice {invoice_id} vanished")
+    return invoice
+
+
+def _history(
+    session: AsyncSession,
+    invoice: Invoice,
+    status: InvoiceStatus,
+    *,
+    chorus_status: str | None = None,
+    detail: str | None = None,
+    at: datetime | None = None,
+) -> None:
+    now = utc_now()
+    invoice.status = status
+    invoice.updated_at = now
+    session.add(
+        InvoiceHistory(
+            invoice_id=invoice.id,
+            at=at or now,
+            status=status,
+            chorus_status=chorus_status,
+            detail=detail,
+        )
+    )
+
+
+async def mark_submitted(
+    session: AsyncSession,
+    invoice_id: str,
+    *,
+    chorus_invoice_id: int,
+    chorus_status: str,
+    first_sync_in: timedelta,
+    adopted: bool = False,
+) -> None:
+    """Chorus has the invoice: record its ids, then follow its lifecycle."""
+    invoice = await _load(session, invoice_id)
+    invoice.chorus_invoice_id = chorus_invoice_id
+    invoice.chorus_status = chorus_status
+    invoice.chorus_status_at = utc_now()
+    detail = "found in Chorus Pro after an uncertain attempt" if adopted else None
+    _history(session, invoice, InvoiceStatus.SUBMITTED, chorus_status=chorus_status, detail=detail)
+    await record_event(session, type=EventType.INVOICE_SUBMITTED, invoice=invoice)
+    enqueue(
+        session,
+        OutboxKind.SYNC_INVOICE,
+        invoice_id=invoice.id,
+        payload={"seen": 0, "polls": 0},
+        due_at=utc_now() + first_sync_in,
+    )
+
+
+async def mark_refused(session: AsyncSession, invoice_id: str, *, code: str, label: str) -> None:
+    """Chorus refused the invoice at deposit: rejected, with its code and label."""
+    invoice = await _load(session, invoice_id)
+    invoice.chorus_rejection = {"code": code, "label": label}
+    _history(session, invoice, InvoiceStatus.REJECTED, detail=f"{code}: {label}")
+    await record_event(session, type=EventType.INVOICE_REJECTED, invoice=invoice)
+
+
+async def mark_failed(session: AsyncSession, invoice_id: str, *, error: str) -> None:
+    """The gateway gave up delivering after its retry budget."""
+    invoice = await _load(session, invoice_id)
+    _history(session, invoice, InvoiceStatus.FAILED, detail=error)
+    await record_event(session, type=EventType.INVOICE_FAILED, invoice=invoice)
+
+
+async def apply_chorus_changes(
+    session: AsyncSession, invoice_id: str, changes: list[ChorusChange]
+) -> None:
+    """Append Chorus's new lifecycle steps, oldest first, each with its events."""
+    invoice = await _load(session, invoice_id)
+    for change in changes:
+        if change.code == invoice.chorus_status:
+            continue  # already known (e.g. the DEPOSEE that soumettre answered)
+        status = status_for_chorus(change.code)
+        invoice.chorus_status = change.code
+        invoice.chorus_status_at = change.at or utc_now()
+        if status is InvoiceStatus.REJECTED:
+            invoice.chorus_rejection = {"code": change.code, "label": change.comment}
+        _history(
+            session,
+            invoice,
+            status,
+            chorus_status=change.code,
+            detail=change.comment,
+            at=change.at,
+        )
+        await record_event(
+            session,
+            type=EventType.INVOICE_STATUS_CHANGED,
+            invoice=invoice,
+            detail={"chorus_status": change.code, "comment": change.comment},
+        )
+        if status is InvoiceStatus.REJECTED:
+            await record_event(session, type=EventType.INVOICE_REJECTED, invoice=invoice)
+        elif status is InvoiceStatus.PAID:
+            await record_event(session, type=EventType.INVOICE_PAID, invoice=invoice)
+
+
+async def requeue(session: AsyncSession, invoice: Invoice) -> None:
+    """Send a failed invoice again; the first attempt searches Chorus before resending."""
+    _history(session, invoice, InvoiceStatus.QUEUED, detail="re-queued by an operator")
+    await record_event(session, type=EventType.INVOICE_QUEUED, invoice=invoice)
+    enqueue(
+        session,
+        OutboxKind.DELIVER_INVOICE,
+        invoice_id=invoice.id,
+        payload={"reconcile_first": True},
+    )
+
+
+async def pause_structure(session: AsyncSession, siret: str, *, reason: str) -> None:
+    """Stop a structure's deliveries until its technical account is fixed."""
+    structure = await session.get(SupplierStructure, siret)
+    if structure is not None and structure.paused_at is None:
+        structure.paused_at = utc_now()
+        structure.paused_reason = reason
+
+
+async def remember_structure_id(session: AsyncSession, siret: str, structure_id: int) -> None:
+    """Keep the supplier's `idStructureCPP` so it is looked up once."""
+    structure = await session.get(SupplierStructure, siret)
+    if structure is not None and structure.chorus_structure_id != structure_id:
+        structure.chorus_structure_id = structure_id

@@ -1,0 +1,77 @@
+"""Claiming due outbox items under a lease, and recording outcomes only while it is held.
+
+The claim protocol: in one short transaction, pick due items that nobody holds (PostgreSQL:
+`FOR UPDATE SKIP LOCKED`, so concurrent workers never pick the same row; SQLite: the single
+writer lock taken by `BEGIN IMMEDIATE`), stamp them with this worker's lease and count the
+attempt, commit. The HTTP call happens after that commit. The outcome is written by an UPDATE
+that matches only while `lease_owner` is still this worker and the lease has not expired, so a
+worker that stalled past its lease can never overwrite the work of the one that took over.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.db.base import utc_now
+from app.outbox.models import OutboxItem
+from app.outbox.service import OutboxState
+
+
+async def claim_due(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    *,
+    owner: str,
+    limit: int,
+    lease: timedelta,
+    now: datetime | None = None,
+) -> Sequence[OutboxItem]:
+    """Lease up to `limit` due items to `owner`; returns them as claimed."""
+    now = now or utc_now()
+    async with sessionmaker() as session, session.begin():
+        due = (
+            select(OutboxItem.id)
+            .where(
+                OutboxItem.state == OutboxState.PENDING,
+                OutboxItem.next_attempt_at <= now,
+                or_(OutboxItem.lease_until.is_(None), OutboxItem.lease_until < now),
+            )
+            .order_by(OutboxItem.next_attempt_at, OutboxItem.id)
+            .limit(limit)
+        )
+        if session.get_bind().dialect.name == "postgresql":
+            due = due.with_for_update(skip_locked=True)
+        ids = list((await session.scalars(due)).all())
+        if not ids:
+            return []
+        await session.execute(
+            update(OutboxItem)
+            .where(OutboxItem.id.in_(ids))
+            .values(
+                lease_owner=owner,
+                lease_until=now + lease,
+                attempts=OutboxItem.attempts + 1,
+                updated_at=now,
+            )
+        )
+        claimed = (
+            await session.scalars(
+                select(OutboxItem)
+                .where(OutboxItem.id.in_(ids))
+                .order_by(OutboxItem.id)
+                .execution_options(populate_existing=True)
+            )
+        ).all()
+    return claimed
+
+
+def held_by(item_id: int, owner: str, now: datetime) -> ColumnElement[bool]:
+    """The WHERE clause of an update allowed only while `owner` holds the lease."""
+    return and_(
+        OutboxItem.id == item_id,
+        OutboxItem.lease_owner == owner,
+        OutboxItem.lease_until > now,
+    )

@@ -1,0 +1,187 @@
+"""The worker loop: claim under a lease, handle with no transaction open, record, repeat.
+
+On SIGTERM (or when `stop` is set) it finishes the items in hand and exits; anything it could
+not record is taken over by another worker once the lease expires.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.db.base import utc_now
+from app.outbox.claim import claim_due, held_by
+from app.outbox.models import OutboxItem, WorkerHeartbeat
+from app.outbox.outcomes import Apply, Done, GiveUp, Outcome, Reschedule, RetryLater
+from app.outbox.retry import RetryPolicy, next_delay
+from app.outbox.service import OutboxState
+from app.settings import OutboxSettings
+
+logger = logging.getLogger(__name__)
+
+Handler = Callable[[OutboxItem], Awaitable[Outcome]]
+MAX_ERROR_LENGTH = 2000
+
+
+def new_worker_id() -> str:
+    """A worker id that tells operators where it runs."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+@dataclass
+class Worker:
+    """One worker process's loop over the outbox."""
+
+    sessionmaker: async_sessionmaker[AsyncSession]
+    handlers: Mapping[str, Handler]
+    settings: OutboxSettings
+    worker_id: str = field(default_factory=new_worker_id)
+    # When Chorus last answered, for the heartbeat (health shows it).
+    last_chorus_success: Callable[[], datetime | None] = lambda: None
+    handled: int = 0
+    lost_leases: int = 0
+
+    @property
+    def policy(self) -> RetryPolicy:
+        """The retry policy from the settings."""
+        return RetryPolicy.from_settings(self.settings)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Work until `stop` is set; the items in hand are finished first."""
+        heartbeat = asyncio.create_task(self._beat_until(stop))
+        try:
+            while not stop.is_set():
+                if not await self.run_once():
+                    await _sleep_unless(stop, self.settings.poll_interval_seconds)
+        finally:
+            await heartbeat
+            await self._beat(stopped=True)
+
+    async def run_once(self) -> int:
+        """Claim one batch and handle it; returns how many items were claimed."""
+        claimed = await claim_due(
+            self.sessionmaker,
+            owner=self.worker_id,
+            limit=self.settings.batch_size,
+            lease=timedelta(seconds=self.settings.lease_seconds),
+        )
+        await asyncio.gather(*(self._handle(item) for item in claimed))
+        return len(claimed)
+
+    async def _handle(self, item: OutboxItem) -> None:
+        handler = self.handlers.get(item.kind)
+        if handler is None:
+            outcome: Outcome = GiveUp(f"no handler for outbox kind {item.kind!r}")
+        else:
+            try:
+                outcome = await handler(item)
+            except Exception as exc:
+                # A bug or an unexpected answer must not kill the loop; the item is retried.
+                logger.exception("outbox handler failed", extra={"outbox_item": item.id})
+                outcome = RetryLater(f"unexpected {type(exc).__name__}")
+        recorded = await record_outcome(
+            self.sessionmaker, item, outcome, owner=self.worker_id, policy=self.policy
+        )
+        if recorded:
+            self.handled += 1
+        else:
+            self.lost_leases += 1
+            logger.warning("lease lost before recording", extra={"outbox_item": item.id})
+
+    async def _beat_until(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await self._beat()
+            except Exception:
+                logger.exception("heartbeat failed")
+            await _sleep_unless(stop, self.settings.heartbeat_seconds)
+
+    async def _beat(self, *, stopped: bool = False) -> None:
+        now = utc_now()
+        async with self.sessionmaker() as session, session.begin():
+            beat = await session.get(WorkerHeartbeat, self.worker_id)
+            if beat is None:
+                hostname, pid = self.worker_id.split(":")[0], os.getpid()
+                beat = WorkerHeartbeat(
+                    id=self.worker_id, hostname=hostname, pid=pid, started_at=now
+                )
+                session.add(beat)
+            beat.seen_at = now
+            beat.stopped_at = now if stopped else None
+            beat.last_chorus_success_at = self.last_chorus_success() or beat.last_chorus_success_at
+
+
+async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:
+    try:
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+    except TimeoutError:
+        pass
+
+
+async def record_outcome(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    item: OutboxItem,
+    outcome: Outcome,
+    *,
+    owner: str,
+    policy: RetryPolicy,
+    now: datetime | None = None,
+) -> bool:
+    """Write `outcome` (and its domain changes) if `owner` still holds the lease."""
+    now = now or utc_now()
+    values, apply = _transition(item, outcome, policy, now)
+    values |= {"lease_owner": None, "lease_until": None, "updated_at": now}
+    async with sessionmaker() as session, session.begin():
+        result = await session.execute(
+            update(OutboxItem).where(held_by(item.id, owner, now)).values(**values)
+        )
+        if getattr(result, "rowcount", 0) != 1:
+            return False
+        if apply is not None:
+            await apply(session)
+    return True
+
+
+def _transition(
+    item: OutboxItem, outcome: Outcome, policy: RetryPolicy, now: datetime
+) -> tuple[dict[str, object], Apply | None]:
+    match outcome:
+        case Done(apply=apply):
+            return {"state": OutboxState.DONE, "last_error": None}, apply
+        case Reschedule(at=at, note=note, apply=apply):
+            # Not an attempt: give back the one the claim counted.
+            return {
+                "state": OutboxState.PENDING,
+                "next_attempt_at": at,
+                "attempts": OutboxItem.attempts - 1,
+                "last_error": note,
+            }, apply
+        case GiveUp(error=error, apply=apply):
+            return {"state": OutboxState.FAILED, "last_error": error[:MAX_ERROR_LENGTH]}, apply
+        case RetryLater(error=error, retry_after=retry_after, apply=apply, on_give_up=give_up):
+            delay = next_delay(
+                policy,
+                attempts=item.attempts,
+                age_seconds=(now - item.created_at).total_seconds(),
+                retry_after=retry_after,
+            )
+            if delay is None:
+                return {
+                    "state": OutboxState.FAILED,
+                    "last_error": f"retry budget spent: {error}"[:MAX_ERROR_LENGTH],
+                }, give_up
+            return {
+                "state": OutboxState.PENDING,
+                "next_attempt_at": now + timedelta(seconds=delay),
+                "last_error": error[:MAX_ERROR_LENGTH],
+            }, apply
+    raise TypeError(f"not an outcome: {outcome!r}")

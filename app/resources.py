@@ -1,0 +1,60 @@
+"""What a process builds once and shares: engine, sessions, Chorus client, secrets box.
+
+The API's lifespan and the worker both open `open_resources`, so they are built one way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from app.buyers.directory import BuyerDirectory
+from app.chorus.client import ChorusClient
+from app.db.engine import create_engine, create_sessionmaker
+from app.db.migrations import head_revision
+from app.settings import Settings
+from app.structures.crypto import PasswordBox, load_password_box
+
+WEBHOOK_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+
+
+@dataclass(frozen=True, slots=True)
+class Resources:
+    """Shared, long-lived objects of one process."""
+
+    settings: Settings
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+    head_revision: str | None
+    password_box: PasswordBox
+    chorus: ChorusClient
+    buyers: BuyerDirectory
+    # Outbound HTTP for webhooks (not Chorus: that goes through `chorus`).
+    http: httpx.AsyncClient
+
+
+@contextlib.asynccontextmanager
+async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
+    """Build the resources for `settings`, and close them on exit."""
+    engine = create_engine(settings.database)
+    chorus = ChorusClient(settings.chorus)
+    http = httpx.AsyncClient(timeout=WEBHOOK_TIMEOUT, follow_redirects=False)
+    try:
+        yield Resources(
+            settings=settings,
+            engine=engine,
+            sessionmaker=create_sessionmaker(engine),
+            head_revision=head_revision(),
+            password_box=load_password_box(settings.chorus),
+            chorus=chorus,
+            buyers=BuyerDirectory(chorus, ttl_seconds=settings.chorus.directory_cache_seconds),
+            http=http,
+        )
+    finally:
+        await http.aclose()
+        await chorus.aclose()
+        await engine.dispose()

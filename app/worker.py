@@ -1,0 +1,47 @@
+"""The worker process: which handler does which outbox kind, and the loop's lifetime."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from functools import partial
+
+from app.invoices.forwarding import deliver_invoice, sync_invoice
+from app.outbox.service import OutboxKind
+from app.outbox.worker import Handler, Worker
+from app.resources import Resources, open_resources
+from app.settings import Settings
+
+
+def handlers(resources: Resources) -> dict[str, Handler]:
+    """Each outbox kind's handler, bound to this process's resources."""
+    from app.events.delivery import deliver_webhook
+
+    return {
+        OutboxKind.DELIVER_INVOICE: partial(deliver_invoice, resources),
+        OutboxKind.SYNC_INVOICE: partial(sync_invoice, resources),
+        OutboxKind.DELIVER_WEBHOOK: partial(deliver_webhook, resources),
+    }
+
+
+def build_worker(resources: Resources, worker_id: str | None = None) -> Worker:
+    """A worker over this process's resources."""
+    worker = Worker(
+        sessionmaker=resources.sessionmaker,
+        handlers=handlers(resources),
+        settings=resources.settings.outbox,
+        last_chorus_success=lambda: resources.chorus.last_success_at,
+    )
+    if worker_id:
+        worker.worker_id = worker_id
+    return worker
+
+
+async def run_worker(settings: Settings, worker_id: str | None = None) -> None:
+    """Run until SIGTERM or SIGINT, then finish the items in hand and exit."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    async with open_resources(settings) as resources:
+        await build_worker(resources, worker_id).run(stop)

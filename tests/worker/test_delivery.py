@@ -1,0 +1,211 @@
+"""Delivering to the emulator over real HTTP: every outcome class of reliability.md."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.chorus.accounts import TechnicalAccount
+from app.events.models import Event
+from app.invoices import repository
+from app.invoices.chorus_mapping import to_submit_request
+from app.outbox.models import OutboxItem
+from app.outbox.worker import Worker
+from app.resources import Resources
+from app.structures.models import SupplierStructure
+from tests.builders import STATE_SIRET
+from tests.worker.conftest import ACME_LOGIN, ACME_PASSWORD, Post, drain
+
+pytestmark = pytest.mark.usefixtures("acme")
+
+
+async def faults(emulator: httpx.AsyncClient, *rules: dict[str, Any]) -> None:
+    response = await emulator.put("/_emulator/faults", json={"rules": list(rules)})
+    assert response.status_code == 200, response.text
+
+
+async def received(emulator: httpx.AsyncClient) -> dict[str, Any]:
+    body: dict[str, Any] = (await emulator.get("/_emulator/invoices")).json()
+    return body
+
+
+async def event_types(sessionmaker: async_sessionmaker[AsyncSession], invoice_id: str) -> list[str]:
+    async with sessionmaker() as session:
+        return list(
+            (
+                await session.scalars(
+                    select(Event.type).where(Event.invoice_id == invoice_id).order_by(Event.seq)
+                )
+            ).all()
+        )
+
+
+async def test_a_queued_invoice_becomes_submitted_with_chorus_ids(
+    post: Post,
+    worker: Worker,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    emulator: httpx.AsyncClient,
+) -> None:
+    invoice_id = await post()
+    invoice = await drain(worker, sessionmaker, invoice_id, lambda i: i.status == "submitted")
+    truth = await received(emulator)
+    assert truth["total"] == 1
+    assert invoice.chorus_invoice_id == truth["invoices"][0]["id"]
+    assert invoice.chorus_status == "DEPOSEE"
+    assert [h.status for h in invoice.history] == ["queued", "submitted"]
+    assert "invoice.submitted" in await event_types(sessionmaker, invoice_id)
+    async with sessionmaker() as session:
+        structure = await session.get(SupplierStructure, invoice.supplier_siret)
+        sync = await session.scalar(select(OutboxItem).where(OutboxItem.kind == "invoice.sync"))
+    assert structure is not None
+    assert structure.chorus_structure_id == 26000101
+    assert sync is not None
+
+
+async def test_a_refusal_is_rejected_with_chorus_code_and_label(
+    post: Post, worker: Worker, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    invoice_id = await post(buyer={"siret": STATE_SIRET, "service_code": "SFACANCIEN"})
+    invoice = await drain(worker, sessionmaker, invoice_id, lambda i: i.status == "rejected")
+    assert invoice.chorus_rejection is not None
+    assert invoice.chorus_rejection["code"] == "20302"
+    assert invoice.chorus_rejection["label"]
+    assert "invoice.rejected" in await event_types(sessionmaker, invoice_id)
+
+
+@pytest.mark.parametrize("kind", ["http_500", "http_502", "http_503", "http_429"])
+async def test_transient_failures_are_retried_then_delivered_once(
+    post: Post,
+    worker: Worker,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    emulator: httpx.AsyncClient,
+    kind: str,
+) -> None:
+    await faults(
+        emulator,
+        {"endpoint": "factures/v1/soumettre", "kind": kind, "next_n": 2, "retry_after": 0},
+    )
+    invoice_id = await post()
+    invoice = await drain(worker, sessionmaker, invoice_id, lambda i: i.status == "submitted")
+    truth = await received(emulator)
+    assert truth["total"] == 1
+    assert truth["duplicates_refused"] == 0
+    assert invoice.chorus_invoice_id == truth["invoices"][0]["id"]
+
+
+async def test_a_committed_then_dropped_answer_is_reconciled_not_resent(
+    post: Post,
+    worker: Worker,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    emulator: httpx.AsyncClient,
+) -> None:
+    await faults(
+        emulator, {"endpoint": "factures/v1/soumettre", "kind": "commit_then_drop", "next_n": 1}
+    )
+    invoice_id = await post()
+    invoice = await drain(worker, sessionmaker, invoice_id, lambda i: i.status == "submitted")
+    truth = await received(emulator)
+    assert truth["total"] == 1
+    assert truth["duplicates_refused"] == 0
+    assert invoice.chorus_invoice_id == truth["invoices"][0]["id"]
+    assert invoice.history[-1].detail == "found in Chorus Pro after an uncertain attempt"
+
+
+async def test_a_read_timeout_is_ambiguous_and_reconciled(
+    post: Post,
+    worker: Worker,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    emulator: httpx.AsyncClient,
+) -> None:
+    await faults(
+        emulator,
+        {
+            "endpoint": "factures/v1/soumettre",
+            "kind": "read_timeout",
+            "next_n": 1,
+            "delay_ms": 2000,
+        },
+    )
+    invoice_id = await post()
+    await drain(worker, sessionmaker, invoice_id, lambda i: i.status == "submitted")
+    assert (await received(emulator))["total"] == 1
+
+
+async def test_a_duplicate_refusal_adopts_the_invoice_chorus_already_has(
+    post: Post,
+    worker: Worker,
+    resources: Resources,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    emulator: httpx.AsyncClient,
+) -> None:
+    """Chorus has the number from an attempt the gateway never heard of: adopt, never reject."""
+    invoice_id = await post()
+    async with sessionmaker() as session:
+        invoice = await repository.get(session, invoice_id)
+    assert invoice is not None
+    account = TechnicalAccount(login=ACME_LOGIN, password=ACME_PASSWORD)
+    earlier = await resources.chorus.submit_invoice(
+        account, to_submit_request(invoice, supplier_structure_id=26000101)
+    )
+    adopted = await drain(worker, sessionmaker, invoice_id, lambda i: i.status == "submitted")
+    truth = await received(emulator)
+    assert truth["total"] == 1
+    assert truth["duplicates_refused"] == 1
+    assert adopted.chorus_invoice_id == earlier.identifiantFactureCPP
+
+
+async def test_persistent_auth_failures_pause_the_structure(
+    post: Post,
+    worker: Worker,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    emulator: httpx.AsyncClient,
+) -> None:
+    await emulator.post(
+        "/_emulator/accounts/TECH_1_41234567010000@cpro.fr/password", json={"password": "changed"}
+    )
+    invoice_id = await post()
+    await worker.run_once()
+    async with sessionmaker() as session:
+        structure = await session.get(SupplierStructure, "41234567010000")
+        item = await session.scalar(select(OutboxItem).where(OutboxItem.invoice_id == invoice_id))
+    assert structure is not None
+    assert structure.paused_at is not None
+    assert item is not None
+    assert item.state == "pending"
+    assert item.attempts == 0  # pausing does not burn the retry budget
+    assert (await received(emulator))["total"] == 0
+
+
+async def test_retries_exhausted_make_the_invoice_failed(
+    post: Post,
+    worker: Worker,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    emulator: httpx.AsyncClient,
+) -> None:
+    await faults(emulator, {"endpoint": "factures/v1/soumettre", "kind": "http_503"})
+    invoice_id = await post()
+    invoice = await drain(worker, sessionmaker, invoice_id, lambda i: i.status == "failed")
+    assert invoice.history[-1].status == "failed"
+    assert "invoice.failed" in await event_types(sessionmaker, invoice_id)
+    assert (await received(emulator))["total"] == 0
+
+
+async def test_without_a_technical_account_delivery_waits(
+    post: Post, worker: Worker, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    async with sessionmaker() as session, session.begin():
+        structure = await session.get(SupplierStructure, "41234567010000")
+        assert structure is not None
+        await session.delete(structure)
+    invoice_id = await post()
+    await worker.run_once()
+    async with sessionmaker() as session:
+        item = await session.scalar(select(OutboxItem).where(OutboxItem.invoice_id == invoice_id))
+    assert item is not None
+    assert item.state == "pending"
+    assert item.last_error is not None
+    assert "no technical account" in item.last_error
