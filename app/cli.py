@@ -16,6 +16,7 @@ from app.db.engine import create_engine, create_sessionmaker
 from app.db.migrations import upgrade_to_head
 from app.domain.identifiers import normalize_siret
 from app.errors import GatewayError
+from app.invoices.service import retry_invoice
 from app.settings import Settings, get_settings
 from app.structures import service as structures
 from app.structures.crypto import load_password_box, new_key
@@ -30,6 +31,8 @@ clients_cli = typer.Typer(
     help="API clients (ERPs and services) and their keys.", no_args_is_help=True
 )
 cli.add_typer(clients_cli, name="clients")
+invoices_cli = typer.Typer(help="Operator actions on invoices.", no_args_is_help=True)
+cli.add_typer(invoices_cli, name="invoices")
 structures_cli = typer.Typer(
     help="Supplier structures and their Chorus technical accounts.", no_args_is_help=True
 )
@@ -185,6 +188,28 @@ def structures_add(
     except GatewayError as exc:
         raise typer.BadParameter(exc.detail or exc.title) from exc
     typer.echo(f"Structure {normalize_siret(siret)} {'updated' if rotate else 'registered'}.")
+
+
+@invoices_cli.command("retry")
+def invoices_retry(
+    invoice_id: Annotated[str, typer.Argument(help="The invoice id (inv_...).")],
+) -> None:
+    """Re-queue a failed invoice (its next attempt first searches Chorus for it)."""
+    settings = get_settings()
+
+    async def retry() -> str:
+        engine = create_engine(settings.database)
+        try:
+            async with create_sessionmaker(engine)() as session, session.begin():
+                return (await retry_invoice(session, invoice_id)).status
+        finally:
+            await engine.dispose()
+
+    try:
+        status = asyncio.run(retry())
+    except GatewayError as exc:
+        raise typer.BadParameter(exc.detail or exc.title) from exc
+    typer.echo(f"Invoice {invoice_id} is {status} again.")
 
 
 @structures_cli.command("new-key")

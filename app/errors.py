@@ -104,6 +104,13 @@ class DuplicateInvoice(Conflict):
     title = "Invoice already exists"
 
 
+class InvoiceNotFailed(Conflict):
+    """Only a failed invoice can be re-queued."""
+
+    code = "INVOICE_NOT_FAILED"
+    title = "Invoice is not failed"
+
+
 class IdempotencyKeyInFlight(Conflict):
     """The first request with this key is still being processed."""
 

@@ -13,6 +13,7 @@ from fastapi.openapi.utils import get_openapi
 from app.buyers.router import router as buyers_router
 from app.db.base import utc_now
 from app.errors import install_error_handlers
+from app.events.router import router as events_router
 from app.health.router import router as health_router
 from app.idempotency.service import purge_expired
 from app.invoices.router import INVOICE_SCHEMAS
@@ -59,10 +60,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     app.include_router(invoices_router)
+    app.include_router(events_router)
     app.include_router(buyers_router)
     app.include_router(structures_router)
     app.include_router(health_router)
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.api.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_bytes=settings.api.max_body_bytes,
+        # The PDF plus its JSON part and the multipart framing.
+        max_upload_bytes=settings.api.max_pdf_bytes + settings.api.max_body_bytes,
+    )
     app.add_middleware(RequestIdMiddleware)
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
     return app

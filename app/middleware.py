@@ -46,19 +46,26 @@ class RequestIdMiddleware:
 
 
 class BodySizeLimitMiddleware:
-    """Refuse bodies over `max_bytes` with 413, whether announced or streamed."""
+    """Refuse bodies over the limit with 413, whether announced or streamed.
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    Multipart bodies carry a PDF and get `max_upload_bytes`; everything else `max_bytes`.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int, max_upload_bytes: int) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.max_upload_bytes = max_upload_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(scope, send)
+        headers = dict(scope["headers"])
+        is_upload = headers.get(b"content-type", b"").lower().startswith(b"multipart/")
+        limit = self.max_upload_bytes if is_upload else self.max_bytes
+        declared = headers.get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await self._refuse(scope, send, limit)
             return
         received = 0
 
@@ -67,17 +74,17 @@ class BodySizeLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise PayloadTooLarge(self._detail())
+                if received > limit:
+                    raise PayloadTooLarge(self._detail(limit))
             return message
 
         await self.app(scope, counting_receive, send)
 
-    def _detail(self) -> str:
-        return f"The body is over the {self.max_bytes}-byte limit (API_MAX_BODY_BYTES)."
+    def _detail(self, limit: int) -> str:
+        return f"The body is over the {limit}-byte limit (API_MAX_BODY_BYTES, API_MAX_PDF_BYTES)."
 
-    async def _refuse(self, scope: Scope, send: Send) -> None:
-        problem = PayloadTooLarge(self._detail()).to_problem(instance=scope.get("path"))
+    async def _refuse(self, scope: Scope, send: Send, limit: int) -> None:
+        problem = PayloadTooLarge(self._detail(limit)).to_problem(instance=scope.get("path"))
         body = json.dumps(problem).encode()
         await send(
             {

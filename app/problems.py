@@ -37,7 +37,7 @@ _DESCRIPTIONS = {
     401: "Missing or invalid API key.",
     403: "The API key lacks the scope.",
     404: "No such resource visible to this client.",
-    409: "Duplicate invoice, or the same Idempotency-Key is in flight.",
+    409: "Conflict with the current state (duplicate invoice, key in flight, not failed...).",
     413: "Body over the size limit.",
     415: "Unsupported content type.",
     422: "Invalid request; `errors` lists every problem.",

@@ -112,7 +112,7 @@ def settings(database_url: str) -> Settings:
     """Settings for a test: the test database, defaults elsewhere."""
     return Settings(
         database=DatabaseSettings(url=database_url),
-        api=ApiSettings(max_body_bytes=64 * 1024, online_validation=False),
+        api=ApiSettings(max_body_bytes=64 * 1024, max_pdf_bytes=64 * 1024, online_validation=False),
         chorus=ChorusSettings(secrets_key=TEST_SECRETS_KEY),
     )
 

@@ -27,9 +27,12 @@ def _with_children(query: Select[Invoice]) -> Select[Invoice]:
     return query.options(selectinload(Invoice.lines), selectinload(Invoice.history))
 
 
-async def get(session: AsyncSession, invoice_id: str) -> Invoice | None:
-    """The invoice with its lines and history."""
-    return await session.scalar(_with_children(select(Invoice).where(Invoice.id == invoice_id)))
+async def get(session: AsyncSession, invoice_id: str, *, fresh: bool = False) -> Invoice | None:
+    """The invoice with its lines and history (`fresh`: reload what the session holds)."""
+    query = _with_children(select(Invoice).where(Invoice.id == invoice_id))
+    if fresh:
+        query = query.execution_options(populate_existing=True)
+    return await session.scalar(query)
 
 
 async def find_id_by_natural_key(

@@ -6,9 +6,9 @@ from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
-from app.auth.dependencies import ReaderDep, WriterDep
+from app.auth.dependencies import OperatorDep, ReaderDep, WriterDep
 from app.buyers.service import online_requirements
 from app.db.session import SessionDep, SessionmakerDep
 from app.dependencies import ResourcesDep, SettingsDep
@@ -23,6 +23,7 @@ from app.invoices.schemas import (
     ValidationOut,
     ValidationResult,
 )
+from app.invoices.uploads import PdfSubmission, read_pdf_submission
 from app.problems import problem_responses
 
 router = APIRouter(prefix="/v1/invoices", tags=["invoices"])
@@ -30,7 +31,26 @@ router = APIRouter(prefix="/v1/invoices", tags=["invoices"])
 _INVOICE_BODY = {
     "requestBody": {
         "required": True,
-        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/InvoiceIn"}}},
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/InvoiceIn"}},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file", "invoice"],
+                    "properties": {
+                        "file": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": "The invoice PDF, at most API_MAX_PDF_BYTES.",
+                        },
+                        "invoice": {
+                            "type": "string",
+                            "description": "InvoiceIn as JSON; `lines` optional with `totals`.",
+                        },
+                    },
+                }
+            },
+        },
     }
 }
 
@@ -44,11 +64,16 @@ IdempotencyKey = Annotated[
 ]
 
 
-async def _read_invoice_document(request: Request) -> dict[str, object]:
+async def _read_submission(request: Request, max_pdf_bytes: int) -> PdfSubmission:
+    """The invoice JSON, and the PDF when the body is multipart."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type == "multipart/form-data":
+        return await read_pdf_submission(request, max_pdf_bytes=max_pdf_bytes)
     if content_type != "application/json" and not content_type.endswith("+json"):
-        raise UnsupportedMediaType("Send the invoice as application/json.")
-    return decode_json_body(await request.body())
+        raise UnsupportedMediaType(
+            "Send the invoice as application/json, or multipart/form-data with a PDF."
+        )
+    return PdfSubmission(decode_json_body(await request.body()), None, [])
 
 
 @router.post(
@@ -71,12 +96,14 @@ async def create_invoice(
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Normalize, validate and store an invoice; it is then delivered to Chorus Pro."""
-    document = await _read_invoice_document(request)
+    read = await _read_submission(request, resources.settings.api.max_pdf_bytes)
     submission = await service.submit_invoice(
         session,
         sessionmaker,
         caller=caller,
-        document=document,
+        document=read.document,
+        pdf=read.pdf,
+        pdf_problems=read.violations,
         idempotency_key=idempotency_key,
         settings=resources.settings.api,
         lookup=partial(online_requirements, resources, caller),
@@ -98,12 +125,14 @@ async def validate_invoice(
     request: Request, caller: WriterDep, resources: ResourcesDep
 ) -> ValidationResult:
     """Run normalization and every rule; store nothing."""
-    document = await _read_invoice_document(request)
+    read = await _read_submission(request, resources.settings.api.max_pdf_bytes)
     accepted = await service.check_invoice(
-        document,
+        read.document,
         resources.settings.api,
         caller,
         partial(online_requirements, resources, caller),
+        pdf_violations=read.violations,
+        with_pdf=read.pdf is not None,
     )
     return ValidationResult(
         invoice=accepted.invoice, validation=ValidationOut(mode=accepted.validation_mode)
@@ -147,6 +176,36 @@ async def list_invoices(
         limit=limit or settings.api.default_page_size,
         cursor=cursor,
     )
+
+
+@router.get(
+    "/{invoice_id}/pdf",
+    response_class=Response,
+    summary="The PDF sent with an invoice",
+    responses={
+        200: {"content": {"application/pdf": {}}, "description": "The PDF as uploaded."},
+        **problem_responses(401, 403, 404),
+    },
+)
+async def get_invoice_pdf(invoice_id: str, session: SessionDep, caller: ReaderDep) -> Response:
+    """Served back exactly as uploaded."""
+    document = await service.get_pdf(session, caller, invoice_id)
+    return Response(
+        document.content,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{document.filename}"'},
+    )
+
+
+@router.post(
+    "/{invoice_id}/retry",
+    response_model=InvoiceOut,
+    summary="Re-queue a failed invoice",
+    responses=problem_responses(401, 403, 404, 409),
+)
+async def retry_invoice(invoice_id: str, session: SessionDep, caller: OperatorDep) -> InvoiceOut:
+    """Operators only; the next attempt first checks whether Chorus already has it."""
+    return await service.retry_invoice(session, invoice_id)
 
 
 # Referenced by the request bodies above, which are read by hand to report every problem at once.

@@ -218,6 +218,12 @@ class ValidationOut(BaseModel):
 InvoiceStatus = Literal["queued", "submitted", "rejected", "paid", "failed"]
 
 
+class PdfOut(BaseModel):
+    """Where to fetch the PDF the invoice was sent with."""
+
+    url: str
+
+
 class InvoiceOut(BaseModel):
     """The invoice resource."""
 
@@ -238,6 +244,7 @@ class InvoiceOut(BaseModel):
     note: str | None
     lines: list[LineOut]
     totals: TotalsOut
+    pdf: PdfOut | None
     validation: ValidationOut
     chorus: ChorusOut
     history: list[HistoryOut]

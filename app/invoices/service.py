@@ -16,17 +16,25 @@ from app.db.base import utc_now
 from app.db.types import new_id
 from app.domain.identifiers import is_valid_siret, normalize_siret
 from app.domain.invoice import compute_totals
+from app.domain.lifecycle import InvoiceStatus
 from app.domain.rules import BuyerRequirements, ValidationPolicy, validate_invoice
 from app.domain.violations import Code, Violation
-from app.errors import DuplicateInvoice, InvoiceInvalid, NotFound, RequestInvalid
+from app.errors import (
+    DuplicateInvoice,
+    InvoiceInvalid,
+    InvoiceNotFailed,
+    NotFound,
+    RequestInvalid,
+)
 from app.events.service import record_event
 from app.events.types import EventType
 from app.idempotency import service as idempotency
-from app.invoices import repository
-from app.invoices.models import Invoice, InvoiceHistory, InvoiceLine
+from app.invoices import repository, transitions
+from app.invoices.models import Invoice, InvoiceDocument, InvoiceHistory, InvoiceLine
 from app.invoices.parsing import parse_invoice, to_draft, totals_violations
 from app.invoices.repository import InvoiceFilter
 from app.invoices.schemas import InvoiceIn, InvoiceOut, InvoicePage, TotalsIn
+from app.invoices.uploads import UploadedFile, chorus_filename
 from app.invoices.views import invoice_out
 from app.outbox.service import OutboxKind, enqueue
 from app.settings import ApiSettings
@@ -82,10 +90,13 @@ async def check_invoice(
     settings: ApiSettings,
     caller: Caller,
     lookup: RequirementsLookup = _no_lookup,
+    *,
+    pdf_violations: Sequence[Violation] = (),
+    with_pdf: bool = False,
 ) -> Accepted:
-    """Normalize and validate; raises `InvoiceInvalid` listing every problem."""
+    """Normalize and validate; raises `InvoiceInvalid` listing every problem (the PDF's too)."""
     parsed = parse_invoice(document)
-    violations = list(parsed.violations)
+    violations = [*pdf_violations, *parsed.violations]
     requirements: BuyerRequirements | None = None
     if parsed.invoice is not None:
         violations += totals_violations(parsed.invoice)
@@ -101,6 +112,7 @@ async def check_invoice(
             _policy(settings, caller, today=utc_now().date()),
             already_reported=frozenset(v.field for v in violations),
             buyer_requirements=requirements,
+            lines_optional=with_pdf,
         )
         violations += validate_invoice(to_draft(parsed.invoice), policy)
     if violations or parsed.invoice is None:
@@ -109,7 +121,7 @@ async def check_invoice(
             errors=violations,
         )
     invoice = parsed.invoice
-    if invoice.totals is None:
+    if invoice.totals is None and invoice.lines:
         totals = compute_totals(to_draft(invoice).lines)
         invoice = invoice.model_copy(
             update={"totals": TotalsIn(net=totals.net, vat=totals.vat, gross=totals.gross)}
@@ -128,11 +140,15 @@ async def submit_invoice(
     idempotency_key: str | None,
     settings: ApiSettings,
     lookup: RequirementsLookup = _no_lookup,
+    pdf: UploadedFile | None = None,
+    pdf_problems: Sequence[Violation] = (),
 ) -> Submission:
-    """Validate, then store the invoice and its outbox row in the caller's transaction."""
-    accepted = await check_invoice(document, settings, caller, lookup)
+    """Validate, then store the invoice (and its PDF) with its outbox row in one transaction."""
+    accepted = await check_invoice(
+        document, settings, caller, lookup, pdf_violations=pdf_problems, with_pdf=pdf is not None
+    )
     if idempotency_key is None:
-        created = await _store(session, sessionmaker, caller, accepted)
+        created = await _store(session, sessionmaker, caller, accepted, pdf)
         return Submission(201, created, f"/v1/invoices/{created['id']}", replayed=False)
 
     key_policy = idempotency.KeyPolicy(
@@ -143,13 +159,13 @@ async def submit_invoice(
         sessionmaker,
         client_id=caller.client_id,
         key=idempotency_key,
-        request_fingerprint=idempotency.fingerprint(accepted.invoice.model_dump(mode="json")),
+        request_fingerprint=submission_fingerprint(accepted.invoice.model_dump(mode="json"), pdf),
         policy=key_policy,
     )
     if replay is not None:
         return Submission(replay.status, replay.body, replay.location, replayed=True)
     try:
-        created = await _store(session, sessionmaker, caller, accepted)
+        created = await _store(session, sessionmaker, caller, accepted, pdf)
         location = f"/v1/invoices/{created['id']}"
         await idempotency.complete(
             session,
@@ -167,11 +183,19 @@ async def submit_invoice(
     return Submission(201, created, location, replayed=False)
 
 
+def submission_fingerprint(normalized_invoice: dict[str, Any], pdf: UploadedFile | None) -> str:
+    """What makes two submissions "the same request" for an Idempotency-Key."""
+    return idempotency.fingerprint(
+        {"invoice": normalized_invoice, "pdf": pdf.sha256 if pdf else None}
+    )
+
+
 async def _store(
     session: AsyncSession,
     sessionmaker: async_sessionmaker[AsyncSession],
     caller: Caller,
     accepted: Accepted,
+    pdf: UploadedFile | None,
 ) -> dict[str, Any]:
     invoice_in = accepted.invoice
     supplier, buyer = _present(invoice_in.supplier), _present(invoice_in.buyer)
@@ -206,6 +230,7 @@ async def _store(
         total_vat=_present(totals.vat),
         total_gross=_present(totals.gross),
         validation_mode=accepted.validation_mode,
+        has_pdf=pdf is not None,
         created_at=now,
         updated_at=now,
         lines=[
@@ -231,6 +256,18 @@ async def _store(
         async with sessionmaker() as lookup:
             winner = await repository.find_id_by_natural_key(lookup, *natural_key)
         raise _duplicate(winner) from None
+    if pdf is not None:
+        session.add(
+            InvoiceDocument(
+                invoice_id=invoice.id,
+                filename=chorus_filename(invoice_number),
+                content_type="application/pdf",
+                size=len(pdf.content),
+                sha256=pdf.sha256,
+                content=pdf.content,
+                created_at=now,
+            )
+        )
     # Flushed first: the event and the outbox row reference the invoice row.
     await record_event(session, type=EventType.INVOICE_QUEUED, invoice=invoice)
     enqueue(session, OutboxKind.DELIVER_INVOICE, invoice_id=invoice.id)
@@ -301,3 +338,29 @@ async def list_invoices(
     items = [invoice_out(row) for row in rows[:limit]]
     next_cursor = _encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
     return InvoicePage(items=items, next_cursor=next_cursor)
+
+
+async def retry_invoice(session: AsyncSession, invoice_id: str) -> InvoiceOut:
+    """Re-queue a `failed` invoice; its next attempt searches Chorus before resending."""
+    invoice = await repository.get(session, invoice_id)
+    if invoice is None:
+        raise NotFound(f"No invoice {invoice_id}.")
+    if invoice.status != InvoiceStatus.FAILED:
+        raise InvoiceNotFailed(
+            f"Invoice {invoice_id} is {invoice.status}; only failed invoices can be retried."
+        )
+    await transitions.requeue(session, invoice)
+    await session.flush()
+    refreshed = await repository.get(session, invoice_id, fresh=True)
+    return invoice_out(refreshed or invoice)
+
+
+async def get_pdf(session: AsyncSession, caller: Caller, invoice_id: str) -> InvoiceDocument:
+    """The PDF uploaded with an invoice the caller may see."""
+    invoice = await session.get(Invoice, invoice_id)
+    if invoice is None or not caller.may_see_supplier(invoice.supplier_siret):
+        raise NotFound(f"No invoice {invoice_id}.")
+    document = await session.get(InvoiceDocument, invoice_id) if invoice.has_pdf else None
+    if document is None:
+        raise NotFound(f"Invoice {invoice_id} was not sent with a PDF.")
+    return document

@@ -13,6 +13,7 @@ from app.invoices.schemas import (
     InvoiceOut,
     InvoiceStatus,
     LineOut,
+    PdfOut,
     SupplierOut,
     TotalsOut,
     ValidationOut,
@@ -59,6 +60,7 @@ def invoice_out(invoice: Invoice) -> InvoiceOut:
             for line in invoice.lines
         ],
         totals=TotalsOut(net=invoice.total_net, vat=invoice.total_vat, gross=invoice.total_gross),
+        pdf=PdfOut(url=f"/v1/invoices/{invoice.id}/pdf") if invoice.has_pdf else None,
         validation=ValidationOut(mode=cast(Literal["online", "offline"], invoice.validation_mode)),
         chorus=ChorusOut(
             invoice_id=invoice.chorus_invoice_id,

@@ -13,6 +13,7 @@ from app.db.base import utc_now
 from app.idempotency import service as idempotency
 from app.idempotency.models import IdempotencyRecord
 from app.invoices.models import Invoice
+from app.invoices.service import submission_fingerprint
 from app.outbox.models import OutboxItem
 from tests.builders import invoice_payload
 from tests.conftest import KeyFactory
@@ -73,7 +74,7 @@ async def test_the_same_key_while_the_first_is_in_flight_is_409(
         sessionmaker,
         client_id=caller_id,
         key="order-45",
-        request_fingerprint=idempotency.fingerprint(validated.json()["invoice"]),
+        request_fingerprint=submission_fingerprint(validated.json()["invoice"], None),
         policy=idempotency.KeyPolicy(ttl=timedelta(hours=24), lock=timedelta(seconds=60)),
     )
     response = await http.post(
@@ -94,7 +95,7 @@ async def test_a_key_whose_first_request_died_can_be_taken_over(
         sessionmaker,
         client_id=await _client_id(sessionmaker),
         key="order-46",
-        request_fingerprint=idempotency.fingerprint(validated.json()["invoice"]),
+        request_fingerprint=submission_fingerprint(validated.json()["invoice"], None),
         policy=idempotency.KeyPolicy(ttl=timedelta(hours=24), lock=timedelta(seconds=-1)),
     )
     response = await http.post(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
@@ -9,6 +10,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.auth.scopes import Scope
 from app.chorus.accounts import TechnicalAccount
 from app.events.models import Event
 from app.invoices import repository
@@ -17,7 +19,8 @@ from app.outbox.models import OutboxItem
 from app.outbox.worker import Worker
 from app.resources import Resources
 from app.structures.models import SupplierStructure
-from tests.builders import STATE_SIRET
+from tests.builders import STATE_SIRET, invoice_payload
+from tests.conftest import KeyFactory
 from tests.worker.conftest import ACME_LOGIN, ACME_PASSWORD, Post, drain
 
 pytestmark = pytest.mark.usefixtures("acme")
@@ -209,3 +212,59 @@ async def test_without_a_technical_account_delivery_waits(
     assert item.state == "pending"
     assert item.last_error is not None
     assert "no technical account" in item.last_error
+
+
+async def test_an_operator_retries_a_failed_invoice_and_it_lands_once(
+    post: Post,
+    worker: Worker,
+    gateway: httpx.AsyncClient,
+    make_key: KeyFactory,
+    auth: dict[str, str],
+    sessionmaker: async_sessionmaker[AsyncSession],
+    emulator: httpx.AsyncClient,
+) -> None:
+    # The first attempt lands in Chorus but its answer is lost; every search then fails, so
+    # the budget runs out without the gateway knowing.
+    await faults(
+        emulator,
+        {"endpoint": "factures/v1/soumettre", "kind": "commit_then_drop", "next_n": 1},
+        {"endpoint": "factures/v1/rechercher/fournisseur", "kind": "http_503"},
+    )
+    invoice_id = await post()
+    await drain(worker, sessionmaker, invoice_id, lambda i: i.status == "failed")
+    await emulator.delete("/_emulator/faults")
+    assert (await gateway.post(f"/v1/invoices/{invoice_id}/retry", headers=auth)).status_code == 403
+    operator = await make_key(scopes=(Scope.OPERATOR,), suppliers=())
+    response = await gateway.post(f"/v1/invoices/{invoice_id}/retry", headers=operator)
+    assert response.status_code == 200, response.text
+    assert response.json()["status"] == "queued"
+    assert [h["status"] for h in response.json()["history"]][-2:] == ["failed", "queued"]
+    invoice = await drain(worker, sessionmaker, invoice_id, lambda i: i.status == "submitted")
+    truth = await received(emulator)
+    assert truth["total"] == 1  # the landed attempt was adopted, not sent again
+    assert invoice.chorus_invoice_id == truth["invoices"][0]["id"]
+    again = await gateway.post(f"/v1/invoices/{invoice_id}/retry", headers=operator)
+    assert again.status_code == 409
+    assert again.json()["code"] == "INVOICE_NOT_FAILED"
+
+
+async def test_a_pdf_invoice_is_uploaded_then_deposited(
+    gateway: httpx.AsyncClient,
+    auth: dict[str, str],
+    worker: Worker,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    emulator: httpx.AsyncClient,
+) -> None:
+    payload = invoice_payload()
+    payload.pop("lines")
+    response = await gateway.post(
+        "/v1/invoices",
+        data={"invoice": json.dumps(payload)},
+        files={"file": ("facture.pdf", b"%PDF-1.4\n%%EOF\n", "application/pdf")},
+        headers=auth,
+    )
+    assert response.status_code == 201, response.text
+    invoice_id = response.json()["id"]
+    await drain(worker, sessionmaker, invoice_id, lambda i: i.status == "submitted")
+    [recorded] = (await received(emulator))["invoices"]
+    assert recorded["mode"] == "DEPOT_PDF_API"
