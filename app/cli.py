@@ -70,6 +70,19 @@ def serve(
 
 
 @cli.command()
+def run(
+    host: Annotated[str | None, typer.Option(help="Default: API_HOST.")] = None,
+    port: Annotated[int | None, typer.Option(help="Default: API_PORT.")] = None,
+) -> None:
+    """The whole product: emulator (when targeted), worker and API, with a development key."""
+    from app.devrun import run_everything
+
+    settings = get_settings()
+    _migrate_if_configured(settings)
+    run_everything(settings, host=host or settings.api.host, port=port or settings.api.port)
+
+
+@cli.command()
 def worker(
     worker_id: Annotated[str | None, typer.Option("--id", help="Default: host:pid:random.")] = None,
 ) -> None:

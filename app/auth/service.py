@@ -60,6 +60,30 @@ async def create_client(
     return client, key
 
 
+async def create_or_rotate_client(
+    session: AsyncSession,
+    *,
+    name: str,
+    scopes: Iterable[Scope],
+    supplier_sirets: Iterable[str],
+) -> str:
+    """A fresh key for client `name`, created if needed; the previous key stops working."""
+    existing = await session.scalar(select(ApiClient).where(ApiClient.name == name))
+    if existing is None:
+        _, key = await create_client(
+            session, name=name, scopes=scopes, supplier_sirets=supplier_sirets
+        )
+        return key
+    key = generate_key()
+    existing.key_hash = hash_key(key)
+    existing.key_prefix = display_prefix(key)
+    existing.scopes = sorted({str(scope) for scope in scopes})
+    existing.supplier_sirets = sorted(set(supplier_sirets))
+    existing.revoked_at = None
+    await session.flush()
+    return key
+
+
 async def authenticate(session: AsyncSession, key: str) -> Caller | None:
     """The caller holding `key`, or None for an unknown or revoked key."""
     client = await session.scalar(

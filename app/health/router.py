@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
+from app.db.base import utc_now
 from app.dependencies import ResourcesDep
-from app.health.service import check_readiness, outbox_backlog
+from app.health.service import (
+    check_readiness,
+    failed_invoices,
+    outbox_backlog,
+    paused_structures,
+    recent_workers,
+)
 
 router = APIRouter(tags=["health"])
 
@@ -49,8 +58,9 @@ async def ready(resources: ResourcesDep) -> JSONResponse:
 
 @router.get("/health", summary="Detailed health", responses=_NOT_READY)
 async def health(resources: ResourcesDep) -> JSONResponse:
-    """Readiness plus the outbox backlog and the Chorus Pro target."""
+    """Readiness, outbox backlog, failed invoices, workers, Chorus link and paused structures."""
     readiness = await check_readiness(resources.engine, resources.head_revision)
+    settings = resources.settings
     body: dict[str, Any] = {
         "status": "ok" if readiness.ready else "not_ready",
         "database": {"ok": readiness.database_ok, "error": readiness.error},
@@ -60,15 +70,42 @@ async def health(resources: ResourcesDep) -> JSONResponse:
             "at_head": readiness.schema_at_head,
         },
         "chorus": {
-            "target": resources.settings.chorus.target,
-            "api_url": resources.settings.chorus.resolved_api_url,
+            "target": settings.chorus.target,
+            "api_url": settings.chorus.resolved_api_url,
+            "last_success_at": _iso(resources.chorus.last_success_at),
         },
     }
-    if readiness.ready:
-        backlog = await outbox_backlog(resources.sessionmaker)
-        body["outbox"] = {
-            "pending": backlog.pending,
-            "oldest_due_age_seconds": backlog.oldest_due_age_seconds,
-            "failed": backlog.failed,
+    if not readiness.ready:
+        return JSONResponse(body, status_code=503)
+    heartbeat = timedelta(seconds=settings.outbox.heartbeat_seconds)
+    now = utc_now()
+    async with resources.sessionmaker() as session:
+        backlog = await outbox_backlog(session, now)
+        failed = await failed_invoices(session)
+        workers = await recent_workers(session, alive_within=heartbeat * 3, now=now)
+        paused = await paused_structures(session)
+    seen_success = [w.last_chorus_success_at for w in workers if w.last_chorus_success_at]
+    if resources.chorus.last_success_at:
+        seen_success.append(resources.chorus.last_success_at)
+    body["chorus"]["last_success_at"] = _iso(max(seen_success, default=None))
+    body["outbox"] = {kind: asdict(item) for kind, item in backlog.items()}
+    body["invoices"] = {"failed": failed}
+    body["workers"] = [
+        {
+            "id": worker.id,
+            "seen_at": _iso(worker.seen_at),
+            "alive": worker.stopped_at is None and now - worker.seen_at <= heartbeat * 3,
         }
-    return JSONResponse(body, status_code=200 if readiness.ready else 503)
+        for worker in workers
+    ]
+    body["structures"] = {
+        "paused": [
+            {"siret": s.siret, "since": _iso(s.paused_at), "reason": s.paused_reason}
+            for s in paused
+        ]
+    }
+    return JSONResponse(body)
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.db.base import utc_now
 from app.db.migrations import current_revision
-from app.outbox.models import OutboxItem
-from app.outbox.service import OutboxState
+from app.domain.lifecycle import InvoiceStatus
+from app.invoices.models import Invoice
+from app.outbox.models import OutboxItem, WorkerHeartbeat
+from app.outbox.service import OutboxKind, OutboxState
+from app.structures.models import SupplierStructure
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,34 +50,74 @@ async def check_readiness(engine: AsyncEngine, head_revision: str | None) -> Rea
 
 
 @dataclass(frozen=True, slots=True)
-class OutboxBacklog:
-    """Outbox items still to do, the age of the oldest due one, and those given up."""
+class Backlog:
+    """One outbox kind's pending items, the age of the oldest due one, and those given up."""
 
     pending: int
     oldest_due_age_seconds: float | None
     failed: int
 
 
-async def outbox_backlog(
-    sessionmaker: async_sessionmaker[AsyncSession], now: datetime | None = None
-) -> OutboxBacklog:
-    """Count the outbox by state."""
+async def outbox_backlog(session: AsyncSession, now: datetime | None = None) -> dict[str, Backlog]:
+    """The outbox by kind (every kind the gateway knows, even when empty)."""
     now = now or utc_now()
-    async with sessionmaker() as session:
-        pending, oldest = (
-            await session.execute(
-                select(func.count(), func.min(OutboxItem.next_attempt_at)).where(
-                    OutboxItem.state == OutboxState.PENDING
-                )
+    rows = (
+        await session.execute(
+            select(
+                OutboxItem.kind,
+                OutboxItem.state,
+                func.count(),
+                func.min(OutboxItem.next_attempt_at),
             )
-        ).one()
-        failed = await session.scalar(
-            select(func.count()).where(OutboxItem.state == OutboxState.FAILED)
+            .where(OutboxItem.state.in_([OutboxState.PENDING, OutboxState.FAILED]))
+            .group_by(OutboxItem.kind, OutboxItem.state)
         )
-    oldest_age = None
-    if oldest is not None:
-        oldest_at = oldest if oldest.tzinfo else oldest.replace(tzinfo=now.tzinfo)
-        oldest_age = max(0.0, (now - oldest_at).total_seconds())
-    return OutboxBacklog(
-        pending=int(pending), oldest_due_age_seconds=oldest_age, failed=int(failed or 0)
+    ).all()
+    counts: dict[tuple[str, str], tuple[int, datetime | None]] = {
+        (kind, state): (int(count), oldest) for kind, state, count, oldest in rows
+    }
+    backlog = {}
+    for kind in OutboxKind:
+        pending, oldest = counts.get((kind, OutboxState.PENDING), (0, None))
+        failed, _ = counts.get((kind, OutboxState.FAILED), (0, None))
+        age = max(0.0, (now - oldest).total_seconds()) if oldest is not None else None
+        backlog[str(kind)] = Backlog(pending=pending, oldest_due_age_seconds=age, failed=failed)
+    return backlog
+
+
+async def failed_invoices(session: AsyncSession) -> int:
+    """Invoices the gateway gave up on (an operator can retry them)."""
+    return int(
+        await session.scalar(
+            select(func.count()).select_from(Invoice).where(Invoice.status == InvoiceStatus.FAILED)
+        )
+        or 0
+    )
+
+
+async def recent_workers(
+    session: AsyncSession, *, alive_within: timedelta, now: datetime | None = None
+) -> list[WorkerHeartbeat]:
+    """Workers seen lately (stopped ones included, so a crash loop shows)."""
+    now = now or utc_now()
+    return list(
+        (
+            await session.scalars(
+                select(WorkerHeartbeat)
+                .where(WorkerHeartbeat.seen_at >= now - alive_within * 30)
+                .order_by(WorkerHeartbeat.seen_at.desc())
+                .limit(50)
+            )
+        ).all()
+    )
+
+
+async def paused_structures(session: AsyncSession) -> list[SupplierStructure]:
+    """Structures whose deliveries wait for an operator (credentials refused or expired)."""
+    return list(
+        (
+            await session.scalars(
+                select(SupplierStructure).where(SupplierStructure.paused_at.is_not(None))
+            )
+        ).all()
     )

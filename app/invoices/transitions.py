@@ -109,12 +109,16 @@ async def apply_chorus_changes(
 ) -> None:
     """Append Chorus's new lifecycle steps, oldest first, each with its events."""
     invoice = await _load(session, invoice_id)
+    # Chorus dates its steps to the minute: never let one sort before what is already known.
+    floor = invoice.chorus_status_at or invoice.updated_at
     for change in changes:
         if change.code == invoice.chorus_status:
             continue  # already known (e.g. the DEPOSEE that soumettre answered)
+        at = max(change.at, floor) if change.at else utc_now()
+        floor = at
         status = status_for_chorus(change.code)
         invoice.chorus_status = change.code
-        invoice.chorus_status_at = change.at or utc_now()
+        invoice.chorus_status_at = at
         if status is InvoiceStatus.REJECTED:
             invoice.chorus_rejection = {"code": change.code, "label": change.comment}
         _history(
@@ -123,7 +127,7 @@ async def apply_chorus_changes(
             status,
             chorus_status=change.code,
             detail=change.comment,
-            at=change.at,
+            at=at,
         )
         await record_event(
             session,

@@ -24,10 +24,15 @@ async def test_health_reports_the_outbox_backlog_and_target(
     body = (await http.get("/health")).json()
     assert body["status"] == "ok"
     assert body["database"]["ok"] is True
-    assert body["outbox"]["pending"] == 1
-    assert body["outbox"]["failed"] == 0
-    assert body["outbox"]["oldest_due_age_seconds"] >= 0
+    assert body["outbox"]["invoice.deliver"]["pending"] == 1
+    assert body["outbox"]["invoice.deliver"]["failed"] == 0
+    assert body["outbox"]["invoice.deliver"]["oldest_due_age_seconds"] >= 0
+    assert body["outbox"]["webhook.deliver"]["pending"] == 0
+    assert body["invoices"] == {"failed": 0}
+    assert body["workers"] == []
+    assert body["structures"] == {"paused": []}
     assert body["chorus"]["target"] == "emulator"
+    assert body["chorus"]["last_success_at"] is None
 
 
 async def _probe(url: str) -> tuple[httpx.Response, httpx.Response]:

@@ -1,0 +1,53 @@
+"""What /health shows about workers, the Chorus link and paused structures."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.outbox.worker import Worker
+from tests.worker.conftest import Post, drain
+
+pytestmark = pytest.mark.usefixtures("acme")
+
+
+async def test_health_shows_live_workers_and_the_last_chorus_answer(
+    post: Post,
+    worker: Worker,
+    gateway: httpx.AsyncClient,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    invoice_id = await post()
+    stop = asyncio.Event()
+    running = asyncio.create_task(worker.run(stop))
+    try:
+        await drain(worker, sessionmaker, invoice_id, lambda i: i.status == "submitted")
+        await asyncio.sleep(0.3)  # one heartbeat after the delivery
+        body = (await gateway.get("/health")).json()
+    finally:
+        stop.set()
+        await running
+    assert [w["id"] for w in body["workers"]] == ["test-worker"]
+    assert body["workers"][0]["alive"] is True
+    assert body["chorus"]["last_success_at"] is not None
+    after_stop = (await gateway.get("/health")).json()
+    assert after_stop["workers"][0]["alive"] is False
+
+
+async def test_health_lists_structures_paused_for_auth_failures(
+    post: Post,
+    worker: Worker,
+    gateway: httpx.AsyncClient,
+    emulator: httpx.AsyncClient,
+) -> None:
+    await emulator.post(
+        "/_emulator/accounts/TECH_1_41234567010000@cpro.fr/password", json={"password": "new"}
+    )
+    await post()
+    await worker.run_once()
+    paused = (await gateway.get("/health")).json()["structures"]["paused"]
+    assert [p["siret"] for p in paused] == ["41234567010000"]
+    assert "refused the technical account" in paused[0]["reason"]
