@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db.base import Base, JsonDocument, utc_now
@@ -16,9 +16,21 @@ class Event(Base):
     """One status change, written in the same transaction as the change itself."""
 
     __tablename__ = "event"
+    __table_args__ = (
+        Index(
+            "ix_event_unpublished",
+            "seq",
+            postgresql_where=text("position IS NULL"),
+            sqlite_where=text("position IS NULL"),
+        ),
+    )
 
-    # The feed's order: `GET /v1/events?after=<seq>`.
+    # Insertion order. On PostgreSQL transactions commit out of this order, so the feed does not
+    # page by it: see `position`.
     seq: Mapped[int] = mapped_column(BigIntegerKey, primary_key=True, autoincrement=True)
+    # The feed's order, `GET /v1/events?after=<position>`: given to committed events in the order
+    # they are found, so an event that commits late is placed after those already read.
+    position: Mapped[int | None] = mapped_column(BigInteger, unique=True)
     # The Standard Webhooks `webhook-id`: consumers de-duplicate on it.
     id: Mapped[str] = mapped_column(String(32), unique=True)
     type: Mapped[str] = mapped_column(String(40))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.events.models import Event, WebhookSubscription
@@ -55,10 +55,36 @@ async def events_after(
     event_type: str | None,
     visible_suppliers: frozenset[str] | None,
 ) -> Sequence[Event]:
-    """Up to `limit` events with `seq` above `after`, in `seq` order; None sees every supplier."""
-    query = select(Event).where(Event.seq > after)
+    """Up to `limit` published events after position `after`; None sees every supplier."""
+    query = select(Event).where(Event.position > after)
     if visible_suppliers is not None:
         query = query.where(Event.supplier_siret.in_(sorted(visible_suppliers)))
     if event_type is not None:
         query = query.where(Event.type == event_type)
-    return (await session.scalars(query.order_by(Event.seq).limit(limit))).all()
+    return (await session.scalars(query.order_by(Event.position).limit(limit))).all()
+
+
+# Numbers the committed events not yet in the feed, after the last one in it, in `seq` order.
+_PUBLISH = text(
+    """
+    UPDATE event SET position = numbered.position
+    FROM (
+        SELECT seq,
+               (SELECT COALESCE(MAX(position), 0) FROM event)
+               + row_number() OVER (ORDER BY seq) AS position
+        FROM event WHERE position IS NULL
+    ) AS numbered
+    WHERE event.seq = numbered.seq
+    """
+)
+
+
+async def publish_pending(session: AsyncSession) -> None:
+    """Give feed positions to the events committed since the last publication.
+
+    Only committed events are visible here, and one publisher runs at a time, so an event
+    that commits after a reader's page always lands after that page: the feed never skips one.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(text("SELECT pg_advisory_xact_lock(7306454172040126)"))
+    await session.execute(_PUBLISH)

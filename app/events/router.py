@@ -81,7 +81,7 @@ async def delete_webhook(subscription_id: str, session: SessionDep, caller: Oper
 async def list_events(
     session: SessionDep,
     caller: ReaderDep,
-    after: Annotated[int, Query(ge=0, description="The last `seq` already seen.")] = 0,
+    after: Annotated[int, Query(ge=0, description="The last `position` already seen.")] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = DEFAULT_FEED_LIMIT,
     event_type: Annotated[EventType | None, Query(alias="type")] = None,
 ) -> EventPage:

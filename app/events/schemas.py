@@ -53,7 +53,7 @@ class WebhookCreatedOut(WebhookOut):
 class EventOut(BaseModel):
     """One status change, as the pull feed and webhooks publish it."""
 
-    seq: int = Field(description="The feed's order: pass the last one seen as `after`.")
+    position: int = Field(description="The feed's order: pass the last one seen as `after`.")
     id: str = Field(description="Same as the webhook's `webhook-id`: de-duplicate on it.")
     type: EventType
     created_at: datetime

@@ -84,6 +84,7 @@ async def list_events(
     event_type: EventType | None,
 ) -> EventPage:
     """The events after `after` that the caller may see, in feed order."""
+    await repository.publish_pending(session)
     events = await repository.events_after(
         session,
         after=after,
@@ -92,4 +93,4 @@ async def list_events(
         visible_suppliers=None if caller.is_operator else caller.supplier_sirets,
     )
     items = [EventOut.model_validate(event, from_attributes=True) for event in events]
-    return EventPage(items=items, next_after=items[-1].seq if items else after)
+    return EventPage(items=items, next_after=items[-1].position if items else after)

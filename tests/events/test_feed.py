@@ -24,8 +24,8 @@ HISTORY = [
 
 
 @pytest.fixture
-async def recorded(sessionmaker: async_sessionmaker[AsyncSession]) -> list[tuple[str, str, int]]:
-    """The events of HISTORY, as (supplier, type, seq)."""
+async def recorded(sessionmaker: async_sessionmaker[AsyncSession]) -> list[tuple[str, str, str]]:
+    """The events of HISTORY, as (supplier, type, event id)."""
     recorded = []
     async with sessionmaker() as session, session.begin():
         invoices = {
@@ -34,7 +34,7 @@ async def recorded(sessionmaker: async_sessionmaker[AsyncSession]) -> list[tuple
         }
         for siret, event_type in HISTORY:
             event = await record_event(session, type=event_type, invoice=invoices[siret])
-            recorded.append((siret, str(event_type), event.seq))
+            recorded.append((siret, str(event_type), event.id))
     return recorded
 
 
@@ -47,29 +47,32 @@ async def read(
     return page
 
 
-def seqs(page: dict[str, object]) -> list[int]:
+def seqs(page: dict[str, object]) -> list[str]:
+    """The event ids of a page, in feed order."""
     assert isinstance(page["items"], list)
-    return [item["seq"] for item in page["items"]]
+    positions = [item["position"] for item in page["items"]]
+    assert positions == sorted(positions)
+    return [item["id"] for item in page["items"]]
 
 
 async def test_operators_read_every_event_in_order(
-    events_http: httpx.AsyncClient, operator: dict[str, str], recorded: list[tuple[str, str, int]]
+    events_http: httpx.AsyncClient, operator: dict[str, str], recorded: list[tuple[str, str, str]]
 ) -> None:
     page = await read(events_http, operator)
     assert seqs(page) == [seq for _, _, seq in recorded]
-    assert page["next_after"] == recorded[-1][2]
     assert isinstance(page["items"], list)
+    assert page["next_after"] == page["items"][-1]["position"]
     first = page["items"][0]
-    assert set(first) == {"seq", "id", "type", "created_at", "data"}
+    assert set(first) == {"position", "id", "type", "created_at", "data"}
     assert first["type"] == "invoice.queued"
     assert first["id"].startswith("evt_")
     assert first["data"]["invoice"]["supplier"]["siret"] == SUPPLIER_SIRET
 
 
 async def test_after_and_limit_page_through_the_feed(
-    events_http: httpx.AsyncClient, operator: dict[str, str], recorded: list[tuple[str, str, int]]
+    events_http: httpx.AsyncClient, operator: dict[str, str], recorded: list[tuple[str, str, str]]
 ) -> None:
-    seen: list[int] = []
+    seen: list[str] = []
     after = 0
     for _ in range(len(recorded) + 1):
         page = await read(events_http, operator, f"?after={after}&limit=2")
@@ -83,14 +86,14 @@ async def test_after_and_limit_page_through_the_feed(
 
 
 async def test_type_filters_the_feed(
-    events_http: httpx.AsyncClient, operator: dict[str, str], recorded: list[tuple[str, str, int]]
+    events_http: httpx.AsyncClient, operator: dict[str, str], recorded: list[tuple[str, str, str]]
 ) -> None:
     page = await read(events_http, operator, "?type=invoice.queued")
     assert seqs(page) == [seq for _, kind, seq in recorded if kind == "invoice.queued"]
 
 
 async def test_a_client_sees_only_its_suppliers_events(
-    events_http: httpx.AsyncClient, make_key: KeyFactory, recorded: list[tuple[str, str, int]]
+    events_http: httpx.AsyncClient, make_key: KeyFactory, recorded: list[tuple[str, str, str]]
 ) -> None:
     mine = await make_key(scopes=(Scope.INVOICES_READ,), suppliers=(SUPPLIER_SIRET,))
     other = await make_key(scopes=(Scope.INVOICES_READ,), suppliers=(OTHER_SUPPLIER_SIRET,))
@@ -130,3 +133,33 @@ async def test_bad_parameters_are_422_naming_the_field(
     response = await events_http.get(f"/v1/events{query}", headers=operator)
     assert response.status_code == 422
     assert [error["field"] for error in response.json()["errors"]] == [field]
+
+
+async def test_an_event_that_commits_late_is_not_skipped(
+    events_http: httpx.AsyncClient,
+    operator: dict[str, str],
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """A transaction that began first but commits last must still reach feed readers."""
+    async with sessionmaker() as setup, setup.begin():
+        invoice = await add_invoice(setup, supplier_siret=SUPPLIER_SIRET)
+    slow = sessionmaker()
+    fast = sessionmaker()
+    try:
+        await slow.begin()
+        early = await record_event(slow, type=EventType.INVOICE_SUBMITTED, invoice=invoice)
+        early_id = early.id
+        if slow.get_bind().dialect.name == "sqlite":
+            # One writer at a time: the slow transaction must end before another can write.
+            await slow.commit()
+        async with fast.begin():
+            late = await record_event(fast, type=EventType.INVOICE_PAID, invoice=invoice)
+            late_id = late.id
+        first = await read(events_http, operator)
+        await slow.commit()
+    finally:
+        await slow.close()
+        await fast.close()
+    after = first["next_after"]
+    second = await read(events_http, operator, f"?after={after}")
+    assert sorted(seqs(first) + seqs(second)) == sorted([early_id, late_id])
