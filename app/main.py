@@ -18,7 +18,9 @@ from app.health.router import router as health_router
 from app.idempotency.service import purge_expired
 from app.invoices.router import INVOICE_SCHEMAS
 from app.invoices.router import router as invoices_router
-from app.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
+from app.logging import configure_logging
+from app.metrics import router as metrics_router
+from app.middleware import AccessLogMiddleware, BodySizeLimitMiddleware, RequestIdMiddleware
 from app.problems import Problem
 from app.resources import Resources, open_resources
 from app.settings import Settings, get_settings
@@ -39,6 +41,7 @@ async def _purge_idempotency_keys_forever(resources: Resources) -> None:
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the gateway's API for `settings` (the environment's by default)."""
     settings = settings or get_settings()
+    configure_logging(settings.log)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -64,12 +67,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(buyers_router)
     app.include_router(structures_router)
     app.include_router(health_router)
+    app.include_router(metrics_router)
     app.add_middleware(
         BodySizeLimitMiddleware,
         max_bytes=settings.api.max_body_bytes,
         # The PDF plus its JSON part and the multipart framing.
         max_upload_bytes=settings.api.max_pdf_bytes + settings.api.max_body_bytes,
     )
+    app.add_middleware(AccessLogMiddleware)
     app.add_middleware(RequestIdMiddleware)
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
     return app

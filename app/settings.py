@@ -195,6 +195,9 @@ class OutboxSettings(BaseSettings):
         default_factory=lambda: ["REJETEE", "MISE_EN_PAIEMENT", "ABANDONNEE", "SUPPRIMEE"]
     )
     heartbeat_seconds: float = Field(default=10.0, gt=0)
+    # The worker's own /metrics (deliveries, Chorus calls); off unless a port is given.
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    metrics_host: str = "127.0.0.1"
 
     @field_validator("sync_final_statuses", mode="before")
     @classmethod

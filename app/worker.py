@@ -6,7 +6,10 @@ import asyncio
 import signal
 from functools import partial
 
+from prometheus_client import start_http_server
+
 from app.invoices.forwarding import deliver_invoice, sync_invoice
+from app.logging import configure_logging
 from app.outbox.service import OutboxKind
 from app.outbox.worker import Handler, Worker
 from app.resources import Resources, open_resources
@@ -39,6 +42,9 @@ def build_worker(resources: Resources, worker_id: str | None = None) -> Worker:
 
 async def run_worker(settings: Settings, worker_id: str | None = None) -> None:
     """Run until SIGTERM or SIGINT, then finish the items in hand and exit."""
+    configure_logging(settings.log)
+    if settings.outbox.metrics_port:
+        start_http_server(settings.outbox.metrics_port, addr=settings.outbox.metrics_host)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.auth.scopes import Scope
@@ -19,6 +19,7 @@ _bearer = HTTPBearer(
 
 
 async def get_caller(
+    request: Request,
     sessionmaker: SessionmakerDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Caller:
@@ -34,6 +35,7 @@ async def get_caller(
         caller = await authenticate(session, credentials.credentials)
     if caller is None:
         raise Unauthenticated("Unknown or revoked API key.", headers={"WWW-Authenticate": "Bearer"})
+    request.state.client_id = caller.client_id  # for the access log line
     return caller
 
 

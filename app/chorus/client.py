@@ -58,6 +58,7 @@ from app.chorus.schemas import (
     to_json_bytes,
 )
 from app.chorus.throttle import TokenBucket
+from app.metrics_registry import CHORUS_CALLS, CHORUS_ERRORS
 from app.request_context import current_request_id
 from app.settings import ChorusSettings
 
@@ -227,6 +228,28 @@ class ChorusClient:
         *,
         duplicate_codes: Collection[int] = frozenset(),
         envelope: bool = True,
+    ) -> Accepted:
+        started = time.perf_counter()
+        try:
+            accepted = await self._call_once_refreshing(
+                method, endpoint, account, body, duplicate_codes, envelope
+            )
+        except ChorusError as error:
+            outcome = "refusal" if isinstance(error, ChorusRefusal) else type(error).__name__
+            CHORUS_CALLS.labels(endpoint, outcome).observe(time.perf_counter() - started)
+            CHORUS_ERRORS.labels(endpoint, type(error).__name__).inc()
+            raise
+        CHORUS_CALLS.labels(endpoint, "success").observe(time.perf_counter() - started)
+        return accepted
+
+    async def _call_once_refreshing(
+        self,
+        method: str,
+        endpoint: str,
+        account: TechnicalAccount | None,
+        body: BaseModel | Mapping[str, Any] | None,
+        duplicate_codes: Collection[int],
+        envelope: bool,
     ) -> Accepted:
         content = to_json_bytes(body) if body is not None else None
         # One id for the logical call, so the retry after a refresh is traceable as the same.

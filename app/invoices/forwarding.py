@@ -32,6 +32,7 @@ from app.invoices import repository, transitions
 from app.invoices.chorus_mapping import UploadedPdf, to_submit_request
 from app.invoices.models import Invoice, InvoiceDocument
 from app.invoices.transitions import ChorusChange
+from app.metrics_registry import DELIVERIES
 from app.outbox.models import OutboxItem
 from app.outbox.outcomes import Apply, Done, GiveUp, Outcome, Reschedule, RetryLater
 from app.resources import Resources
@@ -59,12 +60,14 @@ async def _load(resources: Resources, item: OutboxItem) -> _Context | Outcome:
         document = await session.get(InvoiceDocument, invoice.id) if invoice.has_pdf else None
     recheck = utc_now() + timedelta(seconds=resources.settings.outbox.paused_recheck_seconds)
     if structure is None:
+        DELIVERIES.labels("no_account").inc()
         return Reschedule(
             recheck,
             note=f"no technical account registered for supplier {invoice.supplier_siret} "
             "(gateway structures add)",
         )
     if structure.paused_at is not None:
+        DELIVERIES.labels("paused").inc()
         return Reschedule(recheck, note=f"structure paused: {structure.paused_reason}")
     account = technical_account(structure, resources.password_box)
     return _Context(invoice, structure, account, document)
@@ -106,6 +109,7 @@ async def deliver_invoice(resources: Resources, item: OutboxItem) -> Outcome:
         if item.attempts > 1 or item.payload.get("reconcile_first"):
             found = await _find_in_chorus(resources, loaded.account, invoice, structure_id)
             if found is not None:
+                DELIVERIES.labels("adopted").inc()
                 return Done(apply=_chain(remember_id, _adopt(invoice.id, found, first_sync)))
         pdf = None
         if loaded.document is not None:
@@ -121,6 +125,7 @@ async def deliver_invoice(resources: Resources, item: OutboxItem) -> Outcome:
     except ChorusDuplicate:
         return await _after_duplicate(resources, loaded, item, first_sync)
     except ChorusRefusal as refusal:
+        DELIVERIES.labels("refusal").inc()
         return Done(
             apply=_chain(
                 remember_id,
@@ -133,7 +138,9 @@ async def deliver_invoice(resources: Resources, item: OutboxItem) -> Outcome:
             )
         )
     except ChorusError as error:
+        DELIVERIES.labels(_error_class(error)).inc()
         return _retry_or_pause(resources, invoice, error)
+    DELIVERIES.labels("success").inc()
     return Done(
         apply=_chain(
             remember_id,
@@ -146,6 +153,12 @@ async def deliver_invoice(resources: Resources, item: OutboxItem) -> Outcome:
             ),
         )
     )
+
+
+def _error_class(error: ChorusError) -> str:
+    if isinstance(error, ChorusAuthError):
+        return "auth_failure"
+    return "ambiguous" if isinstance(error, ChorusAmbiguous) else "not_sent"
 
 
 def _retry_or_pause(resources: Resources, invoice: Invoice, error: ChorusError) -> Outcome:
@@ -175,6 +188,7 @@ async def _after_duplicate(
     resources: Resources, loaded: _Context, item: OutboxItem, first_sync: timedelta
 ) -> Outcome:
     """Chorus already has this number: it landed earlier; adopt it, never mark it rejected."""
+    DELIVERIES.labels("duplicate").inc()
     invoice = loaded.invoice
     structure_id = loaded.structure.chorus_structure_id
     try:

@@ -36,6 +36,7 @@ from app.invoices.repository import InvoiceFilter
 from app.invoices.schemas import InvoiceIn, InvoiceOut, InvoicePage, TotalsIn
 from app.invoices.uploads import UploadedFile, chorus_filename
 from app.invoices.views import invoice_out
+from app.metrics_registry import VALIDATION_FAILURES
 from app.outbox.service import OutboxKind, enqueue
 from app.settings import ApiSettings
 
@@ -116,6 +117,8 @@ async def check_invoice(
         )
         violations += validate_invoice(to_draft(parsed.invoice), policy)
     if violations or parsed.invoice is None:
+        for violation in violations:
+            VALIDATION_FAILURES.labels(str(violation.code)).inc()
         raise InvoiceInvalid(
             f"{len(violations)} problem(s) found; Chorus Pro would refuse this invoice.",
             errors=violations,

@@ -10,6 +10,7 @@ import asyncio
 import logging
 import os
 import socket
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -19,14 +20,17 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db.base import utc_now
+from app.logging import get_logger
 from app.outbox.claim import claim_due, held_by
 from app.outbox.models import OutboxItem, WorkerHeartbeat
 from app.outbox.outcomes import Apply, Done, GiveUp, Outcome, Reschedule, RetryLater
 from app.outbox.retry import RetryPolicy, next_delay
 from app.outbox.service import OutboxState
+from app.request_context import request_id_var
 from app.settings import OutboxSettings
 
 logger = logging.getLogger(__name__)
+log = get_logger("gateway.worker")
 
 Handler = Callable[[OutboxItem], Awaitable[Outcome]]
 MAX_ERROR_LENGTH = 2000
@@ -78,6 +82,9 @@ class Worker:
         return len(claimed)
 
     async def _handle(self, item: OutboxItem) -> None:
+        # One id per attempt, in every log line and on every Chorus call it makes.
+        request_id_var.set(f"outbox-{item.id}-{item.attempts}")
+        started = time.perf_counter()
         handler = self.handlers.get(item.kind)
         if handler is None:
             outcome: Outcome = GiveUp(f"no handler for outbox kind {item.kind!r}")
@@ -95,7 +102,18 @@ class Worker:
             self.handled += 1
         else:
             self.lost_leases += 1
-            logger.warning("lease lost before recording", extra={"outbox_item": item.id})
+        log.info(
+            "outbox.attempt",
+            kind=item.kind,
+            outbox_item=item.id,
+            invoice_id=item.invoice_id,
+            attempt=item.attempts,
+            outcome=type(outcome).__name__,
+            error=getattr(outcome, "error", None) or getattr(outcome, "note", None),
+            recorded=recorded,
+            duration_ms=round((time.perf_counter() - started) * 1000, 2),
+            worker=self.worker_id,
+        )
 
     async def _beat_until(self, stop: asyncio.Event) -> None:
         while not stop.is_set():

@@ -1,0 +1,36 @@
+"""Secrets are masked before a log line is written."""
+
+from __future__ import annotations
+
+from app.logging import MASK, redact_secrets
+
+
+def test_values_under_secret_keys_are_masked() -> None:
+    event = redact_secrets(
+        None,
+        "info",
+        {
+            "event": "x",
+            "password": "hunter2",
+            "client_secret": "s",
+            "headers": {"Authorization": "Bearer abc", "cpro-account": "bG9n", "accept": "json"},
+        },
+    )
+    assert event["password"] == MASK
+    assert event["client_secret"] == MASK
+    assert event["headers"] == {"Authorization": MASK, "cpro-account": MASK, "accept": "json"}
+
+
+def test_keys_and_tokens_are_masked_wherever_they_appear() -> None:
+    event = redact_secrets(
+        None,
+        "info",
+        {
+            "event": "sent with cpg_AbCdEf0123456789 and whsec_c2VjcmV0c2VjcmV0",
+            "detail": ["Authorization: Bearer eyJhbGciOi.payload.sig"],
+        },
+    )
+    assert "cpg_AbCdEf" not in event["event"]
+    assert "whsec_c2Vj" not in event["event"]
+    assert "eyJhbGciOi" not in event["detail"][0]
+    assert event["event"].count(MASK) == 2
