@@ -14,6 +14,7 @@ from app.db.base import utc_now
 from app.dependencies import ResourcesDep
 from app.health.service import (
     check_readiness,
+    expiring_passwords,
     failed_invoices,
     outbox_backlog,
     paused_structures,
@@ -84,6 +85,7 @@ async def health(resources: ResourcesDep) -> JSONResponse:
         failed = await failed_invoices(session)
         workers = await recent_workers(session, alive_within=heartbeat * 3, now=now)
         paused = await paused_structures(session)
+        expiring = await expiring_passwords(session, now)
     seen_success = [w.last_chorus_success_at for w in workers if w.last_chorus_success_at]
     if resources.chorus.last_success_at:
         seen_success.append(resources.chorus.last_success_at)
@@ -102,8 +104,17 @@ async def health(resources: ResourcesDep) -> JSONResponse:
         "paused": [
             {"siret": s.siret, "since": _iso(s.paused_at), "reason": s.paused_reason}
             for s in paused
-        ]
+        ],
+        "password_expiring": [
+            {"siret": s.siret, "expires_at": _iso(s.password_expires_at)} for s in expiring
+        ],
     }
+    body["warnings"] = [
+        f"technical account of {s.siret} is paused: {s.paused_reason}" for s in paused
+    ] + [
+        f"technical account password of {s.siret} expires {_iso(s.password_expires_at)}"
+        for s in expiring
+    ]
     return JSONResponse(body)
 
 

@@ -121,3 +121,22 @@ async def paused_structures(session: AsyncSession) -> list[SupplierStructure]:
             )
         ).all()
     )
+
+
+PASSWORD_WARNING = timedelta(days=15)
+
+
+async def expiring_passwords(
+    session: AsyncSession, now: datetime | None = None
+) -> list[SupplierStructure]:
+    """Structures whose technical password expires within 15 days (or already has)."""
+    now = now or utc_now()
+    return list(
+        (
+            await session.scalars(
+                select(SupplierStructure)
+                .where(SupplierStructure.password_expires_at <= now + PASSWORD_WARNING)
+                .order_by(SupplierStructure.password_expires_at)
+            )
+        ).all()
+    )

@@ -106,6 +106,8 @@ async def deliver_invoice(resources: Resources, item: OutboxItem) -> Outcome:
                 siret=invoice.supplier_siret,
                 structure_id=structure_id,
             )
+        password_check = await _check_password_expiry(resources, loaded, structure_id)
+        remember_id = _chain(remember_id, password_check)
         if item.attempts > 1 or item.payload.get("reconcile_first"):
             found = await _find_in_chorus(resources, loaded.account, invoice, structure_id)
             if found is not None:
@@ -152,6 +154,28 @@ async def deliver_invoice(resources: Resources, item: OutboxItem) -> Outcome:
                 first_sync_in=first_sync,
             ),
         )
+    )
+
+
+PASSWORD_CHECK_INTERVAL = timedelta(days=1)
+
+
+async def _check_password_expiry(
+    resources: Resources, loaded: _Context, structure_id: int
+) -> Apply | None:
+    """Read the technical password's expiry at most daily; a failure here never blocks sending."""
+    checked = loaded.structure.checked_at
+    if checked is not None and utc_now() - checked < PASSWORD_CHECK_INTERVAL:
+        return None
+    try:
+        details = await resources.chorus.consult_structure(loaded.account, structure_id)
+    except ChorusError:
+        return None
+    info = details.informationGenerales
+    return partial(
+        transitions.remember_password_expiry,
+        siret=loaded.structure.siret,
+        expires_at=info.dateExpirationMotPasseCompteTech if info else None,
     )
 
 

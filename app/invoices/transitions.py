@@ -166,3 +166,13 @@ async def remember_structure_id(session: AsyncSession, siret: str, structure_id:
     structure = await session.get(SupplierStructure, siret)
     if structure is not None and structure.chorus_structure_id != structure_id:
         structure.chorus_structure_id = structure_id
+
+
+async def remember_password_expiry(
+    session: AsyncSession, siret: str, expires_at: datetime | None
+) -> None:
+    """Keep when the structure's technical password expires, as Chorus reported it."""
+    structure = await session.get(SupplierStructure, siret)
+    if structure is not None:
+        structure.password_expires_at = expires_at
+        structure.checked_at = utc_now()

@@ -20,7 +20,9 @@ class SupplierStructure(Base):
     password_ciphertext: Mapped[str] = mapped_column(Text)
     # Chorus's internal id (idStructureCPP), looked up by SIRET once and kept.
     chorus_structure_id: Mapped[int | None] = mapped_column(BigInteger)
+    # From Chorus's `dateExpirationMotPasseCompteTech`, read at most daily by the worker.
     password_expires_at: Mapped[datetime | None]
+    checked_at: Mapped[datetime | None]
     paused_at: Mapped[datetime | None]
     paused_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utc_now)

@@ -30,7 +30,8 @@ async def test_health_reports_the_outbox_backlog_and_target(
     assert body["outbox"]["webhook.deliver"]["pending"] == 0
     assert body["invoices"] == {"failed": 0}
     assert body["workers"] == []
-    assert body["structures"] == {"paused": []}
+    assert body["structures"] == {"paused": [], "password_expiring": []}
+    assert body["warnings"] == []
     assert body["chorus"]["target"] == "emulator"
     assert body["chorus"]["last_success_at"] is None
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.outbox.worker import Worker
+from app.structures.models import SupplierStructure
 from tests.worker.conftest import Post, drain
 
 pytestmark = pytest.mark.usefixtures("acme")
@@ -51,3 +54,29 @@ async def test_health_lists_structures_paused_for_auth_failures(
     paused = (await gateway.get("/health")).json()["structures"]["paused"]
     assert [p["siret"] for p in paused] == ["41234567010000"]
     assert "refused the technical account" in paused[0]["reason"]
+
+
+async def test_health_warns_15_days_before_a_technical_password_expires(
+    post: Post,
+    worker: Worker,
+    gateway: httpx.AsyncClient,
+    emulator: httpx.AsyncClient,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    invoice_id = await post()
+    await drain(worker, sessionmaker, invoice_id, lambda i: i.status == "submitted")
+    fine = (await gateway.get("/health")).json()
+    assert fine["structures"]["password_expiring"] == []
+    soon = (datetime.now(UTC) + timedelta(days=10)).isoformat()
+    await emulator.post(
+        "/_emulator/accounts/TECH_1_41234567010000@cpro.fr/password",
+        json={"password": "emulator-demo-1", "password_expires_at": soon},
+    )
+    async with sessionmaker() as session, session.begin():
+        await session.execute(update(SupplierStructure).values(checked_at=None))
+    second = await post()
+    await drain(worker, sessionmaker, second, lambda i: i.status == "submitted")
+    body = (await gateway.get("/health")).json()
+    [expiring] = body["structures"]["password_expiring"]
+    assert expiring["siret"] == "41234567010000"
+    assert any("expires" in warning for warning in body["warnings"])
