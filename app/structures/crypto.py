@@ -56,8 +56,8 @@ def load_password_box(settings: ChorusSettings) -> PasswordBox:
     if settings.secrets_key is not None:
         return PasswordBox(_split(settings.secrets_key.get_secret_value()))
     key_file = settings.secrets_key_file
-    if key_file is None and settings.target == "emulator":
-        key_file = DEV_KEY_FILE
+    if settings.target == "emulator":
+        key_file = key_file or DEV_KEY_FILE
         if not key_file.exists():
             # Created owner-only; it protects emulator demo passwords, never real ones.
             descriptor = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

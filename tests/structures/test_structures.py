@@ -175,3 +175,12 @@ async def test_the_cli_registers_and_rotates_a_structure(
     assert structure is not None
     box = PasswordBox([TEST_SECRETS_KEY.get_secret_value()])
     assert technical_account(structure, box).password.get_secret_value() == "rotated"
+
+
+def test_the_emulator_target_creates_a_missing_key_file_where_told(tmp_path: Path) -> None:
+    key_file = tmp_path / "state" / "secrets.key"
+    key_file.parent.mkdir()
+    box = load_password_box(ChorusSettings(secrets_key_file=key_file))
+    assert key_file.exists()
+    reopened = load_password_box(ChorusSettings(secrets_key_file=key_file))
+    assert reopened.open(box.seal(SecretStr("x"))).get_secret_value() == "x"
