@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from app.auth.cache import CallerCache
 from app.buyers.directory import BuyerDirectory
 from app.chorus.client import ChorusClient
 from app.db.engine import create_engine, create_sessionmaker
@@ -35,6 +36,7 @@ class Resources:
     buyers: BuyerDirectory
     # Outbound HTTP for webhooks (not Chorus: that goes through `chorus`).
     http: httpx.AsyncClient
+    callers: CallerCache
 
 
 @contextlib.asynccontextmanager
@@ -53,6 +55,7 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
             chorus=chorus,
             buyers=BuyerDirectory(chorus, ttl_seconds=settings.chorus.directory_cache_seconds),
             http=http,
+            callers=CallerCache(settings.api.auth_cache_seconds),
         )
     finally:
         await http.aclose()

@@ -85,6 +85,8 @@ class ApiSettings(BaseSettings):
     # A keyed request still "in flight" after this long is presumed dead and may be taken over.
     idempotency_lock_seconds: int = Field(default=60, ge=1)
     default_page_size: int = Field(default=50, ge=1, le=500)
+    # Recognized API keys are remembered this long per process (0: ask the database every time).
+    auth_cache_seconds: float = Field(default=5.0, ge=0)
     # Ask Chorus Pro's directory (buyer flags, active services) while validating; offline when
     # it does not answer within the timeout, and for a while after that.
     online_validation: bool = True

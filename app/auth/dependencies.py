@@ -11,6 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from app.auth.scopes import Scope
 from app.auth.service import Caller, authenticate
 from app.db.session import SessionmakerDep
+from app.dependencies import ResourcesDep
 from app.errors import Forbidden, Unauthenticated
 
 _bearer = HTTPBearer(
@@ -21,6 +22,7 @@ _bearer = HTTPBearer(
 async def get_caller(
     request: Request,
     sessionmaker: SessionmakerDep,
+    resources: ResourcesDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Caller:
     """The authenticated caller, or 401."""
@@ -29,10 +31,14 @@ async def get_caller(
             "Send an API key as 'Authorization: Bearer <key>'.",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    # Its own short transaction: on SQLite the request's unit of work must not hold the write
-    # lock before the use case needs it (an Idempotency-Key claim takes it in between).
-    async with sessionmaker() as session:
-        caller = await authenticate(session, credentials.credentials)
+    caller = resources.callers.get(credentials.credentials)
+    if caller is None:
+        # Its own short transaction: on SQLite the request's unit of work must not hold the
+        # write lock before the use case needs it (an Idempotency-Key claim takes it in between).
+        async with sessionmaker() as session:
+            caller = await authenticate(session, credentials.credentials)
+        if caller is not None:
+            resources.callers.put(credentials.credentials, caller)
     if caller is None:
         raise Unauthenticated("Unknown or revoked API key.", headers={"WWW-Authenticate": "Bearer"})
     request.state.client_id = caller.client_id  # for the access log line
