@@ -92,6 +92,22 @@ class BuyerDirectory:
         """Skip online checks for a while after Chorus failed to answer."""
         self._offline_until = self._clock() + seconds
 
+    def cached_requirements(self, siret: str, service_code: str | None) -> BuyerRequirements | None:
+        """The requirements if everything needed is cached (no account, no call), else None."""
+        entry = self._fresh(self._profiles.get(siret))
+        if entry is None:
+            return None
+        profile = entry[0]
+        if profile is None:
+            return BuyerRequirements(known=False)
+        service = profile.service(service_code) if service_code else None
+        if service is None:
+            return profile.requirements()
+        needs_ej = self._fresh(
+            self._service_ej.get((profile.chorus_structure_id, service.chorus_id))
+        )
+        return None if needs_ej is None else profile.requirements(service_requires_ej=needs_ej[0])
+
     async def profile(self, account: TechnicalAccount, siret: str) -> BuyerProfile:
         """The buyer's profile; raises `BuyerNotInChorus` or the Chorus error tree."""
         cached = self._fresh(self._profiles.get(siret))

@@ -47,6 +47,9 @@ async def online_requirements(
     directory: BuyerDirectory = resources.buyers
     if not settings.online_validation or directory.offline:
         return None
+    cached = directory.cached_requirements(buyer_siret, service_code)
+    if cached is not None:
+        return cached
     account = await account_for_suppliers(
         resources.sessionmaker, resources.password_box, _visible_suppliers(caller)
     )

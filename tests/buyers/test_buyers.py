@@ -166,3 +166,15 @@ async def test_the_lookup_needs_write_scope(
     reader = await make_key(scopes=(Scope.INVOICES_READ,))
     response = await online.get(f"/v1/buyers/{STATE_SIRET}/services", headers=reader)
     assert response.status_code == 403
+
+
+@pytest.mark.usefixtures("acme_account")
+async def test_online_validation_reuses_the_cached_directory(
+    online: httpx.AsyncClient, auth: dict[str, str], emulator: httpx.AsyncClient
+) -> None:
+    first = await online.post("/v1/invoices", json=invoice_payload(), headers=auth)
+    assert first.json()["validation"] == {"mode": "online"}
+    before = (await emulator.get("/_emulator/stats")).json()["calls"]
+    second = await online.post("/v1/invoices", json=invoice_payload(), headers=auth)
+    assert second.json()["validation"] == {"mode": "online"}
+    assert (await emulator.get("/_emulator/stats")).json()["calls"] == before
