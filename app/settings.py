@@ -118,6 +118,7 @@ class ChorusSettings(BaseSettings):
     # Refresh the PISTE token this long before it expires (peer clients use 30 s to 4 min).
     token_refresh_margin_seconds: int = Field(default=120, ge=0)
     # PISTE publishes no quota; a token bucket per credential keeps a backlog from flooding it.
+    # It is per process: with N workers, set it to the total rate divided by N.
     rate_per_second: float = Field(default=20.0, gt=0)
     rate_burst: int = Field(default=20, ge=1)
     # Fernet keys (urlsafe base64, 32 bytes), comma-separated, newest first, that encrypt
@@ -180,9 +181,9 @@ class OutboxSettings(BaseSettings):
 
     poll_interval_seconds: float = Field(default=0.5, gt=0)
     batch_size: int = Field(default=16, ge=1, le=500)
-    # Longer than the slowest Chorus call (connect + read timeouts + throttle wait), so a lease
-    # only expires when its worker died.
-    lease_seconds: float = Field(default=90.0, gt=0)
+    # Renewed every third of its length while the item is handled, so it only expires when its
+    # worker died or lost the database; short leases hand a dead worker's items over sooner.
+    lease_seconds: float = Field(default=30.0, gt=0)
     retry_base_seconds: float = Field(default=2.0, gt=0)
     retry_cap_seconds: float = Field(default=900.0, gt=0)
     retry_max_attempts: int = Field(default=12, ge=1)

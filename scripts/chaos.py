@@ -15,13 +15,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import shutil
+import signal
 import sys
 import tempfile
 import traceback
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any, TypeVar
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+T = TypeVar("T")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -35,6 +40,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=20261126, help="seed of the fault draws")
     parser.add_argument(
         "--fault-scale", type=float, default=1.0, help="multiplies every fault probability"
+    )
+    parser.add_argument(
+        "--faults",
+        type=Path,
+        metavar="FILE",
+        help="a JSON list of emulator fault rules replacing the default ones",
     )
     parser.add_argument(
         "--timeout", type=float, default=900.0, help="seconds from the first post to drained"
@@ -57,6 +68,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+async def _until_interrupted(run: Coroutine[Any, Any, T]) -> T | None:
+    """Await `run`; SIGINT (Ctrl-C) or SIGTERM cancels it, so its clean-up runs: None then."""
+    task = asyncio.current_task()
+    if task is not None:
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+    try:
+        return await run
+    except asyncio.CancelledError:
+        return None
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run once; print the figures; the exit status says whether it held."""
     args = parse_args(argv)
@@ -75,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         concurrency=args.concurrency,
         seed=args.seed,
         fault_scale=args.fault_scale,
+        faults=json.loads(args.faults.read_text(encoding="utf-8")) if args.faults else None,
         timeout_seconds=args.timeout,
         worker_env=dict(item.split("=", 1) for item in args.set),
     )
@@ -84,14 +107,16 @@ def main(argv: list[str] | None = None) -> int:
         flush=True,
     )
     try:
-        report = asyncio.run(run_chaos(options))
+        report = asyncio.run(_until_interrupted(run_chaos(options)))
     except KeyboardInterrupt:
-        print(f"interrupted; processes stopped, database dropped; logs in {workdir}")
-        return 130
+        report = None
     except (ClusterError, OSError) as exc:
         traceback.print_exception(exc)
         print(f"the cluster could not run; logs in {workdir}")
         return 2
+    if report is None:
+        print(f"interrupted; processes stopped, database dropped; logs in {workdir}")
+        return 130
     print(report.render(), flush=True)
     if report.ok and not args.keep_logs:
         shutil.rmtree(workdir, ignore_errors=True)

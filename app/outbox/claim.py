@@ -75,3 +75,19 @@ def held_by(item_id: int, owner: str, now: datetime) -> ColumnElement[bool]:
         OutboxItem.lease_owner == owner,
         OutboxItem.lease_until > now,
     )
+
+
+async def renew_lease(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    item_id: int,
+    owner: str,
+    lease: timedelta,
+    now: datetime | None = None,
+) -> bool:
+    """Push the lease's end further while `owner` still holds it; False if it does not."""
+    now = now or utc_now()
+    async with sessionmaker() as session, session.begin():
+        result = await session.execute(
+            update(OutboxItem).where(held_by(item_id, owner, now)).values(lease_until=now + lease)
+        )
+    return getattr(result, "rowcount", 0) == 1

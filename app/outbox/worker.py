@@ -12,16 +12,17 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db.base import utc_now
 from app.logging import get_logger
-from app.outbox.claim import claim_due, held_by
+from app.outbox.claim import claim_due, held_by, renew_lease
 from app.outbox.models import OutboxItem, WorkerHeartbeat
 from app.outbox.outcomes import Apply, Done, GiveUp, Outcome, Reschedule, RetryLater
 from app.outbox.retry import RetryPolicy, next_delay
@@ -32,7 +33,7 @@ from app.settings import OutboxSettings
 logger = logging.getLogger(__name__)
 log = get_logger("gateway.worker")
 
-Handler = Callable[[OutboxItem], Awaitable[Outcome]]
+Handler = Callable[[OutboxItem], Coroutine[Any, Any, Outcome]]
 MAX_ERROR_LENGTH = 2000
 
 
@@ -60,24 +61,45 @@ class Worker:
         return RetryPolicy.from_settings(self.settings)
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Work until `stop` is set; the items in hand are finished first."""
+        """Work until `stop` is set; the items in hand are finished first.
+
+        Up to `batch_size` items are in hand at once, and a free slot is refilled as soon as it
+        frees, so one slow call (a timeout, a Retry-After) never holds the others back.
+        """
         heartbeat = asyncio.create_task(self._beat_until(stop))
+        in_hand: set[asyncio.Task[None]] = set()
         try:
             while not stop.is_set():
-                if not await self.run_once():
+                free = self.settings.batch_size - len(in_hand)
+                claimed = await self._claim(free) if free > 0 else []
+                in_hand |= {asyncio.create_task(self._handle(item)) for item in claimed}
+                if not in_hand:
                     await _sleep_unless(stop, self.settings.poll_interval_seconds)
+                elif not claimed or len(in_hand) >= self.settings.batch_size:
+                    done, in_hand = await asyncio.wait(
+                        in_hand,
+                        timeout=self.settings.poll_interval_seconds,
+                        return_when=asyncio.FIRST_COMPLETED,
+                    )
+                    for task in done:
+                        _report_crash(task)
         finally:
+            if in_hand:
+                await asyncio.wait(in_hand)
             await heartbeat
             await self._beat(stopped=True)
 
-    async def run_once(self) -> int:
-        """Claim one batch and handle it; returns how many items were claimed."""
-        claimed = await claim_due(
+    async def _claim(self, limit: int) -> Sequence[OutboxItem]:
+        return await claim_due(
             self.sessionmaker,
             owner=self.worker_id,
-            limit=self.settings.batch_size,
+            limit=limit,
             lease=timedelta(seconds=self.settings.lease_seconds),
         )
+
+    async def run_once(self) -> int:
+        """Claim one batch and handle it to the end; returns how many items were claimed."""
+        claimed = await self._claim(self.settings.batch_size)
         await asyncio.gather(*(self._handle(item) for item in claimed))
         return len(claimed)
 
@@ -86,16 +108,12 @@ class Worker:
         request_id_var.set(f"outbox-{item.id}-{item.attempts}")
         started = time.perf_counter()
         handler = self.handlers.get(item.kind)
+        outcome: Outcome | None
         if handler is None:
-            outcome: Outcome = GiveUp(f"no handler for outbox kind {item.kind!r}")
+            outcome = GiveUp(f"no handler for outbox kind {item.kind!r}")
         else:
-            try:
-                outcome = await handler(item)
-            except Exception as exc:
-                # A bug or an unexpected answer must not kill the loop; the item is retried.
-                logger.exception("outbox handler failed", extra={"outbox_item": item.id})
-                outcome = RetryLater(f"unexpected {type(exc).__name__}")
-        recorded = await record_outcome(
+            outcome = await self._run_holding_lease(handler, item)
+        recorded = outcome is not None and await record_outcome(
             self.sessionmaker, item, outcome, owner=self.worker_id, policy=self.policy
         )
         if recorded:
@@ -108,12 +126,50 @@ class Worker:
             outbox_item=item.id,
             invoice_id=item.invoice_id,
             attempt=item.attempts,
-            outcome=type(outcome).__name__,
+            outcome=type(outcome).__name__ if outcome else "lease_lost",
             error=getattr(outcome, "error", None) or getattr(outcome, "note", None),
             recorded=recorded,
             duration_ms=round((time.perf_counter() - started) * 1000, 2),
             worker=self.worker_id,
         )
+
+    async def _run_holding_lease(self, handler: Handler, item: OutboxItem) -> Outcome | None:
+        """Run the handler while renewing the lease; None if the lease was lost meanwhile.
+
+        A handler makes several calls in a row (token, structure, search, submit), each behind
+        the throttle, so no fixed lease can be sure to outlast it. The lease is renewed every
+        third of its length instead; if a renewal fails (another worker took the item, or the
+        database is out of reach), the handler is cancelled at once rather than risk two
+        attempts in flight: the worker that holds the item reconciles before sending.
+        """
+        work = asyncio.create_task(handler(item))
+        keeper = asyncio.create_task(self._keep_lease(item, work))
+        try:
+            return await work
+        except asyncio.CancelledError:
+            if keeper.done() and not keeper.cancelled() and keeper.result() is False:
+                return None
+            raise
+        except Exception as exc:
+            # A bug or an unexpected answer must not kill the loop; the item is retried.
+            logger.exception("outbox handler failed", extra={"outbox_item": item.id})
+            return RetryLater(f"unexpected {type(exc).__name__}")
+        finally:
+            keeper.cancel()
+
+    async def _keep_lease(self, item: OutboxItem, work: asyncio.Task[Outcome]) -> bool:
+        """Extend the lease until `work` ends; False (after cancelling it) once it is lost."""
+        lease = timedelta(seconds=self.settings.lease_seconds)
+        while True:
+            await asyncio.sleep(self.settings.lease_seconds / 3)
+            try:
+                renewed = await renew_lease(self.sessionmaker, item.id, self.worker_id, lease)
+            except Exception:
+                logger.exception("lease renewal failed", extra={"outbox_item": item.id})
+                renewed = False
+            if not renewed:
+                work.cancel()
+                return False
 
     async def _beat_until(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -136,6 +192,12 @@ class Worker:
             beat.seen_at = now
             beat.stopped_at = now if stopped else None
             beat.last_chorus_success_at = self.last_chorus_success() or beat.last_chorus_success_at
+
+
+def _report_crash(task: asyncio.Task[None]) -> None:
+    # Recording failed (the database went away): the lease will expire and hand the item over.
+    if not task.cancelled() and task.exception() is not None:
+        logger.error("outbox item could not be recorded", exc_info=task.exception())
 
 
 async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:
