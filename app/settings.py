@@ -56,6 +56,7 @@ class DatabaseSettings(BaseSettings):
 
     url: str = "sqlite+aiosqlite:///./gateway.db"
     pool_size: int = Field(default=10, ge=1)
+    pool_pre_ping: bool = False
     echo: bool = False
     migrate_on_start: bool = True
 

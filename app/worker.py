@@ -18,9 +18,10 @@ from app.settings import Settings
 
 def handlers(resources: Resources) -> dict[str, Handler]:
     """Each outbox kind's handler, bound to this process's resources."""
-    from app.events.delivery import deliver_webhook
+    from app.events.delivery import deliver_webhook, fan_out
 
     return {
+        OutboxKind.FAN_OUT_EVENT: fan_out,
         OutboxKind.DELIVER_INVOICE: partial(deliver_invoice, resources),
         OutboxKind.SYNC_INVOICE: partial(sync_invoice, resources),
         OutboxKind.DELIVER_WEBHOOK: partial(deliver_webhook, resources),

@@ -33,7 +33,10 @@ def create_engine(settings: DatabaseSettings) -> AsyncEngine:
         echo=settings.echo,
         pool_size=settings.pool_size,
         max_overflow=settings.pool_size,
-        pool_pre_ping=True,
+        # A ping per checkout costs a round trip per transaction; a dropped connection is
+        # detected by the failing statement instead and the pool is invalidated then.
+        pool_pre_ping=settings.pool_pre_ping,
+        pool_recycle=1800,
     )
 
 

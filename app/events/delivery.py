@@ -6,6 +6,7 @@ import json
 import logging
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from functools import partial
 
 import httpx
 from pydantic_core import to_jsonable_python
@@ -14,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db.base import utc_now
 from app.events import repository
 from app.events.models import Event
+from app.events.service import fan_out_event
 from app.events.signing import signature_headers
 from app.outbox.models import OutboxItem
 from app.outbox.outcomes import Apply, Done, GiveUp, Outcome, RetryLater
@@ -105,3 +107,15 @@ async def deliver_webhook(resources: Resources, item: OutboxItem) -> Outcome:
     return RetryLater(
         error=error, retry_after=retry_after_seconds(response.headers.get("retry-after"))
     )
+
+
+async def fan_out(item: OutboxItem) -> Outcome:
+    """Turn one event into its webhook deliveries, in the lease-checked transaction."""
+    event_id = item.payload.get("event_id")
+    if not isinstance(event_id, str):
+        return GiveUp("fan-out item without an event id")
+    return Done(apply=partial(_fan_out, event_id))
+
+
+async def _fan_out(event_id: str, session: AsyncSession) -> None:
+    await fan_out_event(session, event_id)

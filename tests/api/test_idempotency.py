@@ -155,7 +155,8 @@ async def test_concurrent_identical_posts_create_exactly_one_invoice(
     assert {r.json()["existing_invoice_id"] for r in responses if r.status_code == 409} == {winner}
     assert await invoices_stored(sessionmaker) == 1
     async with sessionmaker() as session:
-        assert await session.scalar(select(func.count()).select_from(OutboxItem)) == 1
+        deliveries = select(func.count()).where(OutboxItem.kind == "invoice.deliver")
+        assert await session.scalar(deliveries) == 1
 
 
 async def test_concurrent_posts_with_one_key_create_exactly_one_invoice(

@@ -22,7 +22,7 @@ from starlette.routing import Route
 from app.events import subscriptions
 from app.events.delivery import deliver_webhook, retry_after_seconds
 from app.events.models import WebhookSubscription
-from app.events.service import record_event
+from app.events.service import fan_out_event, record_event
 from app.events.types import EventType
 from app.outbox.models import OutboxItem
 from app.outbox.outcomes import Done, GiveUp, RetryLater
@@ -86,7 +86,9 @@ async def queue_delivery(resources: Resources, url: str) -> tuple[OutboxItem, Se
             session, resources.password_box, url=url
         )
         invoice = await add_invoice(session, status="paid", chorus_status="MISE_EN_PAIEMENT")
-        await record_event(session, type=EventType.INVOICE_PAID, invoice=invoice)
+        event = await record_event(session, type=EventType.INVOICE_PAID, invoice=invoice)
+        await session.flush()
+        await fan_out_event(session, event.id)
         await session.flush()
         item = await session.scalar(select(OutboxItem).where(OutboxItem.kind == "webhook.deliver"))
     assert item is not None

@@ -1,4 +1,4 @@
-"""record_event: the event row and one webhook delivery per matching, active subscription."""
+"""record_event and its fan-out: one webhook delivery per matching, active subscription."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db.base import utc_now
 from app.events.models import Event, WebhookSubscription
-from app.events.service import record_event
+from app.events.service import fan_out_event, record_event
 from app.events.types import EventType
 from app.outbox.models import OutboxItem
 from app.outbox.service import OutboxKind
@@ -97,6 +97,15 @@ async def test_one_delivery_per_matching_active_subscription(
         invoice = await add_invoice(session)
         event = await record_event(session, type=EventType.INVOICE_PAID, invoice=invoice)
     async with sessionmaker() as session:
+        assert await webhook_items(session) == []  # matching is the worker's job
+        fan_out_item = await session.scalar(
+            select(OutboxItem).where(OutboxItem.kind == str(OutboxKind.FAN_OUT_EVENT))
+        )
+    assert fan_out_item is not None
+    assert fan_out_item.payload == {"event_id": event.id}
+    async with sessionmaker() as session, session.begin():
+        assert await fan_out_event(session, event.id) == 2
+    async with sessionmaker() as session:
         items = await webhook_items(session)
     assert sorted(item.payload["subscription_id"] for item in items) == ["whk_all", "whk_paid"]
     assert {item.payload["event_id"] for item in items} == {event.id}
@@ -110,6 +119,8 @@ async def test_without_subscriptions_only_the_event_is_written_and_seq_grows(
         invoice = await add_invoice(session)
         first = await record_event(session, type=EventType.INVOICE_QUEUED, invoice=invoice)
         second = await record_event(session, type=EventType.INVOICE_SUBMITTED, invoice=invoice)
+        await session.flush()
+        assert await fan_out_event(session, first.id) == 0
     assert first.seq < second.seq
     assert first.data["detail"] is None
     async with sessionmaker() as session:
