@@ -10,15 +10,17 @@ from app.resources import Resources
 from app.settings import Settings
 
 
-def get_resources(request: Request) -> Resources:
+# `async def` so FastAPI calls them inline instead of in its thread pool.
+async def get_resources(request: Request) -> Resources:
     """The app's resources."""
     resources: Resources = request.app.state.resources
     return resources
 
 
-def get_app_settings(request: Request) -> Settings:
+async def get_app_settings(request: Request) -> Settings:
     """The settings this app was built with (tests pass their own)."""
-    return get_resources(request).settings
+    settings: Settings = request.app.state.resources.settings
+    return settings
 
 
 ResourcesDep = Annotated[Resources, Depends(get_resources)]

@@ -1,0 +1,1 @@
+"""Benchmarks of the gateway, run as real processes on loopback (see bench/README.md)."""
