@@ -17,9 +17,14 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     API_HOST=0.0.0.0 \
     DATABASE_URL=sqlite+aiosqlite:////var/lib/gateway/gateway.db \
-    CHORUS_SECRETS_KEY_FILE=/var/lib/gateway/secrets.key
+    CHORUS_SECRETS_KEY_FILE=/var/lib/gateway-secrets/secrets.key
+# The key that encrypts technical-account passwords lives apart from the database volume, so a
+# copy or backup of the data never carries the key that opens it (the emulator target creates
+# it there on first start; for real targets mount a secret and point CHORUS_SECRETS_KEY_FILE at it).
 RUN useradd --system --uid 10001 --create-home gateway \
-    && mkdir -p /var/lib/gateway && chown gateway /var/lib/gateway
+    && mkdir -p /var/lib/gateway /var/lib/gateway-secrets \
+    && chown gateway /var/lib/gateway /var/lib/gateway-secrets \
+    && chmod 700 /var/lib/gateway-secrets
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /srv/gateway
 COPY --chown=root:root alembic.ini ./
@@ -27,8 +32,11 @@ COPY --chown=root:root migrations ./migrations
 COPY --chown=root:root app ./app
 USER gateway
 VOLUME ["/var/lib/gateway"]
+VOLUME ["/var/lib/gateway-secrets"]
 EXPOSE 8000
-HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
-    CMD ["python", "-c", "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/health/live', timeout=2).status != 200)"]
+# Probes what PID 1 runs: the API's /health/ready on its port, the worker's heartbeat in the
+# database, the emulator's port (`gateway healthcheck --help`).
+HEALTHCHECK --interval=15s --timeout=10s --start-period=30s --retries=3 \
+    CMD ["python", "-m", "app", "healthcheck"]
 ENTRYPOINT ["python", "-m", "app"]
 CMD ["serve"]

@@ -4,39 +4,58 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import typer
 from pydantic import SecretStr
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.auth import service as clients
+from app.auth.schemas import ClientOut
 from app.auth.scopes import Scope
-from app.auth.service import create_client
 from app.db.engine import create_engine, create_sessionmaker
 from app.db.migrations import upgrade_to_head
 from app.domain.identifiers import normalize_siret
 from app.errors import GatewayError
+from app.health import probe
 from app.invoices.service import retry_invoice
 from app.settings import Settings, get_settings
 from app.structures import service as structures
 from app.structures.crypto import load_password_box, new_key
 
+T = TypeVar("T")
+
+# Plain click help (rich_markup_mode=None): rich's panels print `<bool>` for flags and cut
+# long metavars such as `invoices:write` mid-word.
 cli = typer.Typer(
     help="Chorus Pro Gateway.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
 )
 clients_cli = typer.Typer(
-    help="API clients (ERPs and services) and their keys.", no_args_is_help=True
+    help="API clients (ERPs and services) and their keys.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
 )
 cli.add_typer(clients_cli, name="clients")
-invoices_cli = typer.Typer(help="Operator actions on invoices.", no_args_is_help=True)
+invoices_cli = typer.Typer(
+    help="Operator actions on invoices.", no_args_is_help=True, rich_markup_mode=None
+)
 cli.add_typer(invoices_cli, name="invoices")
 structures_cli = typer.Typer(
-    help="Supplier structures and their Chorus technical accounts.", no_args_is_help=True
+    help="Supplier structures and their Chorus technical accounts.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
 )
 cli.add_typer(structures_cli, name="structures")
+
+SCOPE_NAMES = ", ".join(scope.value for scope in Scope)
 
 
 @cli.command()
@@ -49,9 +68,11 @@ def migrate() -> None:
 
 @cli.command()
 def serve(
-    host: Annotated[str | None, typer.Option(help="Default: API_HOST.")] = None,
-    port: Annotated[int | None, typer.Option(help="Default: API_PORT.")] = None,
-    workers: Annotated[int, typer.Option(help="Processes (PostgreSQL only for > 1).")] = 1,
+    host: Annotated[str | None, typer.Option(metavar="HOST", help="Default: API_HOST.")] = None,
+    port: Annotated[int | None, typer.Option(metavar="PORT", help="Default: API_PORT.")] = None,
+    workers: Annotated[
+        int, typer.Option(metavar="N", help="Processes (PostgreSQL only for > 1).")
+    ] = 1,
 ) -> None:
     """Run the REST API (migrating first when DATABASE_MIGRATE_ON_START is true)."""
     import uvicorn
@@ -71,8 +92,8 @@ def serve(
 
 @cli.command()
 def run(
-    host: Annotated[str | None, typer.Option(help="Default: API_HOST.")] = None,
-    port: Annotated[int | None, typer.Option(help="Default: API_PORT.")] = None,
+    host: Annotated[str | None, typer.Option(metavar="HOST", help="Default: API_HOST.")] = None,
+    port: Annotated[int | None, typer.Option(metavar="PORT", help="Default: API_PORT.")] = None,
 ) -> None:
     """The whole product: emulator (when targeted), worker and API, with a development key."""
     from app.devrun import run_everything
@@ -84,7 +105,9 @@ def run(
 
 @cli.command()
 def worker(
-    worker_id: Annotated[str | None, typer.Option("--id", help="Default: host:pid:random.")] = None,
+    worker_id: Annotated[
+        str | None, typer.Option("--id", metavar="ID", help="Default: host:pid:random.")
+    ] = None,
 ) -> None:
     """Deliver queued invoices to Chorus Pro, follow their statuses, send webhooks."""
     from app.worker import run_worker
@@ -96,27 +119,80 @@ def worker(
 
 @cli.command()
 def emulator(
-    host: Annotated[str | None, typer.Option(help="Default: EMULATOR_HOST.")] = None,
-    port: Annotated[int | None, typer.Option(help="Default: EMULATOR_PORT (8090).")] = None,
+    host: Annotated[
+        str | None, typer.Option(metavar="HOST", help="Default: EMULATOR_HOST.")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(metavar="PORT", help="Default: EMULATOR_PORT (8090).")
+    ] = None,
 ) -> None:
     """Run the Chorus Pro emulator (PISTE OAuth + the cpro API + /_emulator control)."""
     import uvicorn
 
     from app.emulator.app import create_emulator_app
     from app.emulator.config import EmulatorConfig
+    from app.logging import configure_logging
 
     config = EmulatorConfig()
+    log = get_settings().log
+    # The same JSON lines as the API and the worker: uvicorn's plain-text config stays out.
+    configure_logging(log)
     uvicorn.run(
         create_emulator_app(config),
         host=host or config.host,
         port=port or config.port,
-        log_level=get_settings().log.level.lower(),
+        log_level=log.level.lower(),
+        log_config=None,
     )
 
 
 @cli.command()
+def healthcheck(
+    role: Annotated[
+        probe.Role | None,
+        typer.Option(
+            metavar="ROLE",
+            help="api, worker or emulator. Default: what PID 1 runs (the container's command).",
+        ),
+    ] = None,
+    port: Annotated[
+        int | None,
+        typer.Option(metavar="PORT", help="Default: the one PID 1 was given, else the setting."),
+    ] = None,
+    worker_id: Annotated[
+        str | None,
+        typer.Option("--worker-id", metavar="ID", help="Default: any worker of this host."),
+    ] = None,
+    timeout: Annotated[float, typer.Option(metavar="SECONDS", help="Per HTTP probe.")] = 3.0,
+) -> None:
+    """Exit 0 when the process this container runs is healthy, 1 otherwise (Docker HEALTHCHECK)."""
+    target = probe.container_target()
+    if role is not None and (target is None or target.role != role):
+        target = probe.Target(role=role)
+    target = replace(
+        target or probe.Target(role=probe.Role.API),  # the image's default command
+        port=port or (target.port if target else None),
+        worker_id=worker_id or (target.worker_id if target else None),
+    )
+    settings = get_settings()
+    if target.role is probe.Role.API:
+        problem = probe.probe_api(target, settings, timeout)
+    elif target.role is probe.Role.WORKER:
+        problem = asyncio.run(probe.probe_worker(target, settings))
+    else:
+        from app.emulator.config import EmulatorConfig
+
+        config = EmulatorConfig()
+        problem = probe.probe_emulator(target, config.host, config.port, timeout)
+    if problem is not None:
+        typer.echo(f"{target.role}: unhealthy: {problem}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"{target.role}: healthy")
+
+
+@cli.command()
 def openapi(
-    output: Annotated[Path, typer.Option(help="Where to write the spec.")] = Path(
+    output: Annotated[Path, typer.Option(metavar="FILE", help="Where to write the spec.")] = Path(
         "openapi/openapi.json"
     ),
 ) -> None:
@@ -135,45 +211,168 @@ def render_openapi(spec: dict[str, object]) -> str:
 
 @clients_cli.command("create")
 def clients_create(
-    name: Annotated[str, typer.Option(help="A unique name for the client.")],
-    supplier: Annotated[
-        list[str], typer.Option(help="A supplier SIRET the client may act for (repeatable).")
+    name: Annotated[str, typer.Option(metavar="NAME", help="A unique name for the client.")],
+    scope: Annotated[
+        list[Scope],
+        typer.Option(metavar="SCOPE", help=f"A scope to grant, repeatable: {SCOPE_NAMES}."),
     ],
-    scope: Annotated[list[Scope], typer.Option(help="A scope to grant (repeatable).")],
+    supplier: Annotated[
+        list[str] | None,
+        typer.Option(
+            metavar="SIRET",
+            help="A supplier SIRET the client may act for, repeatable (none for an operator).",
+        ),
+    ] = None,
+    expires_at: Annotated[
+        str | None,
+        typer.Option(
+            metavar="WHEN",
+            help="When the key stops working, ISO 8601 (2027-01-31 or 2027-01-31T18:00+01:00;"
+            " UTC when no offset is given). Default: never.",
+        ),
+    ] = None,
 ) -> None:
     """Create an API client and print its key (shown only this once)."""
-
     settings = get_settings()
     _migrate_if_configured(settings)
+    expiry = _parse_moment(expires_at) if expires_at else None
 
-    async def create() -> str:
-        engine = create_engine(settings.database)
-        try:
-            async with create_sessionmaker(engine)() as session, session.begin():
-                _, key = await create_client(
-                    session, name=name, scopes=scope, supplier_sirets=supplier
-                )
-        finally:
-            await engine.dispose()
+    async def create(session: AsyncSession) -> str:
+        _, key = await clients.create_client(
+            session, name=name, scopes=scope, supplier_sirets=supplier or [], expires_at=expiry
+        )
         return key
 
-    try:
-        key = asyncio.run(create())
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from exc
-    typer.echo(f"Created client {name!r} with scopes {', '.join(scope)}.")
+    key = _in_transaction(settings, create)
+    until = f", valid until {expiry.isoformat()}" if expiry else ""
+    typer.echo(f"Created client {name!r} with scopes {', '.join(scope)}{until}.")
     typer.echo("API key (shown once, store it now):")
     typer.echo(key)
 
 
+@clients_cli.command("list")
+def clients_list(
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One JSON document, for scripts.")
+    ] = False,
+) -> None:
+    """List API clients with their scopes, suppliers and status (never a key or its hash)."""
+    settings = get_settings()
+    _migrate_if_configured(settings)
+
+    async def read(session: AsyncSession) -> list[ClientOut]:
+        return [
+            ClientOut.model_validate(
+                {
+                    **{f: getattr(c, f) for f in ClientOut.model_fields if f != "status"},
+                    "status": clients.client_status(c),
+                }
+            )
+            for c in await clients.list_clients(session)
+        ]
+
+    listed = _in_transaction(settings, read)
+    if as_json:
+        typer.echo(json.dumps([c.model_dump(mode="json") for c in listed], indent=2))
+        return
+    rows = [("ID", "NAME", "STATUS", "KEY", "SCOPES", "SUPPLIERS", "EXPIRES")]
+    rows += [
+        (
+            c.id,
+            c.name,
+            c.status,
+            c.key_prefix + "...",
+            ",".join(c.scopes),
+            ",".join(c.supplier_sirets) or "-",
+            c.expires_at.isoformat(timespec="seconds") if c.expires_at else "-",
+        )
+        for c in listed
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        typer.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+
+
+@clients_cli.command("revoke")
+def clients_revoke(
+    client: Annotated[str, typer.Argument(metavar="CLIENT", help="The client's id or name.")],
+) -> None:
+    """Revoke a client's key for good."""
+    settings = get_settings()
+    _migrate_if_configured(settings)
+
+    async def revoke(session: AsyncSession) -> str:
+        found = await clients.revoke_client(session, await clients.find_client(session, client))
+        return found.id
+
+    client_id = _in_transaction(settings, revoke)
+    typer.echo(
+        f"Client {client_id} revoked. Running API processes refuse its key within "
+        f"API_AUTH_CACHE_SECONDS ({settings.api.auth_cache_seconds:g} s)."
+    )
+
+
+@clients_cli.command("rotate")
+def clients_rotate(
+    client: Annotated[str, typer.Argument(metavar="CLIENT", help="The client's id or name.")],
+) -> None:
+    """Give a client a new key (printed once); the old key stops working."""
+    settings = get_settings()
+    _migrate_if_configured(settings)
+
+    async def rotate(session: AsyncSession) -> tuple[str, str]:
+        found, key = await clients.rotate_client(
+            session, await clients.find_client(session, client)
+        )
+        return found.id, key
+
+    client_id, key = _in_transaction(settings, rotate)
+    typer.echo(
+        f"New key for client {client_id}; running API processes refuse the old one within "
+        f"API_AUTH_CACHE_SECONDS ({settings.api.auth_cache_seconds:g} s)."
+    )
+    typer.echo("API key (shown once, store it now):")
+    typer.echo(key)
+
+
+def _parse_moment(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise typer.BadParameter(f"not an ISO 8601 date or time: {text!r}") from exc
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _in_transaction(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Run `work` in one committed transaction; a GatewayError becomes a usage error."""
+
+    async def run() -> T:
+        engine = create_engine(settings.database)
+        try:
+            async with create_sessionmaker(engine)() as session, session.begin():
+                return await work(session)
+        finally:
+            await engine.dispose()
+
+    try:
+        return asyncio.run(run())
+    except GatewayError as exc:
+        raise typer.BadParameter(exc.detail or exc.title) from exc
+
+
 @structures_cli.command("add")
 def structures_add(
-    siret: Annotated[str, typer.Option(help="The supplier's SIRET.")],
-    login: Annotated[str, typer.Option(help="The technical account's login.")],
+    siret: Annotated[str, typer.Option(metavar="SIRET", help="The supplier's SIRET.")],
+    login: Annotated[str, typer.Option(metavar="LOGIN", help="The technical account's login.")],
     password_file: Annotated[
-        Path, typer.Option(help="A file holding the password (kept out of shell history).")
+        Path,
+        typer.Option(
+            metavar="FILE", help="A file holding the password (kept out of shell history)."
+        ),
     ],
-    rotate: Annotated[bool, typer.Option(help="Replace the password of an existing one.")] = False,
+    rotate: Annotated[
+        bool, typer.Option("--rotate", help="Replace the password of an existing one.")
+    ] = False,
 ) -> None:
     """Register a supplier structure and its technical account (password stored encrypted)."""
     settings = get_settings()
@@ -205,7 +404,7 @@ def structures_add(
 
 @invoices_cli.command("retry")
 def invoices_retry(
-    invoice_id: Annotated[str, typer.Argument(help="The invoice id (inv_...).")],
+    invoice_id: Annotated[str, typer.Argument(metavar="ID", help="The invoice id (inv_...).")],
 ) -> None:
     """Re-queue a failed invoice (its next attempt first searches Chorus for it)."""
     settings = get_settings()

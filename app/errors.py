@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from app.domain.violations import Code, Violation
 
@@ -65,6 +66,14 @@ class MalformedRequest(GatewayError):
     title = "Malformed request"
 
 
+class IdempotencyKeyInvalid(GatewayError):
+    """The Idempotency-Key header is empty, too long or not printable text."""
+
+    status = 400
+    code = "IDEMPOTENCY_KEY_INVALID"
+    title = "Invalid Idempotency-Key"
+
+
 class Unauthenticated(GatewayError):
     """No API key, or one the gateway does not know."""
 
@@ -87,6 +96,14 @@ class NotFound(GatewayError):
     status = 404
     code = "NOT_FOUND"
     title = "Not found"
+
+
+class MethodNotAllowed(GatewayError):
+    """The path exists but not with this method; `Allow` lists those it has."""
+
+    status = 405
+    code = "METHOD_NOT_ALLOWED"
+    title = "Method not allowed"
 
 
 class Conflict(GatewayError):
@@ -189,6 +206,60 @@ def _location(loc: Sequence[int | str]) -> str:
     return ".".join(parts) or "body"
 
 
+def _is_json(request: Request) -> bool:
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    return media_type == "application/json" or media_type.endswith("+json")
+
+
+def _body_error(request: Request, exc: RequestValidationError) -> GatewayError | None:
+    """The 400/415 hidden in FastAPI's validation errors: a body that is not a JSON object."""
+    for error in exc.errors():
+        if error["type"] == "json_invalid":
+            reason = error.get("ctx", {}).get("error", "")
+            return MalformedRequest(f"The body is not valid JSON: {reason}".rstrip(": "))
+        if tuple(error["loc"]) == ("body",):
+            if not _is_json(request):
+                return UnsupportedMediaType("Send the body as application/json.")
+            return MalformedRequest("The body must be a JSON object.")
+    return None
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route takes at this path (Starlette names only the first route's)."""
+    allowed = []
+    for method in _METHODS:
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] is Match.FULL for route in request.app.router.routes):
+            allowed.append(method)
+    return allowed
+
+
+def _from_http_exception(request: Request, exc: StarletteHTTPException) -> GatewayError | None:
+    """The gateway's error for a refusal raised by Starlette or FastAPI themselves."""
+    detail = exc.detail if isinstance(exc.detail, str) else None
+    if isinstance(exc.__cause__, GatewayError):  # e.g. the body limit, hit while FastAPI reads
+        return exc.__cause__
+    if exc.status_code == 400:
+        if isinstance(exc.__cause__, UnicodeDecodeError):
+            detail = "The body is not UTF-8 text."
+        return MalformedRequest(detail)
+    if exc.status_code == 404:
+        return NotFound()
+    if exc.status_code == 405:
+        return MethodNotAllowed(
+            f"{request.method} is not allowed here.",
+            headers={"Allow": ", ".join(_allowed_methods(request))},
+        )
+    if exc.status_code == 413:
+        return PayloadTooLarge(detail)
+    if exc.status_code == 415:
+        return UnsupportedMediaType(detail)
+    return None
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Make every error, ours or the framework's, a problem document."""
 
@@ -198,11 +269,15 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def on_request_validation(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)  # noqa: S101
+        body_error = _body_error(request, exc)
+        if body_error is not None:
+            return problem_response(body_error, request)
         violations = [
             Violation(
                 _location(err["loc"]),
                 Code.FIELD_REQUIRED if err["type"] == "missing" else Code.FIELD_INVALID,
-                err["msg"],
+                # Our own validators' messages, without pydantic's "Value error, " prefix.
+                str(err["ctx"]["error"]) if err["type"] == "value_error" else err["msg"],
             )
             for err in exc.errors()
         ]
@@ -210,6 +285,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def on_http_exception(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)  # noqa: S101
+        known = _from_http_exception(request, exc)
+        if known is not None:
+            return problem_response(known, request)
         error = GatewayError(exc.detail if isinstance(exc.detail, str) else None)
         problem = error.to_problem(instance=request.url.path)
         problem.update(

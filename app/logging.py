@@ -58,8 +58,19 @@ def add_request_id(
     return event_dict
 
 
+def drop_color_message(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """structlog processor: uvicorn's `color_message` extra (the message with ANSI colours)."""
+    event_dict.pop("color_message", None)
+    return event_dict
+
+
 def configure_logging(settings: LogSettings) -> None:
-    """Route structlog and the standard library (uvicorn, SQLAlchemy, httpx) to one format."""
+    """Route structlog and the standard library (uvicorn, SQLAlchemy, httpx) to one format.
+
+    Every process calls it (API, worker, emulator), after uvicorn applied its own config if any.
+    """
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
@@ -67,6 +78,7 @@ def configure_logging(settings: LogSettings) -> None:
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         add_request_id,
         structlog.stdlib.ExtraAdder(),
+        drop_color_message,
     ]
     renderer: Any = (
         structlog.processors.JSONRenderer()
@@ -96,7 +108,8 @@ def configure_logging(settings: LogSettings) -> None:
     # Our own access line replaces uvicorn's; httpx's per-request INFO lines would echo URLs.
     for noisy in ("uvicorn.access", "httpx", "httpcore", "aiosqlite", "asyncio"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    for name in ("uvicorn", "uvicorn.error"):
+    # uvicorn's own handlers write plain text: its lines go through the root handler instead.
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
 

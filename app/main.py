@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from app.auth.router import router as clients_router
 from app.buyers.router import router as buyers_router
 from app.db.base import utc_now
 from app.errors import install_error_handlers
@@ -20,8 +21,13 @@ from app.invoices.router import INVOICE_SCHEMAS
 from app.invoices.router import router as invoices_router
 from app.logging import configure_logging
 from app.metrics import router as metrics_router
-from app.middleware import AccessLogMiddleware, BodySizeLimitMiddleware, RequestIdMiddleware
-from app.problems import Problem
+from app.middleware import (
+    AccessLogMiddleware,
+    BodySizeLimitMiddleware,
+    NulRefusalMiddleware,
+    RequestIdMiddleware,
+)
+from app.problems import Problem, document_shared_problems
 from app.resources import Resources, open_resources
 from app.settings import Settings, get_settings
 from app.structures.router import router as structures_router
@@ -66,6 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(events_router)
     app.include_router(buyers_router)
     app.include_router(structures_router)
+    app.include_router(clients_router)
     app.include_router(health_router)
     app.include_router(metrics_router)
     app.add_middleware(
@@ -74,6 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # The PDF plus its JSON part and the multipart framing.
         max_upload_bytes=settings.api.max_pdf_bytes + settings.api.max_body_bytes,
     )
+    app.add_middleware(NulRefusalMiddleware)
     app.add_middleware(AccessLogMiddleware)
     app.add_middleware(RequestIdMiddleware)
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
@@ -95,5 +103,6 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
         generated = model.model_json_schema(ref_template="#/components/schemas/{model}")
         schemas.update(generated.pop("$defs", {}))
         schemas[model.__name__] = generated
+    document_shared_problems(spec)
     app.openapi_schema = spec
     return spec

@@ -1,4 +1,4 @@
-"""ASGI middleware: the request id, and the body size limit."""
+"""ASGI middleware: the request id, the access log and metrics, NUL refusal, the body limit."""
 
 from __future__ import annotations
 
@@ -6,10 +6,13 @@ import json
 import re
 import time
 import uuid
+from urllib.parse import parse_qsl
 
+from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.errors import PayloadTooLarge
+from app.domain.violations import Code, Violation
+from app.errors import GatewayError, PayloadTooLarge, RequestInvalid
 from app.logging import get_logger
 from app.metrics_registry import HTTP_LATENCY, HTTP_REQUESTS
 from app.request_context import request_id_var
@@ -72,8 +75,7 @@ class AccessLogMiddleware:
             await self.app(scope, receive, send_and_remember)
         finally:
             elapsed = time.perf_counter() - started
-            route = scope.get("route")
-            template = getattr(route, "path", None) or "unmatched"
+            template = _route_template(scope)
             method = scope["method"]
             HTTP_REQUESTS.labels(method, template, str(status)).inc()
             HTTP_LATENCY.labels(method, template).observe(elapsed)
@@ -86,6 +88,72 @@ class AccessLogMiddleware:
                 duration_ms=round(elapsed * 1000, 2),
                 client_id=scope.get("state", {}).get("client_id"),
             )
+
+
+class NulRefusalMiddleware:
+    """Refuse a NUL character anywhere in the path or query with 422.
+
+    No identifier or filter of the API can hold one, PostgreSQL refuses them in text (a 500 from
+    deep in a query otherwise), and they truncate strings in logs and C libraries.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            field = _nul_field(scope)
+            if field is not None:
+                error = RequestInvalid(
+                    errors=[Violation(field, Code.FIELD_INVALID, "NUL characters are not allowed.")]
+                )
+                # The echoed path would carry the NUL itself.
+                await _send_problem(send, error, instance=None)
+                return
+        await self.app(scope, receive, send)
+
+
+def _nul_field(scope: Scope) -> str | None:
+    """Where a NUL is: "path", the query parameter's name, or "query"; None if nowhere."""
+    if "\x00" in scope["path"]:
+        return "path"
+    query: str = scope.get("query_string", b"").decode("latin-1")
+    if "%00" not in query and "\x00" not in query:
+        return None
+    for name, value in parse_qsl(query, keep_blank_values=True, errors="replace"):
+        if "\x00" in name:
+            return "query"
+        if "\x00" in value:
+            return name
+    return None
+
+
+async def _send_problem(send: Send, error: GatewayError, instance: str | None) -> None:
+    body = json.dumps(error.to_problem(instance=instance)).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": error.status,
+            "headers": [
+                (b"content-type", b"application/problem+json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def _route_template(scope: Scope) -> str:
+    """The matched route's path template, the metrics label; "unmatched" for unknown paths."""
+    template = getattr(scope.get("route"), "path", None)
+    if template:
+        return str(template)
+    # FastAPI names only its API routes in the scope; the documentation pages are plain routes.
+    app = scope.get("app")
+    for route in getattr(getattr(app, "router", None), "routes", ()):
+        if isinstance(route, Route) and route.matches(scope)[0] is not Match.NONE:
+            return route.path
+    return "unmatched"
 
 
 class BodySizeLimitMiddleware:

@@ -33,7 +33,7 @@ class Problem(BaseModel):
 
 
 _DESCRIPTIONS = {
-    400: "Malformed body (not JSON, not UTF-8, not an object).",
+    400: "Malformed body (not JSON, not UTF-8, not an object), or an invalid Idempotency-Key.",
     401: "Missing or invalid API key.",
     403: "The API key lacks the scope.",
     404: "No such resource visible to this client.",
@@ -55,3 +55,23 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         }
         for status in statuses
     }
+
+
+def document_shared_problems(spec: dict[str, Any]) -> None:
+    """Add the answers every operation can give, whatever its route declares.
+
+    The error handlers and middleware refuse a malformed, oversized or non-JSON body (400, 413,
+    415) and a NUL or out-of-range parameter (422) for every route alike.
+    """
+    for operations in spec.get("paths", {}).values():
+        for operation in operations.values():
+            statuses = []
+            if "requestBody" in operation:
+                statuses += [400, 413, 415]
+            if operation.get("parameters"):
+                statuses.append(422)
+            responses = operation.setdefault("responses", {})
+            for status, response in problem_responses(*statuses).items():
+                if str(status) not in responses:
+                    response.pop("model")
+                    responses[str(status)] = response

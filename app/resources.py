@@ -17,10 +17,9 @@ from app.buyers.directory import BuyerDirectory
 from app.chorus.client import ChorusClient
 from app.db.engine import create_engine, create_sessionmaker
 from app.db.migrations import head_revision
+from app.events.transport import webhook_client
 from app.settings import Settings
 from app.structures.crypto import PasswordBox, load_password_box
-
-WEBHOOK_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +33,7 @@ class Resources:
     password_box: PasswordBox
     chorus: ChorusClient
     buyers: BuyerDirectory
-    # Outbound HTTP for webhooks (not Chorus: that goes through `chorus`).
+    # Outbound HTTP for webhooks (not Chorus: that goes through `chorus`), guarded against SSRF.
     http: httpx.AsyncClient
     callers: CallerCache
 
@@ -44,7 +43,10 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
     """Build the resources for `settings`, and close them on exit."""
     engine = create_engine(settings.database)
     chorus = ChorusClient(settings.chorus)
-    http = httpx.AsyncClient(timeout=WEBHOOK_TIMEOUT, follow_redirects=False)
+    http = webhook_client(
+        timeout_seconds=settings.webhook.timeout_seconds,
+        allow_private=settings.webhook.allow_private_targets,
+    )
     try:
         yield Resources(
             settings=settings,
@@ -53,7 +55,11 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
             head_revision=head_revision(),
             password_box=load_password_box(settings.chorus),
             chorus=chorus,
-            buyers=BuyerDirectory(chorus, ttl_seconds=settings.chorus.directory_cache_seconds),
+            buyers=BuyerDirectory(
+                chorus,
+                ttl_seconds=settings.chorus.directory_cache_seconds,
+                max_entries=settings.chorus.directory_cache_size,
+            ),
             http=http,
             callers=CallerCache(settings.api.auth_cache_seconds),
         )

@@ -122,12 +122,19 @@ class ChorusSettings(BaseSettings):
     # It is per process: with N workers, set it to the total rate divided by N.
     rate_per_second: float = Field(default=20.0, gt=0)
     rate_burst: int = Field(default=20, ge=1)
+    # PISTE answers 401 to valid tokens when calls come fast, and its token endpoint sometimes
+    # `invalid_client` to valid credentials: ask again this many times, with a fresh token and a
+    # doubling pause from the base, before believing a refusal (and pausing a structure).
+    auth_retries: int = Field(default=3, ge=0, le=10)
+    auth_retry_base_seconds: float = Field(default=0.5, ge=0, le=30)
     # Fernet keys (urlsafe base64, 32 bytes), comma-separated, newest first, that encrypt
     # technical-account passwords at rest; older keys still decrypt, so keys can be rotated.
     secrets_key: SecretStr | None = None
     # A file holding those keys. With neither set, the emulator target generates one here.
     secrets_key_file: Path | None = None
     directory_cache_seconds: int = Field(default=3600, ge=0)
+    # Buyers (and structure ids) the directory cache holds at most, least recently used dropped.
+    directory_cache_size: int = Field(default=5000, ge=1)
 
     @property
     def resolved_token_url(self) -> str:
@@ -209,6 +216,30 @@ class OutboxSettings(BaseSettings):
         return _split_csv(value)
 
 
+class WebhookSettings(BaseSettings):
+    """Webhook deliveries: a total deadline, their own concurrency, and where they may go."""
+
+    model_config = _group("WEBHOOK_")
+
+    # One delivery's whole time (connect, send, answer): a receiver that trickles is cut off.
+    timeout_seconds: float = Field(default=10.0, gt=0)
+    # Webhook deliveries in hand per worker, apart from invoice work, which they never delay.
+    concurrency: int = Field(default=8, ge=1, le=500)
+    # At most this much of a receiver's answer is read; the rest is discarded unread.
+    max_response_bytes: int = Field(default=4096, ge=0)
+    # Development only: let webhooks reach loopback and private addresses (refused by default).
+    allow_private_targets: bool = False
+
+
+class MetricsSettings(BaseSettings):
+    """Who may scrape `/metrics` (the API's and the worker's metrics port)."""
+
+    model_config = _group("METRICS_")
+
+    # When set, scrapes must send `Authorization: Bearer <token>`; unset, metrics are open.
+    token: SecretStr | None = None
+
+
 class LogSettings(BaseSettings):
     """Logging: structured JSON lines by default."""
 
@@ -227,7 +258,9 @@ class Settings(BaseSettings):
     api: ApiSettings = Field(default_factory=ApiSettings)
     chorus: ChorusSettings = Field(default_factory=ChorusSettings)
     outbox: OutboxSettings = Field(default_factory=OutboxSettings)
+    webhook: WebhookSettings = Field(default_factory=WebhookSettings)
     log: LogSettings = Field(default_factory=LogSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
 
 
 @lru_cache

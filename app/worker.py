@@ -6,12 +6,11 @@ import asyncio
 import signal
 from functools import partial
 
-from prometheus_client import start_http_server
-
 from app.invoices.forwarding import deliver_invoice, sync_invoice
 from app.logging import configure_logging
+from app.metrics import serve_process_metrics
 from app.outbox.service import OutboxKind
-from app.outbox.worker import Handler, Worker
+from app.outbox.worker import Handler, Lane, Worker
 from app.resources import Resources, open_resources
 from app.settings import Settings
 
@@ -30,11 +29,21 @@ def handlers(resources: Resources) -> dict[str, Handler]:
 
 def build_worker(resources: Resources, worker_id: str | None = None) -> Worker:
     """A worker over this process's resources."""
+    settings = resources.settings
     worker = Worker(
         sessionmaker=resources.sessionmaker,
         handlers=handlers(resources),
-        settings=resources.settings.outbox,
+        settings=settings.outbox,
         last_chorus_success=lambda: resources.chorus.last_success_at,
+        # Receivers are outside our control: their slots are their own, never an invoice's.
+        lanes=(
+            Lane("outbox", settings.outbox.batch_size),
+            Lane(
+                "webhooks",
+                settings.webhook.concurrency,
+                kinds=frozenset({OutboxKind.DELIVER_WEBHOOK}),
+            ),
+        ),
     )
     if worker_id:
         worker.worker_id = worker_id
@@ -45,7 +54,9 @@ async def run_worker(settings: Settings, worker_id: str | None = None) -> None:
     """Run until SIGTERM or SIGINT, then finish the items in hand and exit."""
     configure_logging(settings.log)
     if settings.outbox.metrics_port:
-        start_http_server(settings.outbox.metrics_port, addr=settings.outbox.metrics_host)
+        serve_process_metrics(
+            settings.outbox.metrics_host, settings.outbox.metrics_port, settings.metrics.token
+        )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):

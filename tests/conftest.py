@@ -30,8 +30,10 @@ from app.emulator.app import create_emulator_app
 from app.emulator.config import EmulatorConfig
 from app.main import create_app
 from app.settings import ApiSettings, ChorusSettings, DatabaseSettings, Settings
-from app.structures.crypto import new_key
-from tests.builders import SUPPLIER_SIRET
+from app.structures.crypto import PasswordBox, new_key
+from app.structures.models import SupplierStructure
+from app.structures.service import add_structure
+from tests.builders import OTHER_SUPPLIER_SIRET, SUPPLIER_SIRET
 from tests.support.servers import serve_app
 
 # Where PostgreSQL is; each run creates (and drops) its own database there.
@@ -176,3 +178,23 @@ def make_key(sessionmaker: async_sessionmaker[AsyncSession]) -> KeyFactory:
 async def auth(make_key: KeyFactory) -> dict[str, str]:
     """Headers of an ERP client that may write and read for the demo supplier."""
     return await make_key()
+
+
+# The emulator's demo technical accounts (app/emulator/data/directory.json).
+DEMO_ACCOUNTS = {
+    SUPPLIER_SIRET: ("TECH_1_41234567010000@cpro.fr", "emulator-demo-1"),
+    OTHER_SUPPLIER_SIRET: ("TECH_1_52345678810009@cpro.fr", "emulator-demo-2"),
+}
+
+
+@pytest_asyncio.fixture
+async def registered_suppliers(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    """Both demo suppliers' structures (unless a test registered them its own way first): an
+    invoice for a supplier without one is refused."""
+    box = PasswordBox([TEST_SECRETS_KEY.get_secret_value()])
+    async with sessionmaker() as session, session.begin():
+        for siret, (login, password) in DEMO_ACCOUNTS.items():
+            if await session.get(SupplierStructure, siret) is None:
+                await add_structure(
+                    session, box, siret=siret, login=login, password=SecretStr(password)
+                )

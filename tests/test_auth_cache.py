@@ -29,3 +29,15 @@ def test_the_cache_keeps_no_key_in_clear() -> None:
     cache = CallerCache(5)
     cache.put("cpg_secret_value", CALLER)
     assert "cpg_secret_value" not in repr(vars(cache))
+
+
+def test_forgetting_a_client_drops_all_its_keys_and_only_its_keys() -> None:
+    cache = CallerCache(5)
+    other = Caller("cli_2", "crm", frozenset({Scope.INVOICES_READ}), frozenset())
+    cache.put("cpg_old", CALLER)
+    cache.put("cpg_new", CALLER)
+    cache.put("cpg_crm", other)
+    cache.forget("cli_1")
+    assert cache.get("cpg_old") is None
+    assert cache.get("cpg_new") is None
+    assert cache.get("cpg_crm") == other

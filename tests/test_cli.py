@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable
+from pathlib import Path
 
 import httpx
 import pytest
 from sqlalchemy import select
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.auth.models import ApiClient
-from tests.builders import invoice_payload
+from tests.support.servers import free_port
+
+ROOT = Path(__file__).resolve().parents[1]
 
 Gateway = Callable[..., subprocess.CompletedProcess[str]]
 
@@ -29,7 +36,8 @@ def gateway(database_url: str) -> Gateway:
             text=True,
             timeout=60,
             check=False,
-            env={**os.environ, "DATABASE_URL": database_url},
+            # A fixed width: help wrapping must hold on narrow terminals too.
+            env={**os.environ, "DATABASE_URL": database_url, "COLUMNS": "80"},
         )
 
     return run
@@ -62,10 +70,8 @@ async def test_clients_create_prints_a_working_key_once(
     assert client is not None
     assert client.supplier_sirets == ["41234567010000"]
     assert key not in str(client.key_hash)
-    response = await http.post(
-        "/v1/invoices", json=invoice_payload(), headers={"Authorization": f"Bearer {key}"}
-    )
-    assert response.status_code == 201
+    response = await http.get("/v1/invoices", headers={"Authorization": f"Bearer {key}"})
+    assert response.status_code == 200
 
 
 def test_clients_create_refuses_an_invalid_siret_and_scope(gateway: Gateway) -> None:
@@ -83,3 +89,125 @@ def test_clients_create_refuses_an_invalid_siret_and_scope(gateway: Gateway) -> 
 def test_migrate_is_idempotent(gateway: Gateway) -> None:
     assert gateway("migrate").returncode == 0
     assert gateway("migrate").returncode == 0
+
+
+async def test_clients_list_rotate_and_revoke_by_name(
+    gateway: Gateway, http: httpx.AsyncClient
+) -> None:
+    created = gateway(
+        *["clients", "create", "--name", "cegid", "--supplier", "41234567010000"],
+        *["--scope", "invoices:read", "--expires-at", "2099-01-31"],
+    )
+    assert created.returncode == 0, created.stderr
+    first = created.stdout.strip().splitlines()[-1]
+    assert "valid until 2099-01-31T00:00:00+00:00" in created.stdout
+    listed = gateway("clients", "list")
+    assert listed.returncode == 0, listed.stderr
+    row = next(line for line in listed.stdout.splitlines() if " cegid " in line)
+    assert "active" in row
+    assert "2099-01-31T00:00:00+00:00" in row
+    assert first not in listed.stdout
+    as_json = json.loads(gateway("clients", "list", "--json").stdout)
+    assert [c["name"] for c in as_json] == ["cegid"]
+    assert set(as_json[0]) >= {"id", "key_prefix", "status"}
+    assert "key" not in as_json[0]
+    assert "key_hash" not in as_json[0]
+
+    rotated = gateway("clients", "rotate", "cegid")
+    assert rotated.returncode == 0, rotated.stderr
+    second = rotated.stdout.strip().splitlines()[-1]
+    assert second.startswith("cpg_")
+    assert second != first
+    assert (await http.get("/v1/invoices", headers=_bearer(first))).status_code == 401
+    assert (await http.get("/v1/invoices", headers=_bearer(second))).status_code == 200
+
+    client_id = as_json[0]["id"]
+    revoked = gateway("clients", "revoke", client_id)
+    assert revoked.returncode == 0, revoked.stderr
+    assert "API_AUTH_CACHE_SECONDS" in revoked.stdout
+    assert "revoked" in gateway("clients", "list").stdout
+    again = gateway("clients", "rotate", "cegid")
+    assert again.returncode != 0
+    assert "revoked" in again.stderr
+    assert gateway("clients", "revoke", "nobody").returncode != 0
+
+
+@pytest.mark.usefixtures("engine")
+def test_clients_create_refuses_a_duplicate_name_and_a_bad_expiry(gateway: Gateway) -> None:
+    args = ("clients", "create", "--name", "dup", "--scope", "operator")
+    assert gateway(*args).returncode == 0
+    duplicate = gateway(*args)
+    assert duplicate.returncode != 0
+    assert "already exists" in duplicate.stderr
+    assert "Traceback" not in duplicate.stderr
+    bad = gateway("clients", "create", "--name", "x", "--scope", "operator", "--expires-at", "soon")
+    assert bad.returncode != 0
+    assert "ISO 8601" in bad.stderr
+
+
+@pytest.mark.parametrize(
+    "command", [("clients", "create"), ("structures", "add"), ("clients", "list"), ("serve",)]
+)
+def test_help_names_values_plainly_and_never_cuts_a_scope(
+    gateway: Gateway, command: tuple[str, ...]
+) -> None:
+    result = gateway(*command, "--help")
+    assert result.returncode == 0, result.stderr
+    assert "<bool>" not in result.stdout
+    assert "<str>" not in result.stdout
+    assert "<list" not in result.stdout
+    if command == ("clients", "create"):
+        assert "invoices:write" in result.stdout
+        assert "invoices:read" in result.stdout
+        assert "--scope SCOPE" in result.stdout
+    if command == ("structures", "add"):
+        assert "--no-rotate" not in result.stdout
+
+
+@pytest.mark.usefixtures("engine")
+def test_run_prints_the_database_url_without_its_password(
+    database_url: str, backend: str, tmp_path: Path
+) -> None:
+    if backend != "postgresql":
+        pytest.skip("a SQLite URL holds no password")
+    # The test server trusts local connections, so any password gets in: the point is the banner.
+    with_password = make_url(database_url).set(password="s3cr3t-pw")
+    emulator_port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": with_password.render_as_string(hide_password=False),
+        "API_PORT": str(free_port()),
+        "CHORUS_TOKEN_URL": f"http://127.0.0.1:{emulator_port}/api/oauth/token",
+        "CHORUS_API_URL": f"http://127.0.0.1:{emulator_port}",
+        "PYTHONPATH": str(ROOT),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app", "run"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,
+    )
+    banner = ""
+    try:
+        assert process.stdout is not None
+        deadline = time.monotonic() + 60
+        while "API key" not in banner and time.monotonic() < deadline:
+            line = process.stdout.readline()
+            if not line and process.poll() is not None:
+                break
+            banner += line
+    finally:
+        os.killpg(process.pid, signal.SIGINT)
+        process.wait(timeout=30)
+        if process.stdout is not None:
+            process.stdout.close()
+    assert "database" in banner, banner
+    assert "s3cr3t-pw" not in banner
+    assert "***" in banner
+
+
+def _bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}

@@ -7,15 +7,96 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
+from contextlib import suppress
 from pathlib import Path
+from typing import IO
+from urllib.parse import urlsplit
 
 import httpx
+import pytest
 
+from app.devrun import emulator_state_file
+from app.emulator.app import create_emulator_app
+from app.emulator.config import EmulatorConfig
 from tests.builders import invoice_payload
-from tests.support.servers import free_port
+from tests.support.servers import free_port, serve_app
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def _env(api_port: int, emulator_port: int, **extra: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "API_PORT": str(api_port),
+        "CHORUS_TOKEN_URL": f"http://127.0.0.1:{emulator_port}/api/oauth/token",
+        "CHORUS_API_URL": f"http://127.0.0.1:{emulator_port}",
+        "OUTBOX_POLL_INTERVAL_SECONDS": "0.1",
+        "PYTHONPATH": str(ROOT),
+        **extra,
+    }
+
+
+def _start(cwd: Path, env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "app", "run"],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+
+
+class _Output:
+    """Everything a process writes to a pipe, read in the background so the pipe never fills."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.lines: list[str] = []
+        self._stream = stream
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        for line in self._stream:
+            self.lines.append(line)
+
+    def close(self) -> None:
+        """Once the writers are gone: read what is left and close the pipe."""
+        self._thread.join(timeout=10)
+        self._stream.close()
+
+    @property
+    def text(self) -> str:
+        return "".join(self.lines)
+
+    def wait_for(self, needle: str, seconds: float) -> str:
+        deadline = time.monotonic() + seconds
+        while needle not in self.text and time.monotonic() < deadline:
+            time.sleep(0.1)
+        return self.text
+
+
+def _children(pid: int) -> dict[int, str]:
+    """The live child processes of `pid` with their command lines (Linux /proc)."""
+    found: dict[int, str] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with suppress(OSError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[1]) == pid and fields[0] != "Z":
+                cmdline = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ")
+                found[int(stat.parent.name)] = cmdline.decode()
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
 
 
 def test_one_command_runs_api_worker_and_emulator_and_delivers(tmp_path: Path) -> None:
@@ -76,3 +157,91 @@ def test_one_command_runs_api_worker_and_emulator_and_delivers(tmp_path: Path) -
         check=False,
     )
     assert leftovers.stdout == b""
+
+
+def test_sigterm_stops_the_api_the_worker_and_the_emulator(tmp_path: Path) -> None:
+    api_port, emulator_port = free_port(), free_port()
+    data = tmp_path / "data"
+    data.mkdir()
+    env = _env(api_port, emulator_port, DATABASE_URL=f"sqlite+aiosqlite:///{data / 'gw.db'}")
+    process = _start(tmp_path, env)
+    assert process.stdout is not None
+    assert process.stderr is not None
+    stdout, stderr = _Output(process.stdout), _Output(process.stderr)
+    try:
+        banner = stdout.wait_for("API key", 60)
+        assert "API key" in banner, banner + stderr.text
+        live = None
+        deadline = time.monotonic() + 30
+        while live is None and time.monotonic() < deadline:
+            with suppress(httpx.TransportError):
+                live = httpx.get(f"http://127.0.0.1:{api_port}/health/live")
+            time.sleep(0.1)
+        assert live is not None
+        assert live.status_code == 200
+        children = _children(process.pid)
+        roles = sorted(
+            "emulator" if " emulator " in command else "worker" if " worker" in command else command
+            for command in children.values()
+        )
+        assert roles == ["emulator", "worker"], children
+
+        os.kill(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+        deadline = time.monotonic() + 5
+        while any(_alive(pid) for pid in children) and time.monotonic() < deadline:
+            time.sleep(0.1)
+
+        assert [command for pid, command in children.items() if _alive(pid)] == []
+    finally:
+        with suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+        stdout.close()
+        stderr.close()
+    assert (data / "emulator-state.json").exists()
+
+
+@pytest.mark.parametrize("taken", ["API", "emulator"])
+def test_a_taken_port_fails_loudly_before_the_banner(tmp_path: Path, taken: str) -> None:
+    occupant = create_emulator_app(EmulatorConfig(_env_file=None))
+    with serve_app(occupant) as url:
+        port = urlsplit(url).port
+        assert port is not None
+        api_port, emulator_port = (port, free_port()) if taken == "API" else (free_port(), port)
+        process = _start(tmp_path, _env(api_port, emulator_port))
+        try:
+            stdout, stderr = process.communicate(timeout=60)
+        finally:
+            with suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+            for pipe in (process.stdout, process.stderr):
+                if pipe is not None:
+                    pipe.close()
+
+    assert process.returncode not in (0, None)
+    assert "API key" not in stdout
+    assert f"port {port}" in stderr
+    assert "already in use" in stderr
+    assert taken in stderr
+    assert "Traceback" not in stderr
+
+
+@pytest.mark.parametrize(
+    ("database_url", "state_file"),
+    [
+        ("sqlite+aiosqlite:///./gateway.db", Path("emulator-state.json")),
+        (
+            "sqlite+aiosqlite:////var/lib/gateway/gw.db",
+            Path("/var/lib/gateway/emulator-state.json"),
+        ),
+        ("sqlite+aiosqlite:///:memory:", None),
+        ("sqlite+aiosqlite://", None),
+        ("postgresql+asyncpg://gateway@db/gateway", None),
+    ],
+)
+def test_the_emulator_state_lives_beside_a_sqlite_file(
+    database_url: str, state_file: Path | None
+) -> None:
+    assert emulator_state_file(database_url) == state_file

@@ -6,9 +6,10 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from pydantic import BaseModel, ValidationError
+from pydantic import AliasChoices, BaseModel, ValidationError
 from pydantic_settings import BaseSettings
 
+from app.emulator.config import EmulatorConfig
 from app.settings import ApiSettings, ChorusSettings, Settings
 
 ENV_EXAMPLE = Path(__file__).resolve().parents[1] / ".env.example"
@@ -17,6 +18,15 @@ ENV_EXAMPLE = Path(__file__).resolve().parents[1] / ".env.example"
 def _env_names(group: type[BaseSettings]) -> set[str]:
     prefix = group.model_config.get("env_prefix", "")
     return {f"{prefix}{name}".upper() for name in group.model_fields}
+
+
+def _emulator_env_names() -> set[str]:
+    # A field shared with the gateway (CHORUS_CLIENT_*) is listed once, as its first alias.
+    names: set[str] = set()
+    for name, field in EmulatorConfig.model_fields.items():
+        alias = field.validation_alias
+        names.add(str(alias.choices[0]) if isinstance(alias, AliasChoices) else f"EMULATOR_{name}")
+    return {name.upper() for name in names}
 
 
 def test_env_example_lists_every_setting() -> None:
@@ -32,6 +42,7 @@ def test_env_example_lists_every_setting() -> None:
         assert issubclass(group, BaseModel)
         assert issubclass(group, BaseSettings)
         expected |= _env_names(group)
+    expected |= _emulator_env_names()
     assert listed == expected
 
 
@@ -41,8 +52,10 @@ def test_env_example_defaults_are_the_code_defaults(monkeypatch: pytest.MonkeyPa
             name, value = line.split("=", 1)
             monkeypatch.setenv(name, value)
     from_example = Settings()
+    emulator_from_example = EmulatorConfig(_env_file=None)
     monkeypatch.undo()
     assert from_example.model_dump() == Settings().model_dump()
+    assert emulator_from_example.model_dump() == EmulatorConfig(_env_file=None).model_dump()
 
 
 def test_lists_are_read_comma_separated(monkeypatch: pytest.MonkeyPatch) -> None:

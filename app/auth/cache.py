@@ -1,8 +1,10 @@
 """A short-lived, per-process memory of recognized API keys.
 
 Every request would otherwise cost a database round trip before any work starts. Keys are
-looked up by hash, so the cache holds no key; a revoked key keeps working for at most
-`API_AUTH_CACHE_SECONDS` in a process that saw it.
+looked up by hash, so the cache holds no key. A key revoked or rotated through this process's
+API stops at once (its entries are dropped); in other processes (other API workers, or after
+`gateway clients revoke`) it keeps working for at most `API_AUTH_CACHE_SECONDS`. An expiry is
+checked on every request, cached or not.
 """
 
 from __future__ import annotations
@@ -38,3 +40,11 @@ class CallerCache:
         if len(self._entries) >= MAX_ENTRIES:
             self._entries.clear()  # bounded memory; a rebuild costs one lookup per client
         self._entries[hash_key(key)] = (caller, self._clock() + self._ttl)
+
+    def forget(self, client_id: str) -> None:
+        """Drop every key remembered for `client_id` (revoked or rotated here)."""
+        stale = [
+            digest for digest, (caller, _) in self._entries.items() if caller.client_id == client_id
+        ]
+        for digest in stale:
+            del self._entries[digest]

@@ -7,41 +7,60 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.exc import SQLAlchemyError
 
 from app.auth.scopes import Scope
 from app.auth.service import Caller, authenticate
+from app.db.base import utc_now
 from app.db.session import SessionmakerDep
 from app.dependencies import ResourcesDep
-from app.errors import Forbidden, Unauthenticated
+from app.errors import Forbidden, NotReady, Unauthenticated
 
 _bearer = HTTPBearer(
     auto_error=False, description="An API key created with `gateway clients create`."
 )
+_CHALLENGE = {"WWW-Authenticate": "Bearer"}
+BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
-async def get_caller(
+async def get_optional_caller(
     request: Request,
     sessionmaker: SessionmakerDep,
     resources: ResourcesDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Caller:
-    """The authenticated caller, or 401."""
-    if credentials is None or credentials.scheme.lower() != "bearer":
+    credentials: BearerDep,
+) -> Caller | None:
+    """The authenticated caller, None without credentials, or 401 for a key that is not valid."""
+    if credentials is None:
+        return None
+    if credentials.scheme.lower() != "bearer":
         raise Unauthenticated(
-            "Send an API key as 'Authorization: Bearer <key>'.",
-            headers={"WWW-Authenticate": "Bearer"},
+            "Send an API key as 'Authorization: Bearer <key>'.", headers=_CHALLENGE
         )
     caller = resources.callers.get(credentials.credentials)
     if caller is None:
         # Its own short transaction: on SQLite the request's unit of work must not hold the
         # write lock before the use case needs it (an Idempotency-Key claim takes it in between).
-        async with sessionmaker() as session:
-            caller = await authenticate(session, credentials.credentials)
+        try:
+            async with sessionmaker() as session:
+                caller = await authenticate(session, credentials.credentials)
+        except (SQLAlchemyError, OSError) as exc:
+            raise NotReady("The database cannot be reached to check the API key.") from exc
         if caller is not None:
             resources.callers.put(credentials.credentials, caller)
-    if caller is None:
-        raise Unauthenticated("Unknown or revoked API key.", headers={"WWW-Authenticate": "Bearer"})
+    if caller is None or caller.is_expired(utc_now()):
+        raise Unauthenticated("Unknown, revoked or expired API key.", headers=_CHALLENGE)
     request.state.client_id = caller.client_id  # for the access log line
+    return caller
+
+
+async def get_caller(
+    caller: Annotated[Caller | None, Depends(get_optional_caller)],
+) -> Caller:
+    """The authenticated caller, or 401."""
+    if caller is None:
+        raise Unauthenticated(
+            "Send an API key as 'Authorization: Bearer <key>'.", headers=_CHALLENGE
+        )
     return caller
 
 
@@ -59,3 +78,4 @@ def require(scope: Scope) -> Callable[[Caller], Awaitable[Caller]]:
 WriterDep = Annotated[Caller, Depends(require(Scope.INVOICES_WRITE))]
 ReaderDep = Annotated[Caller, Depends(require(Scope.INVOICES_READ))]
 OperatorDep = Annotated[Caller, Depends(require(Scope.OPERATOR))]
+OptionalCallerDep = Annotated[Caller | None, Depends(get_optional_caller)]

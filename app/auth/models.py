@@ -23,3 +23,6 @@ class ApiClient(Base):
     supplier_sirets: Mapped[list[str]] = mapped_column(JsonDocument)
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
     revoked_at: Mapped[datetime | None]
+    # After this moment the key is refused (None: never expires).
+    expires_at: Mapped[datetime | None]
+    rotated_at: Mapped[datetime | None]

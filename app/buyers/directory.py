@@ -7,15 +7,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TypeVar
 
 from app.chorus.accounts import TechnicalAccount
+from app.chorus.cache import ExpiringLru
 from app.chorus.client import ChorusClient
 from app.db.base import utc_now
 from app.domain.identifiers import PUBLIC_TO_PUBLIC_SERVICE
 from app.domain.rules import BuyerRequirements
 
-T = TypeVar("T")
+# The default bound of the directory caches (CHORUS_DIRECTORY_CACHE_SIZE in the app).
+DEFAULT_MAX_ENTRIES = 5000
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +40,8 @@ class BuyerProfile:
     service_required: bool
     ej_or_service_required: bool
     services: tuple[BuyerService, ...]
+    # `statutMiseEnPaiementNestPasRemonte`: this buyer never reports MISE_EN_PAIEMENT.
+    payment_status_not_reported: bool = False
     fetched_at: datetime = field(default_factory=utc_now)
 
     @property
@@ -73,15 +76,28 @@ class BuyerDirectory:
         client: ChorusClient,
         *,
         ttl_seconds: float,
+        max_entries: int = DEFAULT_MAX_ENTRIES,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._client = client
         self._ttl = ttl_seconds
         self._clock = clock
-        self._profiles: dict[str, tuple[BuyerProfile | None, float]] = {}
-        self._service_ej: dict[tuple[int, int], tuple[bool, float]] = {}
-        self._locks: dict[str, asyncio.Lock] = {}
+        # Bounded: any valid SIRET may be asked about, and the process lives for months.
+        self._profiles: ExpiringLru[str, BuyerProfile | None] = ExpiringLru(max_entries, clock)
+        self._service_ej: ExpiringLru[tuple[int, int], bool] = ExpiringLru(max_entries, clock)
+        # One lock per buyer being looked up, with how many hold or wait for it; dropped at 0.
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
         self._offline_until = 0.0
+
+    @property
+    def cached_buyers(self) -> int:
+        """How many buyers' answers (found or not) are cached."""
+        return len(self._profiles)
+
+    @property
+    def pending_lookups(self) -> int:
+        """How many buyers have a lookup in progress or waiting."""
+        return len(self._locks)
 
     @property
     def offline(self) -> bool:
@@ -94,7 +110,7 @@ class BuyerDirectory:
 
     def cached_requirements(self, siret: str, service_code: str | None) -> BuyerRequirements | None:
         """The requirements if everything needed is cached (no account, no call), else None."""
-        entry = self._fresh(self._profiles.get(siret))
+        entry = self._profiles.get(siret)
         if entry is None:
             return None
         profile = entry[0]
@@ -103,23 +119,30 @@ class BuyerDirectory:
         service = profile.service(service_code) if service_code else None
         if service is None:
             return profile.requirements()
-        needs_ej = self._fresh(
-            self._service_ej.get((profile.chorus_structure_id, service.chorus_id))
-        )
+        needs_ej = self._service_ej.get((profile.chorus_structure_id, service.chorus_id))
         return None if needs_ej is None else profile.requirements(service_requires_ej=needs_ej[0])
 
     async def profile(self, account: TechnicalAccount, siret: str) -> BuyerProfile:
         """The buyer's profile; raises `BuyerNotInChorus` or the Chorus error tree."""
-        cached = self._fresh(self._profiles.get(siret))
+        cached = self._profiles.get(siret)
         if cached is not None:
             return _found(cached[0], siret)
         # One lookup per buyer at a time: a burst of invoices must not fan out to Chorus.
-        async with self._locks.setdefault(siret, asyncio.Lock()):
-            cached = self._fresh(self._profiles.get(siret))
-            if cached is not None:
-                return _found(cached[0], siret)
-            profile = await self._fetch(account, siret)
-            self._profiles[siret] = (profile, self._clock() + self._ttl)
+        lock, users = self._locks.get(siret, (asyncio.Lock(), 0))
+        self._locks[siret] = (lock, users + 1)
+        try:
+            async with lock:
+                cached = self._profiles.get(siret)
+                if cached is not None:
+                    return _found(cached[0], siret)
+                profile = await self._fetch(account, siret)
+                self._profiles.put(siret, profile, self._ttl)
+        finally:
+            lock, users = self._locks[siret]
+            if users == 1:
+                del self._locks[siret]
+            else:
+                self._locks[siret] = (lock, users - 1)
         return _found(profile, siret)
 
     async def service_requires_ej(
@@ -127,18 +150,15 @@ class BuyerDirectory:
     ) -> bool:
         """Whether this service demands an EJ (`consulter/service` `numeroEngagement`)."""
         key = (profile.chorus_structure_id, service.chorus_id)
-        cached = self._fresh(self._service_ej.get(key))
+        cached = self._service_ej.get(key)
         if cached is not None:
             return cached[0]
         details = await self._client.consult_service(
             account, profile.chorus_structure_id, service.chorus_id
         )
         required = details.parametres.numeroEngagement
-        self._service_ej[key] = (required, self._clock() + self._ttl)
+        self._service_ej.put(key, required, self._ttl)
         return required
-
-    def _fresh(self, entry: tuple[T, float] | None) -> tuple[T, float] | None:
-        return entry if entry is not None and self._clock() < entry[1] else None
 
     async def _fetch(self, account: TechnicalAccount, siret: str) -> BuyerProfile | None:
         structure_id = await self._client.find_structure_id(account, siret)
@@ -155,6 +175,7 @@ class BuyerDirectory:
             ej_required=flags.numeroEJDoitEtreRenseigne,
             service_required=flags.codeServiceDoitEtreRenseigne,
             ej_or_service_required=flags.gestionNumeroEJOuCodeService,
+            payment_status_not_reported=flags.statutMiseEnPaiementNestPasRemonte,
             services=tuple(
                 BuyerService(
                     code=s.codeService,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from app.api_types import SiretPath
 from app.auth.dependencies import WriterDep
 from app.buyers import service
 from app.buyers.schemas import BuyerServicesOut, ServiceOut
@@ -20,7 +21,7 @@ router = APIRouter(prefix="/v1/buyers", tags=["buyers"])
     responses=problem_responses(401, 403, 404, 422, 503),
 )
 async def buyer_services(
-    siret: str, resources: ResourcesDep, caller: WriterDep
+    siret: SiretPath, resources: ResourcesDep, caller: WriterDep
 ) -> BuyerServicesOut:
     """From Chorus Pro's directory, cached for CHORUS_DIRECTORY_CACHE_SECONDS."""
     profile = await service.buyer_profile(resources, caller, siret)

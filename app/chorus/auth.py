@@ -35,6 +35,13 @@ def _timeout(settings: ChorusSettings) -> httpx.Timeout:
     )
 
 
+def _maybe_transient(error: ChorusTokenError) -> bool:
+    """A credentials refusal PISTE is known to give by mistake now and then."""
+    return error.status_code == 401 or (
+        error.status_code == 400 and error.oauth_error == "invalid_client"
+    )
+
+
 class TokenCache:
     """Access tokens per (token URL, client id); one refresh at a time per key (single flight)."""
 
@@ -65,7 +72,7 @@ class TokenCache:
             token = self._fresh(entry)
             if token is not None:
                 return token
-            token, expires_in = await self._fetch(http, settings)
+            token, expires_in = await self._fetch_retrying(http, settings)
             margin = min(float(settings.token_refresh_margin_seconds), expires_in / 2)
             entry.token = token
             entry.refresh_at = self._clock() + expires_in - margin
@@ -77,6 +84,20 @@ class TokenCache:
         if token is None or entry.token == token:
             entry.token = None
             entry.refresh_at = 0.0
+
+    async def _fetch_retrying(
+        self, http: httpx.AsyncClient, settings: ChorusSettings
+    ) -> tuple[str, float]:
+        # PISTE's token endpoint sometimes answers `invalid_client` (400) or 401 to valid
+        # credentials: ask again, pausing longer each time, before believing it.
+        for retry in range(settings.auth_retries + 1):
+            try:
+                return await self._fetch(http, settings)
+            except ChorusTokenError as error:
+                if retry == settings.auth_retries or not _maybe_transient(error):
+                    raise
+            await asyncio.sleep(settings.auth_retry_base_seconds * 2**retry)
+        raise AssertionError("unreachable")  # pragma: no cover
 
     async def _fetch(self, http: httpx.AsyncClient, settings: ChorusSettings) -> tuple[str, float]:
         form = {

@@ -27,6 +27,9 @@ from app.chorus.errors import (
 # The code Chorus uses for "this invoice number already exists" is not public (chorus-pro.md §3);
 # 20300 is the emulator's default. Callers pass their own set when Chorus's turns out different.
 DUPLICATE_CODES: frozenset[int] = frozenset({20300})
+# A search that matched nothing can answer `codeRetour` 20000 ("la recherche n'a retourné aucun
+# résultat") on HTTP 200 instead of an empty list, as peers report; on a search it means "none".
+NO_RESULT_CODES: frozenset[int] = frozenset({20000})
 
 # The request never reached an operation: nothing was read by Chorus, so resending is safe.
 _NOT_SENT_TRANSPORT = (

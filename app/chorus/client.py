@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import logging
 import time
@@ -15,8 +16,10 @@ from pydantic import BaseModel, ValidationError
 
 from app.chorus.accounts import TechnicalAccount
 from app.chorus.auth import TokenCache
+from app.chorus.cache import ExpiringLru
 from app.chorus.classify import (
     DUPLICATE_CODES,
+    NO_RESULT_CODES,
     Accepted,
     classify,
     classify_exception,
@@ -32,6 +35,7 @@ from app.chorus.schemas import (
     ConsultServiceResponse,
     ConsultStructureRequest,
     ConsultStructureResponse,
+    HistoryPageRequest,
     HistoStatut,
     InvoiceDetail,
     InvoiceHistory,
@@ -68,6 +72,8 @@ JSON_CONTENT_TYPE = "application/json;charset=utf-8"
 DEFAULT_PAGE_SIZE = 100
 # A guard against a server that ignores `pageResultatDemandee` and never reports the last page.
 MAX_PAGES = 1000
+# `nbResultatsMaximum` of consulter/historique: Chorus caps a history at 200 unless told.
+HISTORY_MAX_RESULTS = 1000
 
 SUBMIT_INVOICE = "factures/v1/soumettre"
 UPLOAD_ATTACHMENT = "transverses/v1/ajouter/fichier"
@@ -101,7 +107,7 @@ def _parse(model: type[ResponseT], accepted: Accepted, endpoint: str) -> Respons
 
 
 class ChorusClient:
-    """Chorus Pro through PISTE: bearer token, `cpro-account`, throttle, one retry on 401/403."""
+    """Chorus Pro through PISTE: bearer token, `cpro-account`, throttle, retries on 401/403."""
 
     def __init__(
         self,
@@ -109,6 +115,7 @@ class ChorusClient:
         http: httpx.AsyncClient | None = None,
         *,
         duplicate_codes: Collection[int] = DUPLICATE_CODES,
+        no_result_codes: Collection[int] = NO_RESULT_CODES,
         tokens: TokenCache | None = None,
         throttle: TokenBucket | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -116,6 +123,7 @@ class ChorusClient:
     ) -> None:
         self.settings = settings
         self.duplicate_codes = frozenset(duplicate_codes)
+        self.no_result_codes = frozenset(no_result_codes)
         self.page_size = page_size
         self._owns_http = http is None
         self._http = http if http is not None else httpx.AsyncClient()
@@ -134,7 +142,9 @@ class ChorusClient:
             write=settings.read_timeout_seconds,
             pool=settings.connect_timeout_seconds,
         )
-        self._structure_ids: dict[tuple[str, str], tuple[int, float]] = {}
+        self._structure_ids: ExpiringLru[tuple[str, str], int] = ExpiringLru(
+            settings.directory_cache_size, clock
+        )
         # When Chorus last answered (success or business refusal); shown by health.
         self.last_success_at: datetime | None = None
 
@@ -256,14 +266,20 @@ class ChorusClient:
         request_id = current_request_id()
         args = (method, endpoint, account, content, request_id, duplicate_codes, envelope)
         outcome, token = await self._attempt(*args)
-        if isinstance(outcome, ChorusAuthError):
-            # An expired or revoked token also gives 401/403: refresh once before believing it.
+        retries = self.settings.auth_retries
+        for retry in range(retries):
+            if not isinstance(outcome, ChorusAuthError):
+                break
+            # An expired or revoked token gives 401/403, and PISTE gives transient 401s to calls
+            # that come fast: a fresh token at once, then a doubling pause, before believing it.
             logger.info(
-                "chorus denied the call; refreshing the token once",
-                extra={"endpoint": endpoint, "request_id": request_id},
+                "chorus denied the call; retrying with a fresh token",
+                extra={"endpoint": endpoint, "request_id": request_id, "retry": retry + 1},
             )
             self._tokens.invalidate(self.settings, token)
-            outcome, _ = await self._attempt(*args)
+            if retry > 0:
+                await asyncio.sleep(self.settings.auth_retry_base_seconds * 2 ** (retry - 1))
+            outcome, token = await self._attempt(*args)
         if isinstance(outcome, ChorusError):
             if isinstance(outcome, ChorusRefusal):
                 # A business refusal is still Chorus answering: the link is healthy.
@@ -300,7 +316,13 @@ class ChorusClient:
         page = 1
         while True:
             request = build(PageRequest(nbResultatsParPage=size, pageResultatDemandee=page))
-            response = await self._post(account, endpoint, request, model)
+            try:
+                response = await self._post(account, endpoint, request, model)
+            except ChorusRefusal as refusal:
+                # "No result" is an answer, not a refusal: the results end here.
+                if refusal.code in self.no_result_codes:
+                    return results
+                raise
             batch = items(response)
             results.extend(batch)
             pages = response.parametresRetour.pages if response.parametresRetour else None
@@ -389,14 +411,37 @@ class ChorusClient:
         return response.facture
 
     async def invoice_history(
-        self, account: TechnicalAccount, chorus_invoice_id: int
+        self, account: TechnicalAccount, chorus_invoice_id: int, *, page_size: int | None = None
     ) -> InvoiceHistory:
-        """An invoice's status changes, oldest first, with Chorus's comments (`historique`)."""
-        request = InvoiceHistoryRequest(idFacture=chorus_invoice_id)
-        response = await self._post(account, INVOICE_HISTORY, request, InvoiceHistoryResponse)
-        entries = (
-            response.historiquesDesStatuts.histoStatut if response.historiquesDesStatuts else []
-        )
+        """An invoice's status changes, oldest first, with Chorus's comments, over every page."""
+        size = page_size or self.page_size
+        entries: list[HistoStatut] = []
+        seen_ids: set[int] = set()
+        page = 1
+        while True:
+            request = InvoiceHistoryRequest(
+                idFacture=chorus_invoice_id,
+                nbResultatsMaximum=HISTORY_MAX_RESULTS,
+                paramRechercheHistoStatuts=HistoryPageRequest(
+                    nbResultatsParPageListeHistoStatut=size,
+                    pageResultatDemandeeListeHistoStatut=page,
+                    triColonneListeHistoStatut="HistoStatutDatePassage",
+                    triSensListeHistoStatut="Ascendant",
+                ),
+            )
+            response = await self._post(account, INVOICE_HISTORY, request, InvoiceHistoryResponse)
+            statuses = response.historiquesDesStatuts
+            batch = statuses.histoStatut if statuses else []
+            for entry in batch:
+                # Pages sorted on a minute-precise date may overlap when the history grows.
+                if entry.histoStatutId is None or entry.histoStatutId not in seen_ids:
+                    entries.append(entry)
+                if entry.histoStatutId is not None:
+                    seen_ids.add(entry.histoStatutId)
+            pages = statuses.pagesHistoStatut if statuses else None
+            if not batch or pages is None or page >= pages or page >= MAX_PAGES:
+                break
+            page += 1
 
         def chronological(item: tuple[int, HistoStatut]) -> tuple[float, int, int]:
             # Chorus's order is not documented; dates have minute precision, so ids break ties.
@@ -447,7 +492,7 @@ class ChorusClient:
         """The `idStructureCPP` of a SIRET (cached per API URL and SIRET), or None if unknown."""
         key = (self._api_url, siret)
         cached = self._structure_ids.get(key)
-        if cached is not None and self._clock() < cached[1]:
+        if cached is not None:
             return cached[0]
         structures = await self.search_structures(account, siret)
         matches = [s for s in structures if s.identifiantStructure in (None, siret)]
@@ -456,10 +501,13 @@ class ChorusClient:
         # Search results say ACTIVE/INACTIVE while search criteria say ACTIF/INACTIF.
         active = [s for s in matches if (s.statut or "").upper() in ("ACTIVE", "ACTIF")]
         structure_id = (active or matches)[0].idStructureCPP
-        ttl = self.settings.directory_cache_seconds
-        if ttl > 0:
-            self._structure_ids[key] = (structure_id, self._clock() + ttl)
+        self._structure_ids.put(key, structure_id, self.settings.directory_cache_seconds)
         return structure_id
+
+    @property
+    def cached_structure_ids(self) -> int:
+        """How many SIRET → `idStructureCPP` answers are cached."""
+        return len(self._structure_ids)
 
     async def consult_structure(
         self, account: TechnicalAccount, structure_id: int

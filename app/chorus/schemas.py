@@ -350,10 +350,22 @@ class ConsultInvoiceResponse(ChorusResponse):
     facture: InvoiceDetail
 
 
+class HistoryPageRequest(ChorusRequest):
+    """`paramRechercheHistoStatuts`: which page of the status history (names from GO, [L])."""
+
+    nbResultatsParPageListeHistoStatut: int
+    pageResultatDemandeeListeHistoStatut: int
+    triColonneListeHistoStatut: Literal["HistoStatutDatePassage", "HistoStatutCode"] | None = None
+    triSensListeHistoStatut: TriSens | None = None
+
+
 class InvoiceHistoryRequest(ChorusRequest):
     """The body of `factures/v1/consulter/historique`."""
 
     idFacture: int
+    # "Most results returned" (PGF); Chorus's default is said to be 200.
+    nbResultatsMaximum: int | None = None
+    paramRechercheHistoStatuts: HistoryPageRequest | None = None
 
 
 class HistoStatut(ChorusPart):
@@ -366,9 +378,13 @@ class HistoStatut(ChorusPart):
 
 
 class HistoriquesDesStatuts(ChorusPart):
-    """`historiquesDesStatuts`."""
+    """`historiquesDesStatuts`: one page of statuses and where it sits among the pages."""
 
     histoStatut: list[HistoStatut] = Field(default_factory=list)
+    nbResultatsParPageHistoStatut: int | None = None
+    pageCouranteHistoStatut: int | None = None
+    pagesHistoStatut: int | None = None
+    totalHistoStatut: int | None = None
 
 
 class InvoiceHistoryResponse(ChorusResponse):

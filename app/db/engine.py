@@ -23,14 +23,24 @@ def is_sqlite(url: str) -> bool:
 
 
 def create_engine(settings: DatabaseSettings) -> AsyncEngine:
-    """An engine tuned for its backend."""
+    """An engine tuned for its backend.
+
+    Both hide SQL parameters from errors and tracebacks: they hold invoice data and password
+    ciphertexts, and an error may be logged or shown.
+    """
     if is_sqlite(settings.url):
-        engine = create_async_engine(settings.url, echo=settings.echo, connect_args={"timeout": 30})
+        engine = create_async_engine(
+            settings.url,
+            echo=settings.echo,
+            hide_parameters=True,
+            connect_args={"timeout": 30},
+        )
         _make_sqlite_transactions_immediate(engine)
         return engine
     return create_async_engine(
         settings.url,
         echo=settings.echo,
+        hide_parameters=True,
         pool_size=settings.pool_size,
         max_overflow=settings.pool_size,
         # A ping per checkout costs a round trip per transaction; a dropped connection is

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from stdnum import bic as stdnum_bic
+from stdnum import iban as stdnum_iban
 from stdnum.exceptions import ValidationError as StdnumValidationError
 from stdnum.fr import siret as stdnum_siret
 from stdnum.fr import tva as stdnum_tva
@@ -58,3 +60,18 @@ def is_valid_invoice_number(value: str) -> bool:
         len(value) <= INVOICE_NUMBER_MAX_LENGTH
         and INVOICE_NUMBER_PATTERN.fullmatch(value) is not None
     )
+
+
+def normalize_bank_code(value: str) -> str:
+    """An IBAN or BIC without the spaces it is printed with, upper-cased."""
+    return re.sub(r"\s", "", value).upper()
+
+
+def is_valid_iban(value: str) -> bool:
+    """An IBAN with a valid country format and check digits."""
+    return bool(stdnum_iban.is_valid(value))
+
+
+def is_valid_bic(value: str) -> bool:
+    """A BIC (SWIFT code) of 8 or 11 characters."""
+    return bool(stdnum_bic.is_valid(value))

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
+from typing import Literal, get_args
 
 CENT = Decimal("0.01")
 HUNDRED = Decimal(100)
@@ -45,6 +46,38 @@ FRAMEWORKS = frozenset(
 )
 
 
+# `soumettre` (SAISIE_API and DEPOT_PDF_API) takes only these per peers (chorus-pro.md §5.1);
+# nothing says the PDF deposit accepts more, so both channels get the same list.
+SUBMITTABLE_FRAMEWORKS = frozenset(
+    {
+        "A1_FACTURE_FOURNISSEUR",
+        "A2_FACTURE_FOURNISSEUR_DEJA_PAYEE",
+        "A9_FACTURE_SOUSTRAITANT",
+        "A12_FACTURE_COTRAITANT",
+    }
+)
+# A subcontractor's or co-contractor's invoice is first validated by another structure.
+FRAMEWORKS_WITH_VALIDATOR = frozenset({"A9_FACTURE_SOUSTRAITANT", "A12_FACTURE_COTRAITANT"})
+
+# Chorus's `typeTva`; `TVA_SUR_DEBIT` is what peers send when the invoice says nothing.
+VatRegime = Literal["TVA_SUR_DEBIT", "TVA_SUR_ENCAISSEMENT", "EXONERATION", "SANS_TVA"]
+VAT_REGIMES: tuple[str, ...] = get_args(VatRegime)
+DEFAULT_VAT_REGIME = "TVA_SUR_DEBIT"
+EXEMPT_VAT_REGIMES = frozenset({"EXONERATION", "SANS_TVA"})
+# Chorus's `modePaiement` (chorus-pro.md §5.4).
+PAYMENT_MEANS = ("VIREMENT", "PRELEVEMENT", "CHEQUE", "ESPECE", "AUTRE", "REPORT")
+DEFAULT_PAYMENT_MEANS = "VIREMENT"
+
+# Bounds on amounts. An input (quantity, unit price, total) has at most 12 digits before the
+# point and 6 after; a line net or a total at most 999 999 999 999.99. 15 significant digits
+# survive a round trip through the binary floats Chorus and most JSON readers use, and the
+# product of two inputs (24 + 12 digits) quantizes to the cent within Decimal's 28 digits.
+MAX_INTEGER_DIGITS = 12
+MAX_DECIMAL_PLACES = 6
+MAX_INPUT_AMOUNT = Decimal("999999999999.999999")
+MAX_AMOUNT = Decimal("999999999999.99")
+
+
 class InvoiceType(StrEnum):
     """Chorus's `typeFacture`: FACTURE or AVOIR."""
 
@@ -55,6 +88,23 @@ class InvoiceType(StrEnum):
 def to_cents(amount: Decimal) -> Decimal:
     """Round half up to the cent, as invoices are printed."""
     return amount.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def money_text(amount: Decimal) -> str:
+    """A money amount as answers show it: at least two decimals (`300.30`, `12.345`)."""
+    exponent = amount.as_tuple().exponent
+    if isinstance(exponent, int) and exponent > -2:
+        amount = amount.quantize(CENT)
+    return f"{amount:f}"
+
+
+@dataclass(frozen=True, slots=True)
+class Payment:
+    """How the buyer pays: Chorus's `modePaiement`, and the account for a transfer."""
+
+    means: str | None = None
+    iban: str | None = None
+    bic: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +179,11 @@ class InvoiceDraft:
     totals: Totals | None = None
     preceding_invoice: str | None = None
     note: str | None = None
+    # Already resolved against the supplier structure's default when the rules see it.
+    vat_regime: str = DEFAULT_VAT_REGIME
+    vat_exemption_reason: str | None = None
+    payment: Payment | None = None
+    validator_siret: str | None = None
 
 
 def vat_breakdown(lines: Iterable[Line]) -> list[VatBreakdown]:

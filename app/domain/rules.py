@@ -17,14 +17,22 @@ from app.domain.identifiers import (
     OTHER_BUYER_EJ_MAX_LENGTH,
     PUBLIC_TO_PUBLIC_SERVICE,
     STATE_SIRET,
+    is_valid_bic,
     is_valid_french_vat_number,
+    is_valid_iban,
     is_valid_invoice_number,
     is_valid_service_code,
     is_valid_siret,
 )
 from app.domain.invoice import (
     CENT,
+    EXEMPT_VAT_REGIMES,
     FRAMEWORKS,
+    FRAMEWORKS_WITH_VALIDATOR,
+    MAX_AMOUNT,
+    PAYMENT_MEANS,
+    SUBMITTABLE_FRAMEWORKS,
+    VAT_REGIMES,
     InvoiceDraft,
     InvoiceType,
     Line,
@@ -62,6 +70,8 @@ class ValidationPolicy:
     # A PDF invoice may come without lines when its totals are given.
     lines_optional: bool = False
     buyer_requirements: BuyerRequirements | None = None
+    # Whether the supplier has a registered structure (technical account); None: not asked.
+    supplier_registered: bool | None = None
     # Fields the parser already reported as malformed: no second violation for the same field.
     already_reported: frozenset[str] = field(default_factory=frozenset)
 
@@ -78,6 +88,8 @@ def validate_invoice(draft: InvoiceDraft, policy: ValidationPolicy) -> list[Viol
         _credit_note,
         _lines,
         _totals,
+        _vat_regime,
+        _payment,
     )
     return [
         violation
@@ -142,6 +154,32 @@ def _currency_and_framework(draft: InvoiceDraft, policy: ValidationPolicy) -> It
             Code.FIELD_INVALID,
             f"{draft.framework} is not a Chorus Pro cadre de facturation.",
         )
+    elif draft.framework not in SUBMITTABLE_FRAMEWORKS:
+        accepted = ", ".join(sorted(SUBMITTABLE_FRAMEWORKS, key=_framework_order))
+        yield Violation(
+            "framework",
+            Code.FIELD_INVALID,
+            f"Chorus Pro does not take {draft.framework} through the API deposit; "
+            f"accepted: {accepted}.",
+        )
+    yield from _validator(draft)
+
+
+def _framework_order(code: str) -> int:
+    return int(code[1 : code.index("_")])
+
+
+def _validator(draft: InvoiceDraft) -> Iterator[Violation]:
+    validator = draft.validator_siret
+    if draft.framework in FRAMEWORKS_WITH_VALIDATOR:
+        yield from _siret("validator_siret", validator, f"{draft.framework} validator's")
+    elif validator is not None:
+        yield Violation(
+            "validator_siret",
+            Code.FIELD_INVALID,
+            "A validator structure is only for A9_FACTURE_SOUSTRAITANT and "
+            "A12_FACTURE_COTRAITANT invoices.",
+        )
 
 
 def _siret(field_path: str, value: str | None, whose: str) -> Iterator[Violation]:
@@ -168,6 +206,13 @@ def _supplier(draft: InvoiceDraft, policy: ValidationPolicy) -> Iterator[Violati
             "supplier.siret",
             Code.SUPPLIER_NOT_ALLOWED,
             f"This API client may not invoice for supplier {siret}.",
+        )
+    elif siret is not None and policy.supplier_registered is False:
+        yield Violation(
+            "supplier.siret",
+            Code.SUPPLIER_NOT_REGISTERED,
+            f"Supplier {siret} has no registered Chorus Pro structure (technical account), so "
+            "the invoice could never be delivered; register it first (POST /v1/structures).",
         )
     vat_number = draft.supplier.vat_number
     if vat_number is not None:
@@ -297,6 +342,14 @@ def _line(prefix: str, line: Line, policy: ValidationPolicy) -> Iterator[Violati
             Code.FIELD_INVALID,
             f"VAT rate {line.vat_rate:f} % is not a French rate (accepted: {accepted}).",
         )
+    net = line.net_amount
+    if net is not None and abs(net) > MAX_AMOUNT:
+        yield Violation(
+            prefix,
+            Code.FIELD_INVALID,
+            f"The line's net amount (quantity times unit price) is {net:f}; the limit is "
+            f"{MAX_AMOUNT} per line.",
+        )
 
 
 def _lines_computable(lines: tuple[Line, ...], policy: ValidationPolicy) -> bool:
@@ -305,8 +358,17 @@ def _lines_computable(lines: tuple[Line, ...], policy: ValidationPolicy) -> bool
         line.quantity is not None
         and line.unit_price is not None
         and line.vat_rate in policy.allowed_vat_rates
+        and abs(_net(line)) <= MAX_AMOUNT
         for line in lines
     )
+
+
+def _net(line: Line) -> Decimal:
+    """The net of a line known to have its quantity and unit price."""
+    net = line.net_amount
+    if net is None:
+        raise ValueError("a line without quantity or unit price has no net amount")
+    return net
 
 
 def _totals(draft: InvoiceDraft, policy: ValidationPolicy) -> Iterator[Violation]:
@@ -314,12 +376,25 @@ def _totals(draft: InvoiceDraft, policy: ValidationPolicy) -> Iterator[Violation
     if given is None:
         if not draft.lines and policy.lines_optional:
             yield _required("totals", "Totals (an invoice without lines)")
-        elif _lines_computable(draft.lines, policy) and compute_totals(draft.lines).gross <= 0:
-            yield Violation("lines", Code.FIELD_INVALID, "The invoice total must be positive.")
+        elif _lines_computable(draft.lines, policy):
+            computed = compute_totals(draft.lines)
+            if computed.gross <= 0:
+                yield Violation("lines", Code.FIELD_INVALID, "The invoice total must be positive.")
+            elif max(abs(computed.net), abs(computed.vat), abs(computed.gross)) > MAX_AMOUNT:
+                yield Violation(
+                    "lines",
+                    Code.FIELD_INVALID,
+                    f"The lines add up to a gross total of {computed.gross:f}; the limit for "
+                    f"an invoice total is {MAX_AMOUNT}.",
+                )
         return
     for name in ("net", "vat", "gross"):
         amount: Decimal = getattr(given, name)
-        if amount != amount.quantize(CENT):
+        if abs(amount) > MAX_AMOUNT:
+            yield Violation(
+                f"totals.{name}", Code.FIELD_INVALID, f"A total is at most {MAX_AMOUNT}."
+            )
+        elif amount != amount.quantize(CENT):
             yield Violation(f"totals.{name}", Code.FIELD_INVALID, "Totals are amounts to the cent.")
     internally_consistent = given.net + given.vat == given.gross
     if not internally_consistent:
@@ -343,3 +418,68 @@ def _totals(draft: InvoiceDraft, policy: ValidationPolicy) -> Iterator[Violation
                 Code.TOTALS_MISMATCH,
                 f"Totals say {name} {stated}; the lines add up to {expected}.",
             )
+
+
+def _vat_regime(draft: InvoiceDraft, policy: ValidationPolicy) -> Iterator[Violation]:
+    regime = draft.vat_regime
+    if regime not in VAT_REGIMES:
+        yield Violation(
+            "vat_regime",
+            Code.FIELD_INVALID,
+            f"{regime} is not a Chorus Pro VAT regime (accepted: {', '.join(VAT_REGIMES)}).",
+        )
+        return
+    zero_rated = [i for i, line in enumerate(draft.lines) if line.vat_rate == 0]
+    if draft.vat_exemption_reason is None and (regime == "EXONERATION" or zero_rated):
+        why = (
+            "An EXONERATION invoice"
+            if regime == "EXONERATION"
+            else f"lines.{zero_rated[0]} has a 0 % VAT rate, so the invoice"
+        )
+        yield Violation(
+            "vat_exemption_reason",
+            Code.VAT_EXEMPTION_REASON_REQUIRED,
+            f"{why} must state why no VAT applies (vat_exemption_reason, e.g. "
+            "'TVA non applicable, art. 293 B du CGI').",
+        )
+    if regime not in EXEMPT_VAT_REGIMES:
+        return
+    for index, line in enumerate(draft.lines):
+        if line.vat_rate is not None and line.vat_rate != 0:
+            yield Violation(
+                f"lines.{index}.vat_rate",
+                Code.FIELD_INVALID,
+                f"Under the VAT regime {regime} every line's VAT rate is 0.",
+            )
+    if draft.totals is not None and draft.totals.vat != 0:
+        yield Violation(
+            "totals.vat", Code.FIELD_INVALID, f"Under the VAT regime {regime} the VAT is 0."
+        )
+
+
+def _payment(draft: InvoiceDraft, policy: ValidationPolicy) -> Iterator[Violation]:
+    payment = draft.payment
+    if payment is None:
+        return
+    if draft.type is InvoiceType.CREDIT_NOTE:
+        # Chorus refuses a payment method on a credit note (chorus-pro.md §6).
+        yield Violation("payment", Code.FIELD_INVALID, "A credit note carries no payment means.")
+        return
+    if payment.means is not None and payment.means not in PAYMENT_MEANS:
+        yield Violation(
+            "payment.means",
+            Code.FIELD_INVALID,
+            f"{payment.means} is not a Chorus Pro payment means "
+            f"(accepted: {', '.join(PAYMENT_MEANS)}).",
+        )
+    if payment.iban is not None and not is_valid_iban(payment.iban):
+        yield Violation(
+            "payment.iban",
+            Code.FIELD_INVALID,
+            "Not a valid IBAN (country code, check digits, national format); Chorus Pro "
+            "accepts bank accounts as IBAN only.",
+        )
+    if payment.bic is not None and not is_valid_bic(payment.bic):
+        yield Violation(
+            "payment.bic", Code.FIELD_INVALID, "Not a valid BIC (8 or 11 letters and digits)."
+        )

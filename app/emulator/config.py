@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_DIRECTORY_FILE = Path(__file__).parent / "data" / "directory.json"
 
@@ -32,6 +32,8 @@ class EmulatorConfig(BaseSettings):
         env_prefix="EMULATOR_",
         env_file=".env",
         env_file_encoding="utf-8",
+        # `EMULATOR_STATE_FILE=` (as .env.example lists it) means "no file", not the path "".
+        env_ignore_empty=True,
         extra="ignore",
         populate_by_name=True,
     )
@@ -73,6 +75,13 @@ class EmulatorConfig(BaseSettings):
     timezone: str = "Europe/Paris"
     # Chorus's ordering of `histoStatut` is not documented.
     history_newest_first: bool = False
+    # Statuses per page of consulter/historique when `paramRechercheHistoStatuts` asks for pages,
+    # and the most one page holds whatever is asked (Chorus's own limits are not documented):
+    # small, so a client must read every page. A request without it gets the whole history.
+    history_page_size: int = Field(default=3, ge=1)
+    # Peers saw a search that finds nothing answer `codeRetour` 20000 on HTTP 200 instead of an
+    # empty list; on by default, the harder side for clients.
+    empty_search_not_found: bool = True
     # Whether health-check also wants `cpro-account` (PISTE always wants the bearer token).
     health_check_requires_account: bool = True
 
@@ -87,7 +96,8 @@ class EmulatorConfig(BaseSettings):
     # "10 Mo": whether Chorus means 10 * 10^6 or 10 * 2^20 bytes is not documented.
     attachment_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
     attachment_name_max_length: int = Field(default=50, ge=1)
-    attachment_extensions: list[str] = Field(
+    # Comma-separated in the environment, like the gateway's lists.
+    attachment_extensions: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: list(DEFAULT_ATTACHMENT_EXTENSIONS)
     )
 
@@ -103,6 +113,10 @@ class EmulatorConfig(BaseSettings):
     code_credit_note_without_origin: int = 20308
     code_attachment_too_large: int = 20003
     code_invoice_not_found: int = 20000
+    code_search_empty: int = 20000
+    # `soumettre` takes only A1, A2, A9 and A12 (peers); A9/A12 name a validator structure.
+    code_framework_invalid: int = 20309
+    code_validator_missing: int = 20310
     # Invented, no source at all: bad attachment name, unknown structure, malformed request.
     code_attachment_name_invalid: int = 20091
     code_structure_not_found: int = 20092
@@ -113,6 +127,13 @@ class EmulatorConfig(BaseSettings):
     def _status_from_text(cls, value: object) -> object:
         # Environment variables arrive as text, which a Literal of ints would refuse.
         return int(value) if isinstance(value, str) and value.strip().isdigit() else value
+
+    @field_validator("attachment_extensions", mode="before")
+    @classmethod
+    def _split_extensions(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
 
     @model_validator(mode="after")
     def _shares_fit(self) -> EmulatorConfig:

@@ -30,6 +30,17 @@ class ChorusRefusal(Exception):
         self.libelle = libelle
 
 
+class NothingFound(Exception):
+    """A search with no result, answered as Chorus has been seen to: `codeRetour` on HTTP 200."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+NOTHING_FOUND_LIBELLE = "La recherche n'a retourné aucun résultat."
+
+
 class MalformedRequest(Exception):
     """A body Chorus cannot read: HTTP 400 with an envelope."""
 
@@ -67,6 +78,9 @@ def install_error_handlers(app: FastAPI, config: EmulatorConfig, stats: Stats) -
         stats.refusals[refusal.code] += 1
         return envelope(refusal.code, refusal.libelle, config.refusal_http_status)
 
+    async def on_nothing_found(request: Request, exc: Exception) -> Response:
+        return envelope(cast(NothingFound, exc).code, NOTHING_FOUND_LIBELLE, 200)
+
     async def on_malformed(request: Request, exc: Exception) -> Response:
         return envelope(config.code_malformed_request, cast(MalformedRequest, exc).libelle, 400)
 
@@ -80,6 +94,7 @@ def install_error_handlers(app: FastAPI, config: EmulatorConfig, stats: Stats) -
         return Response(status_code=cast(AccessDenied, exc).status_code)
 
     app.add_exception_handler(ChorusRefusal, on_refusal)
+    app.add_exception_handler(NothingFound, on_nothing_found)
     app.add_exception_handler(MalformedRequest, on_malformed)
     app.add_exception_handler(RequestValidationError, on_invalid)
     app.add_exception_handler(AccessDenied, on_denied)

@@ -6,6 +6,8 @@ Kinds and what the caller sees:
   becomes a `Retry-After` header.
 * `http_401`, `http_403`: that status with an empty body, like PISTE; call not processed.
 * `revoke_token`: every issued token is invalidated, then 401 with an empty body.
+* `token_invalid_client`: HTTP 400 `{"error": "invalid_client"}`, as PISTE's token endpoint
+  sometimes answers valid credentials; meant for `oauth/token`.
 * `latency`: waits `delay_ms` (default 1000) then processes the call normally.
 * `read_timeout`: waits `delay_ms` (default 30000) and answers 504 without processing the call,
   so a client with a shorter read timeout gives up on a call that left no trace.
@@ -21,6 +23,7 @@ While waiting, a client that hangs up ends the wait early and nothing more is se
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 from collections.abc import Callable
 from typing import Literal
@@ -42,6 +45,7 @@ FaultKind = Literal[
     "read_timeout",
     "commit_then_drop",
     "revoke_token",
+    "token_invalid_client",
 ]
 ANY_ENDPOINT = "*"
 OAUTH_ENDPOINT = "oauth/token"
@@ -74,6 +78,9 @@ STATUS_OF_KIND = {
     "http_403": 403,
     "revoke_token": 401,
 }
+INVALID_CLIENT = json.dumps(
+    {"error": "invalid_client", "error_description": "Client authentication failed"}
+).encode()
 REASONS = {429: b"Too Many Requests", 500: b"Internal Server Error", 502: b"Bad Gateway"}
 
 
@@ -206,6 +213,8 @@ class FaultMiddleware:
                 await _answer(send, 504, b"Gateway Timeout")
         elif rule.kind == "commit_then_drop":
             await self._commit_then_drop(rule, scope, receive, send)
+        elif rule.kind == "token_invalid_client":
+            await _answer(send, 400, INVALID_CLIENT, [(b"content-type", b"application/json")])
         else:
             if rule.kind == "revoke_token":
                 self.revoke_tokens()
@@ -238,7 +247,7 @@ async def _answer(
     send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None
 ) -> None:
     all_headers = [(b"content-length", str(len(body)).encode()), *(headers or [])]
-    if body:
+    if body and not any(name == b"content-type" for name, _ in all_headers):
         all_headers.append((b"content-type", b"text/plain; charset=utf-8"))
     await send({"type": "http.response.start", "status": status, "headers": all_headers})
     await send({"type": "http.response.body", "body": body})

@@ -21,6 +21,8 @@ NOMINAL_PATH = ("EN_COURS_ACHEMINEMENT", "MISE_A_DISPOSITION", "MANDATEE", "MISE
 # The buyer decides after the invoice reached it (MISE_A_DISPOSITION), so refusals come third.
 STEPS_BEFORE_DECISION = 2
 NEEDS_REASON = frozenset({REJETEE, SUSPENDUE})
+# Nothing moves an invoice out of these (chorus-pro.md §4): a rejected invoice is issued anew.
+FINAL_STATUSES = frozenset({REJETEE, "MISE_EN_PAIEMENT", "ABANDONNEE", "SUPPRIMEE"})
 
 # Every status code Chorus uses for an invoice (PGF `IStatutFacture`, [H]).
 INVOICE_STATUSES = frozenset(
@@ -104,6 +106,15 @@ def visible(events: list[StatusEvent], now: datetime) -> list[StatusEvent]:
 def current(events: list[StatusEvent], now: datetime) -> StatusEvent:
     """The status in force at `now` (DEPOSEE is always there)."""
     return visible(events, now)[-1]
+
+
+def transition_refusal(current_code: str, code: str) -> str | None:
+    """Why a buyer may not move an invoice from `current_code` to `code`, or None if it may."""
+    if current_code in FINAL_STATUSES:
+        return f"the invoice is {current_code}, a final status: it cannot become {code}"
+    if code == DEPOSEE:
+        return "only soumettre deposits an invoice: no buyer action leads back to DEPOSEE"
+    return None
 
 
 def override(

@@ -17,6 +17,18 @@ from app.emulator.wire.factures import SoumettreFactureIn
 
 CENT = Decimal("0.01")
 RESERVED_SERVICE = "FACTURES_PUBLIQUES"
+# The frameworks peers send through `soumettre` (chorus-pro.md §5.1); the others are for works
+# contracts and validation circuits that a supplier's API deposit does not open.
+SUBMITTABLE_FRAMEWORKS = frozenset(
+    {
+        "A1_FACTURE_FOURNISSEUR",
+        "A2_FACTURE_FOURNISSEUR_DEJA_PAYEE",
+        "A9_FACTURE_SOUSTRAITANT",
+        "A12_FACTURE_COTRAITANT",
+    }
+)
+# A subcontractor's or co-contractor's invoice goes first to the structure that validates it.
+FRAMEWORKS_WITH_VALIDATOR = frozenset({"A9_FACTURE_SOUSTRAITANT", "A12_FACTURE_COTRAITANT"})
 LA_POSTE_SIREN = "356000000"
 
 
@@ -78,6 +90,7 @@ def check_submission(
             )
         )
     refusals += _recipient_refusals(invoice, context.recipient, config)
+    refusals += _framework_refusals(invoice, config)
     if invoice.references.typeFacture == "AVOIR" and not _blank_to_none(
         invoice.references.numeroFactureOrigine
     ):
@@ -141,6 +154,27 @@ def _recipient_refusals(
             )
         )
     return refusals
+
+
+def _framework_refusals(invoice: SoumettreFactureIn, config: EmulatorConfig) -> list[Refusal]:
+    framework = invoice.cadreDeFacturation
+    code = framework.codeCadreFacturation
+    if code not in SUBMITTABLE_FRAMEWORKS:
+        return [
+            Refusal(
+                config.code_framework_invalid,
+                f"Le cadre de facturation {code} n'est pas autorisé pour ce mode de dépôt.",
+            )
+        ]
+    if code in FRAMEWORKS_WITH_VALIDATOR and not _blank_to_none(framework.codeStructureValideur):
+        return [
+            Refusal(
+                config.code_validator_missing,
+                f"Le cadre de facturation {code} exige une structure valideur "
+                "(codeStructureValideur).",
+            )
+        ]
+    return []
 
 
 def _service_problem(code: str, service: ServiceSpec | None) -> str | None:

@@ -2,15 +2,18 @@
 
 Every mutation goes through a method here and, when a state file is configured, is written
 through at once (a whole snapshot, atomically replaced), so a restarted emulator keeps its
-invoices and the "exactly once" ground truth. Handlers are `async def` without awaits between
-reads and writes, so on the single event loop each call sees and leaves a consistent state.
+invoices and the "exactly once" ground truth. Ids never repeat, even across restarts without a
+state file or after a reset, since counters start at the wall clock (see `id_floor`). Handlers
+are `async def` without awaits between reads and writes, so on the single event loop each call
+sees and leaves a consistent state.
 """
 
 from __future__ import annotations
 
 import os
+import time
 from collections import Counter
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +22,17 @@ from pydantic import BaseModel, Field
 from app.emulator.directory import Directory, StructureSpec
 from app.emulator.lifecycle import StatusEvent
 
-FIRST_INVOICE_ID = 7_000_001
-FIRST_ATTACHMENT_ID = 28_001
+ID_EPOCH_NS = int(datetime(2025, 1, 1, tzinfo=UTC).timestamp()) * 1_000_000_000
+
+
+def id_floor() -> int:
+    """Microseconds of wall-clock time since 2025: where a new or loaded state's ids start.
+
+    An emulator hands out far fewer than one id per microsecond, so the ids of a restarted (or
+    reset) emulator always start above every id the previous one gave, state file or not. It is
+    the real clock, not the emulator's (which tests freeze), since restarts happen in real time.
+    """
+    return (time.time_ns() - ID_EPOCH_NS) // 1000
 
 
 class InvoiceRecord(BaseModel):
@@ -61,9 +73,9 @@ class Snapshot(BaseModel):
     """Everything persisted to the state file."""
 
     version: int = 1
-    next_invoice_id: int = FIRST_INVOICE_ID
-    next_attachment_id: int = FIRST_ATTACHMENT_ID
-    next_event_id: int = 1
+    next_invoice_id: int = 0
+    next_attachment_id: int = 0
+    next_event_id: int = 0
     structures: list[StructureSpec] = Field(default_factory=list)
     invoices: list[InvoiceRecord] = Field(default_factory=list)
     attachments: list[AttachmentRecord] = Field(default_factory=list)
@@ -223,9 +235,11 @@ class Store:
         self._attachments = {record.id: record for record in snapshot.attachments}
         self._tokens = dict(snapshot.tokens)
         self._duplicates = Counter(snapshot.duplicates_refused)
-        self._next_invoice_id = snapshot.next_invoice_id
-        self._next_attachment_id = snapshot.next_attachment_id
-        self._next_event_id = snapshot.next_event_id
+        # A state file restored from a backup must not give out the ids issued since.
+        floor = id_floor()
+        self._next_invoice_id = max(snapshot.next_invoice_id, floor)
+        self._next_attachment_id = max(snapshot.next_attachment_id, floor)
+        self._next_event_id = max(snapshot.next_event_id, floor)
 
     def _save(self) -> None:
         if self._state_file is None:

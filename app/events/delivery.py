@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from datetime import UTC, datetime
@@ -9,6 +10,7 @@ from email.utils import parsedate_to_datetime
 from functools import partial
 
 import httpx
+from pydantic import AnyUrl
 from pydantic_core import to_jsonable_python
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,6 +19,7 @@ from app.events import repository
 from app.events.models import Event
 from app.events.service import fan_out_event
 from app.events.signing import signature_headers
+from app.events.targets import TargetNotAllowed, WebhookUrlNotAllowed, check_webhook_url
 from app.outbox.models import OutboxItem
 from app.outbox.outcomes import Apply, Done, GiveUp, Outcome, RetryLater
 from app.resources import Resources
@@ -76,14 +79,37 @@ async def deliver_webhook(resources: Resources, item: OutboxItem) -> Outcome:
         # A key configuration problem an operator can fix: keep the delivery, try later.
         return RetryLater(error="the signing secret cannot be decrypted (secrets key changed?)")
 
+    context = {"event_id": event.id, "subscription_id": subscription.id, "attempt": item.attempts}
+    settings = resources.settings.webhook
+    try:
+        # Subscriptions stored before the rules, or under another setting, meet them here too.
+        check_webhook_url(AnyUrl(subscription.url), allow_private=settings.allow_private_targets)
+    except WebhookUrlNotAllowed as exc:
+        error = f"target not allowed: {exc}"
+        logger.warning("webhook delivery refused: %s", error, extra=context)
+        return GiveUp(error=error)
+    except ValueError:
+        # Not the parser's message: it quotes the URL, credentials included.
+        return GiveUp(error="target not allowed: the stored URL does not parse")
+
     body = webhook_body(event)
     headers = signature_headers(secret, msg_id=event.id, timestamp=utc_now(), body=body)
     headers["content-type"] = "application/json"
-    context = {"event_id": event.id, "subscription_id": subscription.id, "attempt": item.attempts}
     try:
-        response = await resources.http.post(
-            subscription.url, content=body.encode("utf-8"), headers=headers
-        )
+        # A total deadline: httpx's timeouts are per read, and a receiver that trickles its
+        # answer a byte at a time would otherwise hold this delivery forever.
+        async with asyncio.timeout(settings.timeout_seconds):
+            status, retry_after = await _post(
+                resources.http, subscription.url, body, headers, settings.max_response_bytes
+            )
+    except TimeoutError:
+        error = f"timeout (no complete answer within {settings.timeout_seconds:g} s)"
+        logger.warning("webhook delivery failed: %s", error, extra=context)
+        return RetryLater(error=error)
+    except TargetNotAllowed as exc:
+        error = f"target not allowed: {exc}"
+        logger.warning("webhook delivery refused: %s", error, extra=context)
+        return GiveUp(error=error)
     except httpx.TimeoutException as exc:
         error = f"timeout ({type(exc).__name__})"
         logger.warning("webhook delivery failed: %s", error, extra=context)
@@ -94,7 +120,6 @@ async def deliver_webhook(resources: Resources, item: OutboxItem) -> Outcome:
         logger.warning("webhook delivery failed: %s", error, extra=context)
         return RetryLater(error=error)
 
-    status = response.status_code
     if 200 <= status < 300:
         logger.info("webhook delivered", extra={**context, "status": status})
         return Done()
@@ -104,9 +129,25 @@ async def deliver_webhook(resources: Resources, item: OutboxItem) -> Outcome:
         return Done(apply=_disable(subscription.id))
     error = f"HTTP {status}"
     logger.warning("webhook delivery failed: %s", error, extra={**context, "status": status})
-    return RetryLater(
-        error=error, retry_after=retry_after_seconds(response.headers.get("retry-after"))
-    )
+    return RetryLater(error=error, retry_after=retry_after_seconds(retry_after))
+
+
+async def _post(
+    http: httpx.AsyncClient, url: str, body: str, headers: dict[str, str], max_bytes: int
+) -> tuple[int, str | None]:
+    """POST and read at most `max_bytes` of the answer; its status and `Retry-After`.
+
+    Only the status matters. A short answer is read to its end so the connection can be
+    reused; a longer one is left unread and its connection closed. Raw bytes, so a compressed
+    answer is never inflated.
+    """
+    async with http.stream("POST", url, content=body.encode("utf-8"), headers=headers) as response:
+        read = 0
+        async for chunk in response.aiter_raw():
+            read += len(chunk)
+            if read > max_bytes:
+                break
+        return response.status_code, response.headers.get("retry-after")
 
 
 async def fan_out(item: OutboxItem) -> Outcome:

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
+from app.api_types import PageSize, Position, WebhookIdPath
 from app.auth.dependencies import OperatorDep, ReaderDep
 from app.db.session import SessionDep
 from app.dependencies import ResourcesDep
@@ -35,11 +36,16 @@ def _out(subscription: WebhookSubscription) -> WebhookOut:
 async def create_webhook(
     body: WebhookIn, session: SessionDep, resources: ResourcesDep, caller: OperatorDep
 ) -> WebhookCreatedOut:
-    """Deliveries are signed with the returned secret, which is never shown again."""
+    """Deliveries are signed with the returned secret, which is never shown again.
+
+    Only public http(s) addresses are accepted: loopback, private, link-local, metadata and
+    other internal targets, and URLs with credentials, are 422 `WEBHOOK_URL_NOT_ALLOWED`.
+    """
     subscription, secret = await subscriptions.create_subscription(
         session,
         resources.password_box,
-        url=str(body.url),
+        url=body.url,
+        allow_private=resources.settings.webhook.allow_private_targets,
         event_types=body.event_types,
         description=body.description,
     )
@@ -66,7 +72,9 @@ async def list_webhooks(session: SessionDep, caller: OperatorDep) -> list[Webhoo
     summary="Disable a webhook subscription",
     responses=problem_responses(401, 403, 404),
 )
-async def delete_webhook(subscription_id: str, session: SessionDep, caller: OperatorDep) -> None:
+async def delete_webhook(
+    subscription_id: WebhookIdPath, session: SessionDep, caller: OperatorDep
+) -> None:
     """Stops deliveries at once; those already queued finish without being sent."""
     await subscriptions.disable_subscription(session, subscription_id)
 
@@ -81,8 +89,8 @@ async def delete_webhook(subscription_id: str, session: SessionDep, caller: Oper
 async def list_events(
     session: SessionDep,
     caller: ReaderDep,
-    after: Annotated[int, Query(ge=0, description="The last `position` already seen.")] = 0,
-    limit: Annotated[int, Query(ge=1, le=500)] = DEFAULT_FEED_LIMIT,
+    after: Annotated[Position, Query(description="The last `position` already seen.")] = 0,
+    limit: Annotated[PageSize, Query()] = DEFAULT_FEED_LIMIT,
     event_type: Annotated[EventType | None, Query(alias="type")] = None,
 ) -> EventPage:
     """Events of the caller's suppliers after `after`, oldest first; poll with `next_after`."""

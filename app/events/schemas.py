@@ -5,12 +5,23 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AnyUrl, BaseModel, ConfigDict, Field, UrlConstraints
+from pydantic import AnyUrl, BaseModel, BeforeValidator, ConfigDict, Field, UrlConstraints
 
 from app.events.types import EventType
 
+
+def _refuse_nul(value: object) -> object:
+    # PostgreSQL cannot store NUL in text, and the URL parser would drop it silently.
+    if isinstance(value, str) and "\x00" in value:
+        raise ValueError("NUL characters (\\u0000) are not allowed")
+    return value
+
+
+NoNul = BeforeValidator(_refuse_nul)
 WebhookUrl = Annotated[
-    AnyUrl, UrlConstraints(max_length=2000, allowed_schemes=["http", "https"], host_required=True)
+    AnyUrl,
+    UrlConstraints(max_length=2000, allowed_schemes=["http", "https"], host_required=True),
+    NoNul,
 ]
 
 
@@ -25,7 +36,7 @@ class WebhookIn(BaseModel):
         max_length=len(EventType),
         description="The event types to receive; empty or absent: all of them.",
     )
-    description: str | None = Field(default=None, max_length=200)
+    description: Annotated[str | None, NoNul] = Field(default=None, max_length=200)
 
 
 class WebhookOut(BaseModel):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pydantic import SecretStr
+from pydantic import AnyUrl, SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.base import utc_now
@@ -13,6 +13,7 @@ from app.errors import NotFound
 from app.events import repository
 from app.events.models import WebhookSubscription
 from app.events.signing import new_secret
+from app.events.targets import check_webhook_url
 from app.events.types import EventType
 from app.structures.crypto import PasswordBox
 
@@ -21,15 +22,20 @@ async def create_subscription(
     session: AsyncSession,
     box: PasswordBox,
     *,
-    url: str,
+    url: AnyUrl,
+    allow_private: bool = False,
     event_types: Sequence[EventType] = (),
     description: str | None = None,
 ) -> tuple[WebhookSubscription, SecretStr]:
-    """Register an endpoint; returns it with its signing secret, kept only encrypted after."""
+    """Register an endpoint; returns it with its signing secret, kept only encrypted after.
+
+    Raises `WebhookUrlNotAllowed` for a URL webhooks may not reach (see `app.events.targets`).
+    """
+    check_webhook_url(url, allow_private=allow_private)
     secret = new_secret()
     subscription = WebhookSubscription(
         id=new_id("whk_"),
-        url=url,
+        url=str(url),
         secret_ciphertext=box.seal(secret),
         # Deduplicated, in the enum's order, so equal requests store equal lists.
         event_types=[str(kind) for kind in EventType if kind in set(event_types)],

@@ -1,11 +1,16 @@
-"""What the health endpoints report: database, schema, outbox backlog."""
+"""What the health endpoints report: database, schema, outbox backlog, blocked invoices.
+
+Every query here runs on each `/health` call and `/metrics` scrape, so each is bounded: counts
+stop at `COUNT_CAP` (a count of `COUNT_CAP` means "at least that many") and walk an index,
+lists have a LIMIT.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, text
+from sqlalchemy import Select, func, or_, select, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -16,6 +21,9 @@ from app.invoices.models import Invoice
 from app.outbox.models import OutboxItem, WorkerHeartbeat
 from app.outbox.service import OutboxKind, OutboxState
 from app.structures.models import SupplierStructure
+
+COUNT_CAP = 10_000
+LIST_LIMIT = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,41 +66,105 @@ class Backlog:
     failed: int
 
 
-async def outbox_backlog(session: AsyncSession, now: datetime | None = None) -> dict[str, Backlog]:
-    """The outbox by kind (every kind the gateway knows, even when empty)."""
+def capped_count(rows: Select[str], cap: int = COUNT_CAP) -> Select[int]:
+    """COUNT(*) over at most `cap` rows of `rows`: the database stops reading at the cap."""
+    return select(func.count()).select_from(rows.limit(cap).subquery())
+
+
+async def outbox_backlog(
+    session: AsyncSession, now: datetime | None = None, *, cap: int = COUNT_CAP
+) -> dict[str, Backlog]:
+    """The outbox by kind (every kind the gateway knows, even when empty), counts capped.
+
+    Pending items are read soonest-due first along the (state, next_attempt_at) index, so the
+    oldest due item of every kind is among the first `cap` read.
+    """
     now = now or utc_now()
-    rows = (
+    due = (
+        select(OutboxItem.kind, OutboxItem.next_attempt_at)
+        .where(OutboxItem.state == OutboxState.PENDING)
+        .order_by(OutboxItem.next_attempt_at)
+        .limit(cap)
+        .subquery()
+    )
+    pending_rows = (
         await session.execute(
-            select(
-                OutboxItem.kind,
-                OutboxItem.state,
-                func.count(),
-                func.min(OutboxItem.next_attempt_at),
-            )
-            .where(OutboxItem.state.in_([OutboxState.PENDING, OutboxState.FAILED]))
-            .group_by(OutboxItem.kind, OutboxItem.state)
+            select(due.c.kind, func.count(), func.min(due.c.next_attempt_at)).group_by(due.c.kind)
         )
     ).all()
-    counts: dict[tuple[str, str], tuple[int, datetime | None]] = {
-        (kind, state): (int(count), oldest) for kind, state, count, oldest in rows
-    }
+    given_up = (
+        select(OutboxItem.kind).where(OutboxItem.state == OutboxState.FAILED).limit(cap).subquery()
+    )
+    failed_rows = (
+        await session.execute(select(given_up.c.kind, func.count()).group_by(given_up.c.kind))
+    ).all()
+    pending = {kind: (int(count), oldest) for kind, count, oldest in pending_rows}
+    failed = {kind: int(count) for kind, count in failed_rows}
     backlog = {}
     for kind in OutboxKind:
-        pending, oldest = counts.get((kind, OutboxState.PENDING), (0, None))
-        failed, _ = counts.get((kind, OutboxState.FAILED), (0, None))
+        count, oldest = pending.get(kind, (0, None))
         age = max(0.0, (now - oldest).total_seconds()) if oldest is not None else None
-        backlog[str(kind)] = Backlog(pending=pending, oldest_due_age_seconds=age, failed=failed)
+        backlog[str(kind)] = Backlog(
+            pending=count, oldest_due_age_seconds=age, failed=failed.get(kind, 0)
+        )
     return backlog
 
 
-async def failed_invoices(session: AsyncSession) -> int:
-    """Invoices the gateway gave up on (an operator can retry them)."""
-    return int(
-        await session.scalar(
-            select(func.count()).select_from(Invoice).where(Invoice.status == InvoiceStatus.FAILED)
-        )
-        or 0
+async def failed_invoices(session: AsyncSession, *, cap: int = COUNT_CAP) -> int:
+    """Invoices the gateway gave up on (an operator can retry them), counted up to `cap`."""
+    rows = select(Invoice.id).where(Invoice.status == InvoiceStatus.FAILED)
+    return int(await session.scalar(capped_count(rows, cap)) or 0)
+
+
+async def invoices_by_status(
+    session: AsyncSession, statuses: list[str], *, cap: int = COUNT_CAP
+) -> dict[str, int]:
+    """Invoices per status, each counted up to `cap` along the (status, id) index, in one query."""
+    counts = [
+        capped_count(select(Invoice.id).where(Invoice.status == status), cap).scalar_subquery()
+        for status in statuses
+    ]
+    row = (await session.execute(select(*counts))).one()
+    return {status: int(count) for status, count in zip(statuses, row, strict=True)}
+
+
+@dataclass(frozen=True, slots=True)
+class BlockedInvoice:
+    """A queued invoice no delivery can take: its supplier's structure is missing or paused."""
+
+    id: str
+    supplier_siret: str
+    reason: str
+
+
+NO_STRUCTURE = "no registered structure"
+STRUCTURE_PAUSED = "structure paused"
+
+
+async def blocked_invoices(
+    session: AsyncSession, *, scan: int = 1000, limit: int = 20
+) -> list[BlockedInvoice]:
+    """Blocked invoices among the `scan` oldest queued ones (blocked ones stay queued, so old)."""
+    queued = (
+        select(Invoice.id, Invoice.supplier_siret)
+        .where(Invoice.status == InvoiceStatus.QUEUED)
+        .order_by(Invoice.id)
+        .limit(scan)
+        .subquery()
     )
+    rows = (
+        await session.execute(
+            select(queued.c.id, queued.c.supplier_siret, SupplierStructure.siret)
+            .outerjoin(SupplierStructure, SupplierStructure.siret == queued.c.supplier_siret)
+            .where(or_(SupplierStructure.siret.is_(None), SupplierStructure.paused_at.is_not(None)))
+            .order_by(queued.c.id)
+            .limit(limit)
+        )
+    ).all()
+    return [
+        BlockedInvoice(invoice_id, siret, NO_STRUCTURE if registered is None else STRUCTURE_PAUSED)
+        for invoice_id, siret, registered in rows
+    ]
 
 
 async def recent_workers(
@@ -117,7 +189,10 @@ async def paused_structures(session: AsyncSession) -> list[SupplierStructure]:
     return list(
         (
             await session.scalars(
-                select(SupplierStructure).where(SupplierStructure.paused_at.is_not(None))
+                select(SupplierStructure)
+                .where(SupplierStructure.paused_at.is_not(None))
+                .order_by(SupplierStructure.paused_at)
+                .limit(LIST_LIMIT)
             )
         ).all()
     )
@@ -137,6 +212,7 @@ async def expiring_passwords(
                 select(SupplierStructure)
                 .where(SupplierStructure.password_expires_at <= now + PASSWORD_WARNING)
                 .order_by(SupplierStructure.password_expires_at)
+                .limit(LIST_LIMIT)
             )
         ).all()
     )

@@ -17,12 +17,34 @@ from sqlalchemy import delete, insert, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db.base import utc_now
-from app.errors import IdempotencyKeyInFlight, IdempotencyKeyReused
+from app.errors import IdempotencyKeyInFlight, IdempotencyKeyInvalid, IdempotencyKeyReused
 from app.idempotency.models import IdempotencyRecord
 
 IN_FLIGHT = "in_flight"
 COMPLETED = "completed"
 MAX_KEY_LENGTH = 255
+
+
+def checked_key(header: str | None) -> str | None:
+    """The `Idempotency-Key` to use, None without the header; 400 for an unusable one.
+
+    An empty key would be stored like any other and block the next empty-key request for the
+    key's lifetime; a longer one than the column holds would fail at storage.
+    """
+    if header is None:
+        return None
+    if not header.strip():
+        raise IdempotencyKeyInvalid("The Idempotency-Key header is empty; send a unique key.")
+    if len(header) > MAX_KEY_LENGTH:
+        raise IdempotencyKeyInvalid(
+            f"The Idempotency-Key header has {len(header)} characters; at most "
+            f"{MAX_KEY_LENGTH} are accepted."
+        )
+    if not header.isprintable() or not header.isascii():
+        raise IdempotencyKeyInvalid(
+            "The Idempotency-Key header may only hold printable ASCII characters."
+        )
+    return header
 
 
 def fingerprint(document: Any) -> str:

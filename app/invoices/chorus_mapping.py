@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 from app.chorus.schemas import (
     CadreDeFacturation,
@@ -10,13 +11,16 @@ from app.chorus.schemas import (
     Fournisseur,
     LignePoste,
     LigneTva,
+    ModePaiement,
     MontantTotal,
     PieceJointePrincipale,
     References,
     SubmitInvoiceRequest,
+    TypeTva,
 )
-from app.domain.invoice import Line, vat_breakdown
+from app.domain.invoice import DEFAULT_VAT_REGIME, Line, vat_breakdown
 from app.invoices.models import Invoice
+from app.invoices.views import payment_means
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,12 +48,19 @@ def to_submit_request(
             codeServiceExecutant=invoice.buyer_service_code,
         ),
         fournisseur=Fournisseur(idFournisseur=supplier_structure_id),
-        cadreDeFacturation=CadreDeFacturation(codeCadreFacturation=invoice.framework),
+        cadreDeFacturation=CadreDeFacturation(
+            codeCadreFacturation=invoice.framework,
+            codeStructureValideur=invoice.validator_siret,
+        ),
         references=References(
             deviseFacture=invoice.currency,
             typeFacture="AVOIR" if invoice.type == "credit_note" else "FACTURE",
+            # Both validated against Chorus's lists at submission.
+            typeTva=cast(TypeTva, invoice.vat_regime or DEFAULT_VAT_REGIME),
+            motifExonerationTva=invoice.vat_exemption_reason,
             numeroBonCommande=invoice.legal_commitment,
             numeroFactureOrigine=invoice.preceding_invoice,
+            modePaiement=cast(ModePaiement | None, payment_means(invoice)),
         ),
         lignePoste=[
             LignePoste(

@@ -16,7 +16,9 @@ from functools import partial
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.buyers.directory import BuyerNotInChorus
 from app.chorus.accounts import TechnicalAccount
+from app.chorus.client import SUBMIT_INVOICE, UPLOAD_ATTACHMENT
 from app.chorus.errors import (
     ChorusAmbiguous,
     ChorusAuthError,
@@ -38,6 +40,9 @@ from app.outbox.outcomes import Apply, Done, GiveUp, Outcome, Reschedule, RetryL
 from app.resources import Resources
 from app.structures.models import SupplierStructure
 from app.structures.service import technical_account
+
+# Only the calls that deposit the invoice (its PDF, then the invoice) can end it `rejected`.
+DEPOSIT_ENDPOINTS = frozenset({SUBMIT_INVOICE, UPLOAD_ATTACHMENT})
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +132,12 @@ async def deliver_invoice(resources: Resources, item: OutboxItem) -> Outcome:
     except ChorusDuplicate:
         return await _after_duplicate(resources, loaded, item, first_sync)
     except ChorusRefusal as refusal:
+        if refusal.endpoint not in DEPOSIT_ENDPOINTS:
+            # A lookup's refusal (search, structure) is no verdict on the invoice: retry.
+            DELIVERIES.labels("not_sent").inc()
+            return RetryLater(
+                f"lookup refused: {refusal}", on_give_up=partial(_give_up, invoice.id)
+            )
         DELIVERIES.labels("refusal").inc()
         return Done(
             apply=_chain(
@@ -285,12 +296,27 @@ async def sync_invoice(resources: Resources, item: OutboxItem) -> Outcome:
     age = utc_now() - (invoice.chorus_status_at or invoice.created_at)
     if codes & set(settings.sync_final_statuses):
         return Done(apply=apply)
+    if codes & FINAL_WITHOUT_PAYMENT and await _payment_never_reported(resources, loaded):
+        return Done(apply=apply)
     if age > timedelta(days=settings.sync_max_age_days):
         return Done(apply=apply)
     delay = sync_delay_seconds(
         polls, first=settings.sync_first_delay_seconds, maximum=settings.sync_max_delay_seconds
     )
     return Reschedule(utc_now() + timedelta(seconds=delay), apply=apply)
+
+
+# Where a buyer whose directory flag says it never reports payment stops moving (chorus-pro.md §4).
+FINAL_WITHOUT_PAYMENT = frozenset({"MANDATEE", "COMPTABILISEE"})
+
+
+async def _payment_never_reported(resources: Resources, loaded: _Context) -> bool:
+    """The buyer's `statutMiseEnPaiementNestPasRemonte`; unknown (Chorus silent) reads False."""
+    try:
+        profile = await resources.buyers.profile(loaded.account, loaded.invoice.buyer_siret)
+    except (BuyerNotInChorus, ChorusError):
+        return False  # keep polling: the flag is asked again on the next poll
+    return profile.payment_status_not_reported
 
 
 async def _remember_progress(item_id: int, session: AsyncSession, *, seen: int, polls: int) -> None:

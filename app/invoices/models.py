@@ -55,6 +55,16 @@ class Invoice(Base):
     legal_commitment: Mapped[str | None] = mapped_column(String(50))
     preceding_invoice: Mapped[str | None] = mapped_column(String(20))
     note: Mapped[str | None] = mapped_column(Text)
+    # Chorus codeStructureValideur, for subcontractor (A9) and co-contractor (A12) invoices.
+    validator_siret: Mapped[str | None] = mapped_column(String(14))
+    # Chorus typeTva as resolved at submission (NULL on invoices stored before it existed).
+    vat_regime: Mapped[str | None] = mapped_column(String(32))
+    vat_exemption_reason: Mapped[str | None] = mapped_column(String(255))
+    # Chorus modePaiement; NULL on credit notes, which carry none.
+    payment_means: Mapped[str | None] = mapped_column(String(16))
+    payment_iban: Mapped[str | None] = mapped_column(String(34))
+    payment_bic: Mapped[str | None] = mapped_column(String(11))
+    payment_terms: Mapped[str | None] = mapped_column(Text)
     total_net: Mapped[Decimal] = mapped_column(DecimalText)
     total_vat: Mapped[Decimal] = mapped_column(DecimalText)
     total_gross: Mapped[Decimal] = mapped_column(DecimalText)

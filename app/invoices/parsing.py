@@ -4,13 +4,23 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from pydantic import ValidationError
 
-from app.domain.invoice import Buyer, InvoiceDraft, InvoiceType, Line, Supplier, Totals
+from app.domain.invoice import (
+    DEFAULT_VAT_REGIME,
+    Buyer,
+    InvoiceDraft,
+    InvoiceType,
+    Line,
+    Payment,
+    Supplier,
+    Totals,
+)
 from app.domain.violations import Code, Violation
 from app.errors import MalformedRequest
 from app.invoices.schemas import InvoiceIn
@@ -73,13 +83,42 @@ def _remove(document: Any, loc: tuple[int | str, ...]) -> None:
         node[last] = {}
 
 
+def _nul_locations(node: Any, loc: tuple[int | str, ...] = ()) -> Iterator[tuple[int | str, ...]]:
+    """Where a string (or a key) holds U+0000, which PostgreSQL text cannot store."""
+    if isinstance(node, str):
+        if "\x00" in node:
+            yield loc
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            if "\x00" in key:
+                yield (*loc, key)
+            else:
+                yield from _nul_locations(value, (*loc, key))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _nul_locations(value, (*loc, index))
+
+
 def parse_invoice(document: dict[str, Any]) -> ParsedInvoice:
     """Normalize `document`; malformed fields are reported and left out, the rest still read."""
+    nul_violations: list[Violation] = []
+    nul_locations = list(_nul_locations(document))
+    if nul_locations:
+        document = copy.deepcopy(document)
+        for loc in nul_locations:
+            nul_violations.append(
+                Violation(
+                    _field_path(loc).replace("\x00", "\\u0000"),
+                    Code.FIELD_INVALID,
+                    "Text may not contain NUL characters (\\u0000).",
+                )
+            )
+            _remove(document, loc)
     try:
-        return ParsedInvoice(InvoiceIn.model_validate(document), [])
+        return ParsedInvoice(InvoiceIn.model_validate(document), nul_violations)
     except ValidationError as first:
         errors = first.errors()
-    violations = [_to_violation(error) for error in errors]
+    violations = [*nul_violations, *(_to_violation(error) for error in errors)]
     pruned = copy.deepcopy(document)
     for error in errors:
         loc = tuple(error["loc"])
@@ -143,4 +182,12 @@ def to_draft(invoice: InvoiceIn) -> InvoiceDraft:
         totals=complete_totals,
         preceding_invoice=invoice.preceding_invoice,
         note=invoice.note,
+        vat_regime=invoice.vat_regime or DEFAULT_VAT_REGIME,
+        vat_exemption_reason=invoice.vat_exemption_reason,
+        payment=Payment(
+            means=invoice.payment.means, iban=invoice.payment.iban, bic=invoice.payment.bic
+        )
+        if invoice.payment is not None
+        else None,
+        validator_siret=invoice.validator_siret,
     )

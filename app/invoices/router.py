@@ -8,11 +8,13 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse, Response
 
+from app.api_types import CursorQuery, InvoiceIdPath, SiretQuery
 from app.auth.dependencies import OperatorDep, ReaderDep, WriterDep
 from app.buyers.service import online_requirements
 from app.db.session import SessionDep, SessionmakerDep
 from app.dependencies import ResourcesDep, SettingsDep
 from app.errors import UnsupportedMediaType
+from app.idempotency import service as idempotency
 from app.invoices import service
 from app.invoices.parsing import decode_json_body
 from app.invoices.schemas import (
@@ -58,8 +60,14 @@ IdempotencyKey = Annotated[
     str | None,
     Header(
         alias="Idempotency-Key",
-        max_length=255,
-        description="Makes retries safe: the same key and body return the first response.",
+        # Checked by hand (idempotency.checked_key) to answer 400 IDEMPOTENCY_KEY_INVALID.
+        json_schema_extra={
+            "minLength": 1,
+            "maxLength": idempotency.MAX_KEY_LENGTH,
+            "pattern": "^[ -~]*[!-~][ -~]*$",
+        },
+        description="Makes retries safe: the same key and body return the first response. "
+        f"1 to {idempotency.MAX_KEY_LENGTH} printable ASCII characters.",
     ),
 ]
 
@@ -96,6 +104,7 @@ async def create_invoice(
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Normalize, validate and store an invoice; it is then delivered to Chorus Pro."""
+    key = idempotency.checked_key(idempotency_key)
     read = await _read_submission(request, resources.settings.api.max_pdf_bytes)
     submission = await service.submit_invoice(
         session,
@@ -104,7 +113,7 @@ async def create_invoice(
         document=read.document,
         pdf=read.pdf,
         pdf_problems=read.violations,
-        idempotency_key=idempotency_key,
+        idempotency_key=key,
         settings=resources.settings.api,
         lookup=partial(online_requirements, resources, caller),
     )
@@ -122,15 +131,16 @@ async def create_invoice(
     responses=problem_responses(400, 401, 403, 413, 415, 422),
 )
 async def validate_invoice(
-    request: Request, caller: WriterDep, resources: ResourcesDep
+    request: Request, sessionmaker: SessionmakerDep, caller: WriterDep, resources: ResourcesDep
 ) -> ValidationResult:
-    """Run normalization and every rule; store nothing."""
+    """Run normalization and every rule (the supplier's registration too); store nothing."""
     read = await _read_submission(request, resources.settings.api.max_pdf_bytes)
     accepted = await service.check_invoice(
         read.document,
         resources.settings.api,
         caller,
         partial(online_requirements, resources, caller),
+        suppliers=partial(service.find_supplier, sessionmaker),
         pdf_violations=read.violations,
         with_pdf=read.pdf is not None,
     )
@@ -145,7 +155,9 @@ async def validate_invoice(
     summary="Get an invoice",
     responses=problem_responses(401, 403, 404),
 )
-async def get_invoice(invoice_id: str, session: SessionDep, caller: ReaderDep) -> InvoiceOut:
+async def get_invoice(
+    invoice_id: InvoiceIdPath, session: SessionDep, caller: ReaderDep
+) -> InvoiceOut:
     """One invoice, with its Chorus Pro status and history."""
     return await service.get_invoice(session, caller, invoice_id)
 
@@ -161,10 +173,10 @@ async def list_invoices(
     caller: ReaderDep,
     settings: SettingsDep,
     status: InvoiceStatus | None = None,
-    supplier_siret: Annotated[str | None, Query(max_length=32)] = None,
+    supplier_siret: SiretQuery = None,
     invoice_number: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int | None, Query(ge=1, le=500)] = None,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    cursor: CursorQuery = None,
 ) -> InvoicePage:
     """The caller's invoices; follow `next_cursor` for older ones."""
     return await service.list_invoices(
@@ -187,7 +199,9 @@ async def list_invoices(
         **problem_responses(401, 403, 404),
     },
 )
-async def get_invoice_pdf(invoice_id: str, session: SessionDep, caller: ReaderDep) -> Response:
+async def get_invoice_pdf(
+    invoice_id: InvoiceIdPath, session: SessionDep, caller: ReaderDep
+) -> Response:
     """Served back exactly as uploaded."""
     document = await service.get_pdf(session, caller, invoice_id)
     return Response(
@@ -203,7 +217,9 @@ async def get_invoice_pdf(invoice_id: str, session: SessionDep, caller: ReaderDe
     summary="Re-queue a failed invoice",
     responses=problem_responses(401, 403, 404, 409),
 )
-async def retry_invoice(invoice_id: str, session: SessionDep, caller: OperatorDep) -> InvoiceOut:
+async def retry_invoice(
+    invoice_id: InvoiceIdPath, session: SessionDep, caller: OperatorDep
+) -> InvoiceOut:
     """Operators only; the next attempt first checks whether Chorus already has it."""
     return await service.retry_invoice(session, invoice_id)
 

@@ -7,15 +7,31 @@ empty strings as absent.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import date, datetime
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
 
-from app.domain.identifiers import normalize_code, normalize_siret
-from app.domain.invoice import DEFAULT_FRAMEWORK
+from app.domain.identifiers import normalize_bank_code, normalize_code, normalize_siret
+from app.domain.invoice import (
+    DEFAULT_FRAMEWORK,
+    MAX_DECIMAL_PLACES,
+    MAX_INPUT_AMOUNT,
+    MAX_INTEGER_DIGITS,
+    PAYMENT_MEANS,
+    VAT_REGIMES,
+    money_text,
+)
+
+# What JSON and most ERPs mean by a decimal: optional sign, a dot, optional exponent.
+_DECIMAL_TEXT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+DECIMAL_FORMAT = "expected a decimal number with a dot and no thousands separator, e.g. 10.50"
+_SMALLEST_STEP = Decimal(1).scaleb(-MAX_DECIMAL_PLACES)
+DATE_FORMAT = "expected an ISO 8601 date YYYY-MM-DD, e.g. 2026-11-20"
 
 
 def _blank_to_none(value: Any) -> Any:
@@ -42,18 +58,62 @@ def _code(value: Any) -> Any:
     return normalize_code(value) if isinstance(value, str) else value
 
 
-def _amount(value: Any) -> Any:
+def _amount(value: Any) -> Decimal | None:
+    """An exact decimal within the gateway's bounds, or None for an absent amount."""
     if isinstance(value, bool | float):
         # json.loads(parse_float=Decimal) never yields a float; a float here lost precision.
-        raise ValueError("amounts are decimal strings or JSON numbers")
-    return _blank_to_none(value)
+        raise ValueError("Amounts are decimal strings or JSON numbers.")
+    value = _blank_to_none(value)
+    if value is None:
+        return None
+    amount = _decimal(value)
+    if not amount.is_finite():
+        raise ValueError("Amounts are finite numbers.")
+    if amount == 0:
+        # 0E+999999999 is zero too, but printing its digits would not be.
+        return Decimal(0)
+    if amount.adjusted() >= MAX_INTEGER_DIGITS:
+        raise ValueError(
+            f"Amount over the limit: at most {MAX_INPUT_AMOUNT} in absolute value "
+            f"({MAX_INTEGER_DIGITS} digits before the decimal point)."
+        )
+    if amount != amount.quantize(_SMALLEST_STEP):
+        raise ValueError(f"At most {MAX_DECIMAL_PLACES} decimal places.")
+    return amount
+
+
+def _decimal(value: object) -> Decimal:
+    if isinstance(value, Decimal):
+        return value
+    if isinstance(value, int):
+        return Decimal(value)
+    if isinstance(value, str) and _DECIMAL_TEXT.fullmatch(value) is not None:
+        try:
+            return Decimal(value)
+        except InvalidOperation:  # an exponent beyond what Decimal represents
+            pass
+    raise ValueError(f"Not an amount: {DECIMAL_FORMAT}.")
 
 
 def _iso_date(value: Any) -> Any:
     value = _blank_to_none(value)
-    if value is not None and not isinstance(value, str | date):
-        raise ValueError("dates are ISO 8601 strings (YYYY-MM-DD)")
-    return value
+    if value is None or isinstance(value, date):
+        return value
+    if isinstance(value, str) and _ISO_DATE.fullmatch(value):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            raise ValueError(f"{value} is not a calendar date: {DATE_FORMAT}.") from None
+    raise ValueError(f"Not a date: {DATE_FORMAT}.")
+
+
+def _bank_code(value: Any) -> Any:
+    value = _blank_to_none(value)
+    return normalize_bank_code(value) if isinstance(value, str) else value
+
+
+def _money_or_none(amount: Decimal | None) -> str | None:
+    return None if amount is None else money_text(amount)
 
 
 def _text(max_length: int, transform: Callable[[Any], Any] = _blank_to_none) -> Any:
@@ -69,13 +129,33 @@ def _text(max_length: int, transform: Callable[[Any], Any] = _blank_to_none) -> 
 
 
 Siret = Annotated[str | None, *_text(32, _siret)]
+_AMOUNT_SCHEMA = {
+    "anyOf": [
+        {"type": "string", "pattern": f"^{_DECIMAL_TEXT.pattern}$", "maxLength": 64},
+        {"type": "number"},
+        {"type": "null"},
+    ],
+    "description": f"Exact decimal, at most {MAX_INPUT_AMOUNT} in absolute value and "
+    f"{MAX_DECIMAL_PLACES} decimal places.",
+}
 Amount = Annotated[
+    Decimal | None, BeforeValidator(_amount), Field(json_schema_extra=_AMOUNT_SCHEMA)
+]
+# Money a client sends: answered back with at least two decimals, like every amount out.
+MoneyAmount = Annotated[
     Decimal | None,
     BeforeValidator(_amount),
-    Field(max_digits=24, decimal_places=6, allow_inf_nan=False),
+    PlainSerializer(_money_or_none, return_type=str | None, when_used="json"),
+    Field(json_schema_extra=_AMOUNT_SCHEMA),
 ]
-IsoDate = Annotated[date | None, BeforeValidator(_iso_date)]
-Money = Annotated[Decimal, PlainSerializer(lambda amount: f"{amount:f}", return_type=str)]
+IsoDate = Annotated[
+    date | None,
+    BeforeValidator(_iso_date),
+    Field(json_schema_extra={"anyOf": [{"type": "string", "format": "date"}, {"type": "null"}]}),
+]
+Money = Annotated[Decimal, PlainSerializer(money_text, return_type=str)]
+# Quantities and rates keep the digits they were given ("2", "5.5").
+Exact = Annotated[Decimal, PlainSerializer(lambda amount: f"{amount:f}", return_type=str)]
 
 
 class _Inbound(BaseModel):
@@ -107,7 +187,7 @@ class LineIn(_Inbound):
 
     description: Annotated[str | None, *_text(1000)] = None
     quantity: Amount = Field(default=None, examples=["2"])
-    unit_price: Amount = Field(default=None, examples=["100.00"])
+    unit_price: MoneyAmount = Field(default=None, examples=["100.00"])
     vat_rate: Amount = Field(default=None, description="Percent.", examples=["20"])
     unit: Annotated[str | None, *_text(32)] = None
     reference: Annotated[str | None, *_text(64)] = None
@@ -116,9 +196,26 @@ class LineIn(_Inbound):
 class TotalsIn(_Inbound):
     """Optional totals; when given they must match the lines to the cent."""
 
-    net: Amount = Field(default=None, examples=["200.00"])
-    vat: Amount = Field(default=None, examples=["40.00"])
-    gross: Amount = Field(default=None, examples=["240.00"])
+    net: MoneyAmount = Field(default=None, examples=["200.00"])
+    vat: MoneyAmount = Field(default=None, examples=["40.00"])
+    gross: MoneyAmount = Field(default=None, examples=["240.00"])
+
+
+class PaymentIn(_Inbound):
+    """How the buyer pays (Chorus `modePaiement`); not for credit notes."""
+
+    means: Annotated[str | None, *_text(16, _code)] = Field(
+        default=None,
+        description=f"One of {', '.join(PAYMENT_MEANS)}; VIREMENT when absent.",
+        examples=["VIREMENT"],
+    )
+    iban: Annotated[str | None, *_text(42, _bank_code)] = Field(
+        default=None, examples=["FR7630006000011234567890189"]
+    )
+    bic: Annotated[str | None, *_text(16, _bank_code)] = Field(default=None, examples=["BNPAFRPP"])
+    terms: Annotated[str | None, *_text(500)] = Field(
+        default=None, description="Payment terms as printed on the invoice."
+    )
 
 
 class InvoiceIn(_Inbound):
@@ -145,6 +242,22 @@ class InvoiceIn(_Inbound):
         default=None, description="For a credit note: the invoice it cancels."
     )
     note: Annotated[str | None, *_text(2000)] = None
+    validator_siret: Siret = Field(
+        default=None,
+        description="For A9_FACTURE_SOUSTRAITANT and A12_FACTURE_COTRAITANT: the SIRET of the "
+        "structure that validates the invoice (Chorus codeStructureValideur).",
+    )
+    vat_regime: Annotated[str | None, *_text(32, _code)] = Field(
+        default=None,
+        description=f"Chorus typeTva, one of {', '.join(VAT_REGIMES)}; default: the supplier "
+        "structure's, else TVA_SUR_DEBIT.",
+    )
+    vat_exemption_reason: Annotated[str | None, *_text(255)] = Field(
+        default=None,
+        description="Why no VAT applies (Chorus motifExonerationTva): required with EXONERATION "
+        "and whenever a line has a 0 % rate; default: the supplier structure's.",
+    )
+    payment: PaymentIn | None = None
 
 
 class SupplierOut(BaseModel):
@@ -175,9 +288,9 @@ class LineOut(BaseModel):
     """A stored line."""
 
     description: str
-    quantity: Money
+    quantity: Exact
     unit_price: Money
-    vat_rate: Money
+    vat_rate: Exact
     net_amount: Money
     unit: str | None
     reference: str | None
@@ -224,6 +337,15 @@ class PdfOut(BaseModel):
     url: str
 
 
+class PaymentOut(BaseModel):
+    """The payment means sent to Chorus Pro, and the account."""
+
+    means: str | None
+    iban: str | None
+    bic: str | None
+    terms: str | None
+
+
 class InvoiceOut(BaseModel):
     """The invoice resource."""
 
@@ -242,6 +364,10 @@ class InvoiceOut(BaseModel):
     legal_commitment: str | None
     preceding_invoice: str | None
     note: str | None
+    validator_siret: str | None
+    vat_regime: str
+    vat_exemption_reason: str | None
+    payment: PaymentOut | None
     lines: list[LineOut]
     totals: TotalsOut
     pdf: PdfOut | None

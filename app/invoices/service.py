@@ -6,6 +6,7 @@ import base64
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
+from functools import partial
 from typing import Any, Literal, TypeVar
 
 from sqlalchemy import insert
@@ -16,7 +17,13 @@ from app.auth.service import Caller
 from app.db.base import utc_now
 from app.db.types import new_id
 from app.domain.identifiers import is_valid_siret, normalize_siret
-from app.domain.invoice import compute_totals
+from app.domain.invoice import (
+    DEFAULT_FRAMEWORK,
+    DEFAULT_PAYMENT_MEANS,
+    DEFAULT_VAT_REGIME,
+    compute_totals,
+    to_cents,
+)
 from app.domain.lifecycle import InvoiceStatus
 from app.domain.rules import BuyerRequirements, ValidationPolicy, validate_invoice
 from app.domain.violations import Code, Violation
@@ -40,6 +47,7 @@ from app.invoices.views import invoice_out
 from app.metrics_registry import VALIDATION_FAILURES
 from app.outbox.service import OutboxKind, enqueue
 from app.settings import ApiSettings
+from app.structures.models import SupplierStructure
 
 QUEUED = "queued"
 T = TypeVar("T")
@@ -87,22 +95,88 @@ async def _no_lookup(buyer_siret: str, service_code: str | None) -> BuyerRequire
     return None
 
 
+@dataclass(frozen=True, slots=True)
+class SupplierProfile:
+    """A registered supplier structure's invoice defaults."""
+
+    vat_regime: str | None
+    vat_exemption_reason: str | None
+
+
+# Supplier SIRET -> its registered structure's defaults, or None when none is registered.
+SupplierLookup = Callable[[str], Awaitable[SupplierProfile | None]]
+
+
+async def find_supplier(
+    sessionmaker: async_sessionmaker[AsyncSession], siret: str
+) -> SupplierProfile | None:
+    """The supplier's registered structure, read in its own short transaction.
+
+    Not in the request's session: on SQLite that would take the write lock before the
+    Idempotency-Key claim, which needs it in another transaction.
+    """
+    async with sessionmaker() as session:
+        structure = await session.get(SupplierStructure, siret)
+        if structure is None:
+            return None
+        return SupplierProfile(structure.vat_regime, structure.vat_exemption_reason)
+
+
+def _with_defaults(invoice: InvoiceIn, profile: SupplierProfile | None) -> InvoiceIn:
+    """The invoice with the VAT regime (and reason) its supplier structure defaults to."""
+    if profile is None:
+        return invoice
+    return invoice.model_copy(
+        update={
+            "vat_regime": invoice.vat_regime or profile.vat_regime,
+            "vat_exemption_reason": invoice.vat_exemption_reason or profile.vat_exemption_reason,
+        }
+    )
+
+
+def _completed(invoice: InvoiceIn) -> InvoiceIn:
+    """The invoice as stored and answered: totals computed or to the cent (`300.30`, never
+    `300.3`), and the VAT regime it is sent with."""
+    totals = invoice.totals
+    if totals is None:
+        computed = compute_totals(to_draft(invoice).lines)
+        net, vat, gross = computed.net, computed.vat, computed.gross
+    else:
+        net, vat, gross = (to_cents(_present(x)) for x in (totals.net, totals.vat, totals.gross))
+    return invoice.model_copy(
+        update={
+            "totals": TotalsIn(net=net, vat=vat, gross=gross),
+            "vat_regime": invoice.vat_regime or DEFAULT_VAT_REGIME,
+        }
+    )
+
+
 async def check_invoice(
     document: dict[str, Any],
     settings: ApiSettings,
     caller: Caller,
     lookup: RequirementsLookup = _no_lookup,
     *,
+    suppliers: SupplierLookup | None = None,
     pdf_violations: Sequence[Violation] = (),
     with_pdf: bool = False,
 ) -> Accepted:
     """Normalize and validate; raises `InvoiceInvalid` listing every problem (the PDF's too)."""
     parsed = parse_invoice(document)
+    invoice = parsed.invoice
     violations = [*pdf_violations, *parsed.violations]
     requirements: BuyerRequirements | None = None
-    if parsed.invoice is not None:
-        violations += totals_violations(parsed.invoice)
-        buyer = parsed.invoice.buyer
+    if invoice is not None:
+        reported = {violation.field for violation in violations}
+        # A malformed total was reported (and left out) by the parser: not "required" again.
+        violations += [v for v in totals_violations(invoice) if v.field not in reported]
+        supplier_registered: bool | None = None
+        supplier_siret = invoice.supplier.siret if invoice.supplier else None
+        if suppliers is not None and supplier_siret and is_valid_siret(supplier_siret):
+            profile = await suppliers(supplier_siret)
+            supplier_registered = profile is not None
+            invoice = _with_defaults(invoice, profile)
+        buyer = invoice.buyer
         if (
             buyer is not None
             and buyer.siret is not None
@@ -114,24 +188,20 @@ async def check_invoice(
             _policy(settings, caller, today=utc_now().date()),
             already_reported=frozenset(v.field for v in violations),
             buyer_requirements=requirements,
+            supplier_registered=supplier_registered,
             lines_optional=with_pdf,
         )
-        violations += validate_invoice(to_draft(parsed.invoice), policy)
-    if violations or parsed.invoice is None:
+        violations += validate_invoice(to_draft(invoice), policy)
+    if violations or invoice is None:
         for violation in violations:
             VALIDATION_FAILURES.labels(str(violation.code)).inc()
         raise InvoiceInvalid(
             f"{len(violations)} problem(s) found; Chorus Pro would refuse this invoice.",
             errors=violations,
         )
-    invoice = parsed.invoice
-    if invoice.totals is None and invoice.lines:
-        totals = compute_totals(to_draft(invoice).lines)
-        invoice = invoice.model_copy(
-            update={"totals": TotalsIn(net=totals.net, vat=totals.vat, gross=totals.gross)}
-        )
     return Accepted(
-        invoice=invoice, validation_mode="offline" if requirements is None else "online"
+        invoice=_completed(invoice),
+        validation_mode="offline" if requirements is None else "online",
     )
 
 
@@ -149,7 +219,13 @@ async def submit_invoice(
 ) -> Submission:
     """Validate, then store the invoice (and its PDF) with its outbox row in one transaction."""
     accepted = await check_invoice(
-        document, settings, caller, lookup, pdf_violations=pdf_problems, with_pdf=pdf is not None
+        document,
+        settings,
+        caller,
+        lookup,
+        suppliers=partial(find_supplier, sessionmaker),
+        pdf_violations=pdf_problems,
+        with_pdf=pdf is not None,
     )
     if idempotency_key is None:
         created = await _store(session, sessionmaker, caller, accepted, pdf)
@@ -208,6 +284,8 @@ async def _store(
     natural_key = (supplier_siret, invoice_number, invoice_in.type)
     now = utc_now()
     draft_lines = to_draft(invoice_in).lines
+    payment = invoice_in.payment
+    is_invoice = invoice_in.type == "invoice"
     invoice = Invoice(
         id=new_id("inv_"),
         client_id=caller.client_id,
@@ -217,7 +295,7 @@ async def _store(
         issue_date=_present(invoice_in.issue_date),
         due_date=invoice_in.due_date,
         currency=invoice_in.currency or "EUR",
-        framework=invoice_in.framework or "A1_FACTURE_FOURNISSEUR",
+        framework=invoice_in.framework or DEFAULT_FRAMEWORK,
         supplier_siret=supplier_siret,
         supplier_name=supplier.name,
         supplier_vat_number=supplier.vat_number,
@@ -227,6 +305,16 @@ async def _store(
         legal_commitment=invoice_in.legal_commitment,
         preceding_invoice=invoice_in.preceding_invoice,
         note=invoice_in.note,
+        validator_siret=invoice_in.validator_siret,
+        vat_regime=invoice_in.vat_regime or DEFAULT_VAT_REGIME,
+        vat_exemption_reason=invoice_in.vat_exemption_reason,
+        # A credit note carries no payment means (Chorus refuses one on an AVOIR).
+        payment_means=(payment.means if payment else None) or DEFAULT_PAYMENT_MEANS
+        if is_invoice
+        else None,
+        payment_iban=payment.iban if payment else None,
+        payment_bic=payment.bic if payment else None,
+        payment_terms=payment.terms if payment else None,
         total_net=_present(totals.net),
         total_vat=_present(totals.vat),
         total_gross=_present(totals.gross),

@@ -74,11 +74,19 @@ async def mark_submitted(
 ) -> None:
     """Chorus has the invoice: record its ids, then follow its lifecycle."""
     invoice = await _load(session, invoice_id)
+    now = utc_now()
     invoice.chorus_invoice_id = chorus_invoice_id
     invoice.chorus_status = chorus_status
-    invoice.chorus_status_at = utc_now()
+    invoice.chorus_status_at = now
     detail = "found in Chorus Pro after an uncertain attempt" if adopted else None
-    _history(session, invoice, InvoiceStatus.SUBMITTED, chorus_status=chorus_status, detail=detail)
+    _history(
+        session,
+        invoice,
+        InvoiceStatus.SUBMITTED,
+        chorus_status=chorus_status,
+        detail=detail,
+        at=now,
+    )
     await record_event(session, type=EventType.INVOICE_SUBMITTED, invoice=invoice)
     enqueue(
         session,
@@ -107,15 +115,17 @@ async def mark_failed(session: AsyncSession, invoice_id: str, *, error: str) -> 
 async def apply_chorus_changes(
     session: AsyncSession, invoice_id: str, changes: list[ChorusChange]
 ) -> None:
-    """Append Chorus's new lifecycle steps, oldest first, each with its events."""
+    """Append Chorus's new lifecycle steps in Chorus's order, each with its events.
+
+    A step keeps the time Chorus gives (to the minute), never one made up to look ordered:
+    history lines are listed in the order they were recorded, which is Chorus's order.
+    """
     invoice = await _load(session, invoice_id)
-    # Chorus dates its steps to the minute: never let one sort before what is already known.
-    floor = invoice.chorus_status_at or invoice.updated_at
     for change in changes:
         if change.code == invoice.chorus_status:
             continue  # already known (e.g. the DEPOSEE that soumettre answered)
-        at = max(change.at, floor) if change.at else utc_now()
-        floor = at
+        # Without a time from Chorus, the time the gateway learnt of the step is all there is.
+        at = change.at or utc_now()
         status = status_for_chorus(change.code)
         invoice.chorus_status = change.code
         invoice.chorus_status_at = at

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Literal, cast
 
+from app.domain.invoice import DEFAULT_PAYMENT_MEANS, DEFAULT_VAT_REGIME
 from app.invoices.models import Invoice
 from app.invoices.schemas import (
     BuyerOut,
@@ -13,6 +14,7 @@ from app.invoices.schemas import (
     InvoiceOut,
     InvoiceStatus,
     LineOut,
+    PaymentOut,
     PdfOut,
     SupplierOut,
     TotalsOut,
@@ -47,6 +49,10 @@ def invoice_out(invoice: Invoice) -> InvoiceOut:
         legal_commitment=invoice.legal_commitment,
         preceding_invoice=invoice.preceding_invoice,
         note=invoice.note,
+        validator_siret=invoice.validator_siret,
+        vat_regime=invoice.vat_regime or DEFAULT_VAT_REGIME,
+        vat_exemption_reason=invoice.vat_exemption_reason,
+        payment=payment_out(invoice),
         lines=[
             LineOut(
                 description=line.description,
@@ -80,4 +86,24 @@ def invoice_out(invoice: Invoice) -> InvoiceOut:
             )
             for entry in invoice.history
         ],
+    )
+
+
+def payment_means(invoice: Invoice) -> str | None:
+    """What goes in Chorus's `modePaiement`: none on a credit note, VIREMENT by default."""
+    if invoice.type == "credit_note":
+        return None
+    return invoice.payment_means or DEFAULT_PAYMENT_MEANS
+
+
+def payment_out(invoice: Invoice) -> PaymentOut | None:
+    """The payment block; a credit note has none."""
+    means = payment_means(invoice)
+    if means is None:
+        return None
+    return PaymentOut(
+        means=means,
+        iban=invoice.payment_iban,
+        bic=invoice.payment_bic,
+        terms=invoice.payment_terms,
     )

@@ -10,7 +10,7 @@ worker that stalled past its lease can never overwrite the work of the one that 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, and_, or_, select, update
@@ -28,8 +28,14 @@ async def claim_due(
     limit: int,
     lease: timedelta,
     now: datetime | None = None,
+    kinds: Collection[str] | None = None,
+    other_kinds: Collection[str] = (),
 ) -> Sequence[OutboxItem]:
-    """Lease up to `limit` due items to `owner`; returns them as claimed."""
+    """Lease up to `limit` due items to `owner`; returns them as claimed.
+
+    Only items of `kinds` when given, and never of `other_kinds`: a worker claims each share
+    of its slots (invoice work, webhooks) apart, so one kind never fills the slots of another.
+    """
     now = now or utc_now()
     async with sessionmaker() as session, session.begin():
         due = (
@@ -42,6 +48,10 @@ async def claim_due(
             .order_by(OutboxItem.next_attempt_at, OutboxItem.id)
             .limit(limit)
         )
+        if kinds is not None:
+            due = due.where(OutboxItem.kind.in_(sorted(kinds)))
+        if other_kinds:
+            due = due.where(OutboxItem.kind.not_in(sorted(other_kinds)))
         if session.get_bind().dialect.name == "postgresql":
             due = due.with_for_update(skip_locked=True)
         ids = list((await session.scalars(due)).all())

@@ -37,6 +37,19 @@ Handler = Callable[[OutboxItem], Coroutine[Any, Any, Outcome]]
 MAX_ERROR_LENGTH = 2000
 
 
+@dataclass(frozen=True, slots=True)
+class Lane:
+    """A share of a worker's slots, claimed apart: the items of `kinds` (None: all the rest).
+
+    Items in one lane never take another lane's slots, so work that may be slow by nature (a
+    webhook receiver, outside our control) cannot delay the rest (invoices to Chorus Pro).
+    """
+
+    name: str
+    slots: int
+    kinds: frozenset[str] | None = None
+
+
 def new_worker_id() -> str:
     """A worker id that tells operators where it runs."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
@@ -52,6 +65,8 @@ class Worker:
     worker_id: str = field(default_factory=new_worker_id)
     # When Chorus last answered, for the heartbeat (health shows it).
     last_chorus_success: Callable[[], datetime | None] = lambda: None
+    # Its slots, by kind of work; none given: one lane of `batch_size` slots for every kind.
+    lanes: Sequence[Lane] = ()
     handled: int = 0
     lost_leases: int = 0
 
@@ -60,46 +75,59 @@ class Worker:
         """The retry policy from the settings."""
         return RetryPolicy.from_settings(self.settings)
 
+    def _lanes(self) -> Sequence[Lane]:
+        return self.lanes or (Lane("outbox", self.settings.batch_size),)
+
     async def run(self, stop: asyncio.Event) -> None:
         """Work until `stop` is set; the items in hand are finished first.
 
-        Up to `batch_size` items are in hand at once, and a free slot is refilled as soon as it
-        frees, so one slow call (a timeout, a Retry-After) never holds the others back.
+        Each lane has its slots; a free slot is refilled as soon as it frees, so one slow call
+        (a timeout, a Retry-After) never holds the others back, nor one lane another.
         """
         heartbeat = asyncio.create_task(self._beat_until(stop))
-        in_hand: set[asyncio.Task[None]] = set()
+        lanes = self._lanes()
+        in_hand: dict[str, set[asyncio.Task[None]]] = {lane.name: set() for lane in lanes}
         try:
             while not stop.is_set():
-                free = self.settings.batch_size - len(in_hand)
-                claimed = await self._claim(free) if free > 0 else []
-                in_hand |= {asyncio.create_task(self._handle(item)) for item in claimed}
-                if not in_hand:
+                for lane in lanes:
+                    free = lane.slots - len(in_hand[lane.name])
+                    claimed = await self._claim(lane, free) if free > 0 else []
+                    in_hand[lane.name] |= {asyncio.create_task(self._handle(i)) for i in claimed}
+                every = set().union(*in_hand.values())
+                if not every:
                     await _sleep_unless(stop, self.settings.poll_interval_seconds)
-                elif not claimed or len(in_hand) >= self.settings.batch_size:
-                    done, in_hand = await asyncio.wait(
-                        in_hand,
+                else:
+                    # Until a slot frees, or new items may be due.
+                    done, _ = await asyncio.wait(
+                        every,
                         timeout=self.settings.poll_interval_seconds,
                         return_when=asyncio.FIRST_COMPLETED,
                     )
                     for task in done:
                         _report_crash(task)
+                    for tasks in in_hand.values():
+                        tasks -= done
         finally:
-            if in_hand:
-                await asyncio.wait(in_hand)
+            every = set().union(*in_hand.values())
+            if every:
+                await asyncio.wait(every)
             await heartbeat
             await self._beat(stopped=True)
 
-    async def _claim(self, limit: int) -> Sequence[OutboxItem]:
+    async def _claim(self, lane: Lane, limit: int) -> Sequence[OutboxItem]:
+        taken_elsewhere = set().union(*(other.kinds or () for other in self._lanes()))
         return await claim_due(
             self.sessionmaker,
             owner=self.worker_id,
             limit=limit,
             lease=timedelta(seconds=self.settings.lease_seconds),
+            kinds=lane.kinds,
+            other_kinds=taken_elsewhere if lane.kinds is None else (),
         )
 
     async def run_once(self) -> int:
-        """Claim one batch and handle it to the end; returns how many items were claimed."""
-        claimed = await self._claim(self.settings.batch_size)
+        """Claim one batch per lane and handle it to the end; returns how many were claimed."""
+        claimed = [item for lane in self._lanes() for item in await self._claim(lane, lane.slots)]
         await asyncio.gather(*(self._handle(item) for item in claimed))
         return len(claimed)
 

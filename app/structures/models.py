@@ -25,5 +25,8 @@ class SupplierStructure(Base):
     checked_at: Mapped[datetime | None]
     paused_at: Mapped[datetime | None]
     paused_reason: Mapped[str | None] = mapped_column(Text)
+    # The supplier's usual VAT regime (Chorus typeTva), for invoices that do not state one.
+    vat_regime: Mapped[str | None] = mapped_column(String(32))
+    vat_exemption_reason: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
     updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from app.api_types import SiretPath
 from app.auth.dependencies import OperatorDep
 from app.db.session import SessionDep
 from app.dependencies import ResourcesDep
@@ -31,7 +32,13 @@ async def add_structure(
 ) -> StructureOut:
     """The password is stored encrypted and never returned."""
     structure = await service.add_structure(
-        session, resources.password_box, siret=body.siret, login=body.login, password=body.password
+        session,
+        resources.password_box,
+        siret=body.siret,
+        login=body.login,
+        password=body.password,
+        vat_regime=body.vat_regime,
+        vat_exemption_reason=body.vat_exemption_reason,
     )
     return _out(structure)
 
@@ -54,7 +61,11 @@ async def list_structures(session: SessionDep, caller: OperatorDep) -> list[Stru
     responses=problem_responses(401, 403, 404, 422),
 )
 async def rotate_password(
-    siret: str, body: PasswordIn, session: SessionDep, resources: ResourcesDep, caller: OperatorDep
+    siret: SiretPath,
+    body: PasswordIn,
+    session: SessionDep,
+    resources: ResourcesDep,
+    caller: OperatorDep,
 ) -> StructureOut:
     """Takes effect on the next Chorus call; no restart needed."""
     structure = await service.rotate_password(

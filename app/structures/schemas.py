@@ -3,8 +3,53 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr
+
+from app.api_types import SIRET_PATTERN
+from app.domain.invoice import VatRegime
+from app.structures.rules import (
+    LOGIN_PATTERN,
+    PASSWORD_PATTERN,
+    login_problem,
+    password_problem,
+    text_problem,
+)
+
+
+def _checked_login(login: str) -> str:
+    problem = login_problem(login)
+    if problem:
+        raise ValueError(problem)
+    return login
+
+
+def _checked_text(text: str | None) -> str | None:
+    problem = text_problem(text) if text is not None else None
+    if problem:
+        raise ValueError(problem)
+    return text
+
+
+def _checked_password(password: SecretStr) -> SecretStr:
+    problem = password_problem(password.get_secret_value())
+    if problem:
+        raise ValueError(problem)
+    return password
+
+
+# The patterns only document the rule (pydantic's pattern errors would say less than ours).
+Login = Annotated[
+    str,
+    AfterValidator(_checked_login),
+    Field(json_schema_extra={"pattern": LOGIN_PATTERN}, examples=["TECH_1_41234567010000@cpro.fr"]),
+]
+Password = Annotated[
+    SecretStr,
+    AfterValidator(_checked_password),
+    Field(json_schema_extra={"pattern": PASSWORD_PATTERN}),
+]
 
 
 class StructureIn(BaseModel):
@@ -12,9 +57,23 @@ class StructureIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    siret: str = Field(max_length=32, examples=["41234567010000"])
-    login: str = Field(min_length=1, max_length=200, examples=["TECH_1_41234567010000@cpro.fr"])
-    password: SecretStr = Field(min_length=1, max_length=500)
+    siret: str = Field(
+        max_length=32,
+        examples=["41234567010000"],
+        # The canonical form; spaces, dots and dashes are removed before the checksum is checked.
+        json_schema_extra={"pattern": SIRET_PATTERN},
+    )
+    login: Login
+    password: Password
+    vat_regime: VatRegime | None = Field(
+        default=None,
+        description="The VAT regime (Chorus typeTva) of this supplier's invoices that state none.",
+    )
+    vat_exemption_reason: Annotated[str | None, AfterValidator(_checked_text)] = Field(
+        default=None,
+        max_length=255,
+        description="The exemption reason (motifExonerationTva) those invoices default to.",
+    )
 
 
 class PasswordIn(BaseModel):
@@ -22,8 +81,8 @@ class PasswordIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    password: SecretStr = Field(min_length=1, max_length=500)
-    login: str | None = Field(default=None, min_length=1, max_length=200)
+    password: Password
+    login: Login | None = None
 
 
 class StructureOut(BaseModel):
@@ -35,5 +94,7 @@ class StructureOut(BaseModel):
     password_expires_at: datetime | None
     paused_at: datetime | None
     paused_reason: str | None
+    vat_regime: str | None = None
+    vat_exemption_reason: str | None = None
     created_at: datetime
     updated_at: datetime

@@ -10,11 +10,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.chorus.accounts import TechnicalAccount
 from app.db.base import utc_now
+from app.db.conflicts import flush_or_conflict
 from app.domain.identifiers import is_valid_siret, normalize_siret
 from app.domain.violations import Code, Violation
 from app.errors import Conflict, NotFound, RequestInvalid
 from app.structures.crypto import PasswordBox
 from app.structures.models import SupplierStructure
+from app.structures.rules import login_problem, password_problem, text_problem
 
 
 class StructureExists(Conflict):
@@ -22,6 +24,27 @@ class StructureExists(Conflict):
 
     code = "STRUCTURE_EXISTS"
     title = "Structure already registered"
+
+
+def _check_account(
+    login: str | None, password: SecretStr, vat_exemption_reason: str | None = None
+) -> None:
+    """The API's schema checks the same; the CLI comes through here only."""
+    problems = [
+        Violation(field, Code.FIELD_INVALID, problem)
+        for field, problem in (
+            ("login", login_problem(login) if login is not None else None),
+            ("password", password_problem(password.get_secret_value())),
+            (
+                "vat_exemption_reason",
+                text_problem(vat_exemption_reason) if vat_exemption_reason else None,
+            ),
+        )
+        if problem
+    ]
+    if problems:
+        detail = " ".join(f"{v.field}: {v.message}" for v in problems)
+        raise RequestInvalid(detail, errors=problems)
 
 
 def _checked_siret(siret: str) -> str:
@@ -32,22 +55,33 @@ def _checked_siret(siret: str) -> str:
 
 
 async def add_structure(
-    session: AsyncSession, box: PasswordBox, *, siret: str, login: str, password: SecretStr
+    session: AsyncSession,
+    box: PasswordBox,
+    *,
+    siret: str,
+    login: str,
+    password: SecretStr,
+    vat_regime: str | None = None,
+    vat_exemption_reason: str | None = None,
 ) -> SupplierStructure:
-    """Register a supplier structure and its technical account."""
+    """Register a supplier structure, its technical account and its invoice defaults."""
     siret = _checked_siret(siret)
+    _check_account(login, password, vat_exemption_reason)
+    exists = StructureExists(f"Structure {siret} is already registered; rotate its password.")
     if await session.get(SupplierStructure, siret) is not None:
-        raise StructureExists(f"Structure {siret} is already registered; rotate its password.")
+        raise exists
     now = utc_now()
     structure = SupplierStructure(
         siret=siret,
         login=login,
         password_ciphertext=box.seal(password),
+        vat_regime=vat_regime,
+        vat_exemption_reason=vat_exemption_reason,
         created_at=now,
         updated_at=now,
     )
     session.add(structure)
-    await session.flush()
+    await flush_or_conflict(session, exists)
     return structure
 
 
@@ -60,6 +94,7 @@ async def rotate_password(
     login: str | None = None,
 ) -> SupplierStructure:
     """Replace a structure's password (and login); deliveries paused for auth resume."""
+    _check_account(login, password)
     structure = await get_structure(session, siret)
     structure.password_ciphertext = box.seal(password)
     if login:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -10,6 +11,8 @@ from app.auth.models import ApiClient
 from app.auth.scopes import Scope
 from tests.builders import OTHER_SUPPLIER_SIRET, SUPPLIER_SIRET, invoice_payload
 from tests.conftest import KeyFactory
+
+pytestmark = pytest.mark.usefixtures("registered_suppliers")
 
 
 async def test_no_key_is_401_with_a_bearer_challenge(http: httpx.AsyncClient) -> None:

@@ -11,6 +11,8 @@ from app.invoices.models import Invoice
 from app.outbox.models import OutboxItem
 from tests.builders import invoice_payload
 
+pytestmark = pytest.mark.usefixtures("registered_suppliers")
+
 JSON = {"Content-Type": "application/json"}
 
 

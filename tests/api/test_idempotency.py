@@ -6,6 +6,7 @@ import asyncio
 from datetime import timedelta
 
 import httpx
+import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -17,6 +18,8 @@ from app.invoices.service import submission_fingerprint
 from app.outbox.models import OutboxItem
 from tests.builders import invoice_payload
 from tests.conftest import KeyFactory
+
+pytestmark = pytest.mark.usefixtures("registered_suppliers")
 
 
 async def invoices_stored(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
@@ -177,7 +180,6 @@ async def test_the_natural_key_is_enforced_by_the_database(
     http: httpx.AsyncClient, auth: dict[str, str], sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
     """Even a write that skipped the service's check cannot create a second row."""
-    import pytest
     from sqlalchemy.exc import IntegrityError
 
     created = (await http.post("/v1/invoices", json=invoice_payload(), headers=auth)).json()

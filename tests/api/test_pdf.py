@@ -13,6 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.invoices.models import Invoice, InvoiceDocument
 from tests.builders import invoice_payload
 
+pytestmark = pytest.mark.usefixtures("registered_suppliers")
+
 PDF = b"%PDF-1.7\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 
 

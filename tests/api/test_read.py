@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from tests.builders import invoice_payload
+
+pytestmark = pytest.mark.usefixtures("registered_suppliers")
 
 
 async def create(http: httpx.AsyncClient, auth: dict[str, str], **overrides: object) -> dict:  # type: ignore[type-arg]

@@ -5,12 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.invoices.models import Invoice, InvoiceHistory, InvoiceLine
 from app.outbox.models import OutboxItem
 from tests.builders import STATE_SIRET, invoice_payload, ten_line_invoice
+
+pytestmark = pytest.mark.usefixtures("registered_suppliers")
 
 PROBLEM = "application/problem+json"
 

@@ -49,6 +49,8 @@ def chorus_settings(
     **overrides: Any,
 ) -> ChorusSettings:
     """Settings for the emulator at `api_url`, ignoring the environment and any `.env` file."""
+    # Auth retries keep their default count, with pauses short enough for a test suite.
+    overrides.setdefault("auth_retry_base_seconds", 0.001)
     return ChorusSettings(
         _env_file=None,
         target="emulator",

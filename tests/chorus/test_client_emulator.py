@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from decimal import Decimal
 
@@ -9,7 +10,12 @@ import pytest
 from pydantic import SecretStr
 
 from app.chorus.accounts import TechnicalAccount
-from app.chorus.client import SEARCH_SERVICES, SEARCH_STRUCTURES, SEARCH_SUPPLIER_INVOICES
+from app.chorus.client import (
+    INVOICE_HISTORY,
+    SEARCH_SERVICES,
+    SEARCH_STRUCTURES,
+    SEARCH_SUPPLIER_INVOICES,
+)
 from app.chorus.errors import ChorusAuthError, ChorusDuplicate, ChorusRefusal, ChorusTokenError
 
 from .builders import (
@@ -247,6 +253,32 @@ async def test_an_invoice_history_lists_changes_oldest_first_with_reasons(
     assert all(isinstance(c.at, datetime) and c.at.tzinfo is not None for c in history.changes)
 
 
+async def test_a_long_history_is_asked_page_by_page_and_read_whole(
+    in_process: InProcessEmulator,
+) -> None:
+    """The emulator grants 3 statuses a page (EMULATOR_HISTORY_PAGE_SIZE): 7 take three pages."""
+    steps = [
+        "EN_COURS_ACHEMINEMENT",
+        "MISE_A_DISPOSITION",
+        "SUSPENDUE",
+        "COMPLETEE",
+        "MISE_A_DISPOSITION",
+        "MANDATEE",
+    ]
+    async with in_process.client() as client:
+        sent = await client.submit_invoice(SUPPLIER_1, saisie_invoice(SUPPLIER_1_ID))
+        for status in steps:
+            response = await in_process.control.post(
+                f"/_emulator/invoices/{sent.identifiantFactureCPP}/status",
+                json={"statut": status, "motif": "Pièce manquante"},
+            )
+            response.raise_for_status()
+        history = await client.invoice_history(SUPPLIER_1, sent.identifiantFactureCPP)
+    assert [change.code for change in history.changes] == ["DEPOSEE", *steps]
+    assert history.current_status == "MANDATEE"
+    assert (await in_process.stats())["calls"][INVOICE_HISTORY] == 3
+
+
 async def test_a_newest_first_history_is_still_returned_oldest_first() -> None:
     emulator = InProcessEmulator(history_newest_first=True)
     try:
@@ -451,17 +483,52 @@ async def test_a_single_401_is_retried_after_one_refresh(in_process: InProcessEm
     assert len((await in_process.invoices())["invoices"]) == 1
 
 
+async def test_a_burst_of_401s_is_retried_with_fresh_tokens_until_it_passes(
+    in_process: InProcessEmulator,
+) -> None:
+    """PISTE answers 401 to valid tokens when calls come fast: a burst is not a refusal."""
+    await in_process.faults({"endpoint": "factures/v1/soumettre", "kind": "http_401", "next_n": 3})
+    async with in_process.client(auth_retries=3, auth_retry_base_seconds=0.001) as client:
+        result = await client.submit_invoice(SUPPLIER_1, saisie_invoice(SUPPLIER_1_ID))
+    assert result.identifiantFactureCPP
+    stats = await in_process.stats()
+    assert stats["calls"]["factures/v1/soumettre"] == 4
+    assert stats["calls"]["oauth/token"] == 4
+
+
 @pytest.mark.parametrize("kind", ["http_401", "http_403"])
-async def test_a_persistent_denial_is_an_auth_error_after_one_refresh(
+async def test_a_persistent_denial_is_an_auth_error_after_the_retries(
     in_process: InProcessEmulator, kind: str
 ) -> None:
     await in_process.faults({"endpoint": "factures/v1/soumettre", "kind": kind})
-    async with in_process.client() as client:
+    async with in_process.client(auth_retries=2, auth_retry_base_seconds=0.001) as client:
         with pytest.raises(ChorusAuthError):
             await client.submit_invoice(SUPPLIER_1, saisie_invoice(SUPPLIER_1_ID))
     stats = await in_process.stats()
-    assert stats["calls"]["factures/v1/soumettre"] == 2
-    assert stats["calls"]["oauth/token"] == 2
+    assert stats["calls"]["factures/v1/soumettre"] == 3
+    assert stats["calls"]["oauth/token"] == 3
+
+
+async def test_auth_retries_back_off_after_a_first_immediate_refresh(
+    in_process: InProcessEmulator,
+) -> None:
+    await in_process.faults({"endpoint": "factures/v1/soumettre", "kind": "http_401"})
+    started = time.monotonic()
+    async with in_process.client(auth_retries=3, auth_retry_base_seconds=0.1) as client:
+        with pytest.raises(ChorusAuthError):
+            await client.submit_invoice(SUPPLIER_1, saisie_invoice(SUPPLIER_1_ID))
+    assert time.monotonic() - started >= 0.1 + 0.2
+
+
+async def test_a_token_endpoint_answering_invalid_client_now_and_then_is_retried(
+    in_process: InProcessEmulator,
+) -> None:
+    await in_process.faults(
+        {"endpoint": "oauth/token", "kind": "token_invalid_client", "next_n": 2}
+    )
+    async with in_process.client(auth_retries=3, auth_retry_base_seconds=0.001) as client:
+        assert await client.active_supplier_structures(SUPPLIER_1)
+    assert (await in_process.stats())["calls"]["oauth/token"] == 3
 
 
 async def test_a_wrong_technical_password_is_an_auth_error(in_process: InProcessEmulator) -> None:
@@ -492,7 +559,9 @@ async def test_a_changed_technical_password_locks_the_old_one_out(
 async def test_wrong_piste_credentials_are_a_token_error_without_the_secret(
     in_process: InProcessEmulator,
 ) -> None:
-    async with in_process.client(client_secret="wrong-piste-secret") as client:
+    async with in_process.client(
+        client_secret="wrong-piste-secret", auth_retries=3, auth_retry_base_seconds=0.001
+    ) as client:
         with pytest.raises(ChorusTokenError) as caught:
             await client.active_supplier_structures(SUPPLIER_1)
     assert caught.value.oauth_error == "invalid_client"
@@ -500,3 +569,29 @@ async def test_wrong_piste_credentials_are_a_token_error_without_the_secret(
     assert "wrong-piste-secret" not in repr(caught.value)
     calls = (await in_process.stats())["calls"]
     assert calls.get("transverses/v1/recuperer/structures/actives/fournisseur", 0) == 0
+    assert calls["oauth/token"] == 1 + 3  # asked again a few times before believing it
+
+
+@pytest.mark.parametrize("refusal_http_status", [200, 400])
+async def test_a_search_chorus_answers_with_code_20000_is_an_empty_list(
+    refusal_http_status: int,
+) -> None:
+    emulator = InProcessEmulator(refusal_http_status=refusal_http_status)
+    try:
+        async with emulator.client() as client:
+            invoices = await client.search_supplier_invoices(SUPPLIER_1, invoice_number="NONE")
+            structures = await client.search_structures(SUPPLIER_1, "12345678200069")
+            unknown = await client.find_structure_id(SUPPLIER_1, "12345678200069")
+            services = await client.search_services(SUPPLIER_1, 26000003)
+    finally:
+        await emulator.aclose()
+    assert (invoices, structures, unknown, services) == ([], [], None, [])
+
+
+async def test_a_search_chorus_refuses_for_another_reason_is_still_a_refusal(
+    in_process: InProcessEmulator,
+) -> None:
+    async with in_process.client() as client:
+        with pytest.raises(ChorusRefusal) as raised:
+            await client.search_services(SUPPLIER_1, 42)
+    assert raised.value.code == 20092

@@ -203,7 +203,7 @@ async def test_no_secret_appears_in_any_error(
             ("http_503", {"retry_after": 1}),
             ("read_timeout", {"delay_ms": 2000}),
             ("commit_then_drop", {}),
-            ("http_403", {"next_n": 2}),
+            ("http_403", {"next_n": 1 + client.settings.auth_retries}),
         ]:
             await collect(client, kind, **rule)
         # A duplicate of the invoice the drop above committed.

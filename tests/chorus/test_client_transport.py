@@ -85,13 +85,15 @@ async def test_the_retry_after_a_refresh_keeps_the_same_request_id() -> None:
     )
 
 
-async def test_a_persistent_403_is_an_auth_error_after_exactly_one_refresh() -> None:
+async def test_a_persistent_403_is_an_auth_error_after_the_retries_each_with_a_new_token() -> None:
     piste = FakePiste(lambda r: httpx.Response(403))
     async with client_for(piste) as client:
         with pytest.raises(ChorusAuthError) as caught:
             await client.consult_structure(SUPPLIER_1, 26000101)
-    assert len(piste.cpro_requests) == 2
-    assert piste.tokens_issued == 2
+    retries = client.settings.auth_retries
+    assert len(piste.cpro_requests) == 1 + retries
+    assert piste.tokens_issued == 1 + retries
+    assert len({r.headers["Authorization"] for r in piste.cpro_requests}) == 1 + retries
     assert caught.value.status_code == 403
 
 

@@ -9,10 +9,12 @@ from decimal import Decimal
 import pytest
 
 from app.domain.invoice import (
+    MAX_AMOUNT,
     Buyer,
     InvoiceDraft,
     InvoiceType,
     Line,
+    Payment,
     Supplier,
     Totals,
     compute_totals,
@@ -306,3 +308,126 @@ def test_totals_add_several_rates() -> None:
 def test_a_buyer_missing_from_chorus_is_not_allowed() -> None:
     policy = replace(POLICY, buyer_requirements=BuyerRequirements(known=False))
     assert codes(valid_draft(), policy) == {("buyer.siret", Code.BUYER_NOT_ALLOWED)}
+
+
+EXEMPT_LINE = Line("Formation", D("1"), D("100.00"), D("0"))
+EXEMPT = replace(valid_draft(), lines=(EXEMPT_LINE,), totals=Totals(D("100.00"), D(0), D("100.00")))
+REASON = "TVA non applicable, art. 293 B du CGI"
+
+
+@pytest.mark.parametrize(
+    ("draft", "expected"),
+    [
+        (
+            replace(valid_draft(), framework="A3_MEMOIRE_JUSTICE"),
+            {("framework", Code.FIELD_INVALID)},
+        ),
+        (
+            replace(valid_draft(), framework="A9_FACTURE_SOUSTRAITANT"),
+            {("validator_siret", Code.FIELD_REQUIRED)},
+        ),
+        (
+            replace(
+                valid_draft(), framework="A12_FACTURE_COTRAITANT", validator_siret="12345678200052"
+            ),
+            {("validator_siret", Code.SIRET_INVALID)},
+        ),
+        (
+            replace(
+                valid_draft(), framework="A12_FACTURE_COTRAITANT", validator_siret="12345678200051"
+            ),
+            set(),
+        ),
+        (
+            replace(valid_draft(), validator_siret="12345678200051"),
+            {("validator_siret", Code.FIELD_INVALID)},
+        ),
+        (replace(valid_draft(), framework="A2_FACTURE_FOURNISSEUR_DEJA_PAYEE"), set()),
+    ],
+)
+def test_only_the_frameworks_soumettre_accepts_and_their_validator(
+    draft: InvoiceDraft, expected: set[object]
+) -> None:
+    assert codes(draft) == expected
+
+
+def test_a_framework_refusal_names_the_accepted_ones_in_order() -> None:
+    [violation] = validate_invoice(replace(valid_draft(), framework="A3_MEMOIRE_JUSTICE"), POLICY)
+    assert violation.message.endswith(
+        "accepted: A1_FACTURE_FOURNISSEUR, A2_FACTURE_FOURNISSEUR_DEJA_PAYEE, "
+        "A9_FACTURE_SOUSTRAITANT, A12_FACTURE_COTRAITANT."
+    )
+
+
+@pytest.mark.parametrize(
+    ("draft", "expected"),
+    [
+        (EXEMPT, {("vat_exemption_reason", Code.VAT_EXEMPTION_REASON_REQUIRED)}),
+        (replace(EXEMPT, vat_exemption_reason=REASON), set()),
+        (
+            replace(EXEMPT, vat_regime="SANS_TVA"),
+            {("vat_exemption_reason", Code.VAT_EXEMPTION_REASON_REQUIRED)},
+        ),
+        (replace(EXEMPT, vat_regime="SANS_TVA", vat_exemption_reason=REASON), set()),
+        (
+            replace(valid_draft(), vat_regime="EXONERATION"),
+            {
+                ("vat_exemption_reason", Code.VAT_EXEMPTION_REASON_REQUIRED),
+                ("lines.0.vat_rate", Code.FIELD_INVALID),
+                ("totals.vat", Code.FIELD_INVALID),
+            },
+        ),
+        (replace(valid_draft(), vat_regime="TVA_SUR_ENCAISSEMENT"), set()),
+        (replace(valid_draft(), vat_regime="TVA_AU_PIF"), {("vat_regime", Code.FIELD_INVALID)}),
+    ],
+)
+def test_a_zero_rate_or_an_exempt_regime_needs_a_reason_and_no_vat(
+    draft: InvoiceDraft, expected: set[object]
+) -> None:
+    assert codes(draft) == expected
+
+
+@pytest.mark.parametrize(
+    ("payment", "expected"),
+    [
+        (Payment(means="VIREMENT", iban="FR7630006000011234567890189", bic="BNPAFRPP"), set()),
+        (Payment(means="PRELEVEMENT"), set()),
+        (Payment(means="BITCOIN"), {("payment.means", Code.FIELD_INVALID)}),
+        (Payment(iban="FR7630006000011234567890188"), {("payment.iban", Code.FIELD_INVALID)}),
+        (Payment(bic="BNPA"), {("payment.bic", Code.FIELD_INVALID)}),
+    ],
+)
+def test_payment_means_iban_and_bic_are_checked(payment: Payment, expected: set[object]) -> None:
+    assert codes(replace(valid_draft(), payment=payment)) == expected
+
+
+def test_a_credit_note_carries_no_payment_means() -> None:
+    credit_note = replace(
+        valid_draft(), type=InvoiceType.CREDIT_NOTE, preceding_invoice="F2026-000001"
+    )
+    assert codes(credit_note) == set()
+    assert codes(replace(credit_note, payment=Payment(means="VIREMENT"))) == {
+        ("payment", Code.FIELD_INVALID)
+    }
+
+
+def test_an_unregistered_supplier_is_refused_unless_the_client_may_not_use_it_anyway() -> None:
+    unregistered = replace(POLICY, supplier_registered=False)
+    assert codes(valid_draft(), unregistered) == {("supplier.siret", Code.SUPPLIER_NOT_REGISTERED)}
+    assert codes(valid_draft(), replace(POLICY, supplier_registered=True)) == set()
+    not_allowed = replace(unregistered, allowed_supplier_sirets=frozenset({"52345678810009"}))
+    assert codes(valid_draft(), not_allowed) == {("supplier.siret", Code.SUPPLIER_NOT_ALLOWED)}
+
+
+def test_a_line_net_over_the_limit_is_refused_with_the_limit() -> None:
+    draft = with_line(quantity=D("999999999999"), unit_price=D("999999999999"))
+    [violation] = validate_invoice(draft, POLICY)
+    assert (violation.field, violation.code) == ("lines.0", Code.FIELD_INVALID)
+    assert str(MAX_AMOUNT) in violation.message
+
+
+def test_lines_whose_sum_is_over_the_limit_are_refused() -> None:
+    line = Line("x", D("1"), D("800000000000"), D("20"))
+    draft = replace(valid_draft(), lines=(line, line), totals=None)
+    assert codes(draft) == {("lines", Code.FIELD_INVALID)}
+    assert codes(replace(draft, lines=(line,))) == set()

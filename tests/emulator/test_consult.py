@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 
+from app.emulator.clock import Clock
+
 from .builders import ACME, BETA, attachment, login, pdf_invoice, saisie_invoice
+from .conftest import MakeClient
 
 SOUMETTRE = "/cpro/factures/v1/soumettre"
 CONSULTER = "/cpro/factures/v1/consulter/fournisseur"
@@ -113,3 +118,106 @@ async def test_consulter_needs_its_id(client: httpx.AsyncClient, acme: dict[str,
 
     assert response.status_code == 400
     assert "identifiantFactureCPP" in response.json()["libelle"]
+
+
+async def _five_statuses(make_client: MakeClient, clock: Clock, **config: Any) -> tuple[Any, ...]:
+    client = await make_client(**config)
+    headers = await login(client)
+    invoice_id = await _submit(client, headers)
+    clock.advance(60)  # auto mode: DEPOSEE then four steps, every 5 s
+    return client, headers, invoice_id
+
+
+def _histo_page(size: int | None = None, page: int | None = None, **sort: str) -> dict[str, Any]:
+    paging: dict[str, Any] = {"pageResultatDemandeeListeHistoStatut": page, **sort}
+    if size is not None:
+        paging["nbResultatsParPageListeHistoStatut"] = size
+    return {k: v for k, v in paging.items() if v is not None}
+
+
+async def test_historique_pages_when_asked_with_a_small_page_size(
+    make_client: MakeClient, clock: Clock
+) -> None:
+    client, headers, invoice_id = await _five_statuses(make_client, clock)
+    pages = []
+    for page in (1, 2, 3):
+        response = await client.post(
+            HISTORIQUE,
+            json={"idFacture": invoice_id, "paramRechercheHistoStatuts": _histo_page(page=page)},
+            headers=headers,
+        )
+        pages.append(response.json()["historiquesDesStatuts"])
+
+    assert [len(p["histoStatut"]) for p in pages] == [3, 2, 0]
+    assert {
+        key: pages[0][key]
+        for key in (
+            "nbResultatsParPageHistoStatut",
+            "pageCouranteHistoStatut",
+            "pagesHistoStatut",
+            "totalHistoStatut",
+        )
+    } == {
+        "nbResultatsParPageHistoStatut": 3,
+        "pageCouranteHistoStatut": 1,
+        "pagesHistoStatut": 2,
+        "totalHistoStatut": 5,
+    }
+    codes = [e["histoStatutCode"] for p in pages for e in p["histoStatut"]]
+    assert codes == [
+        "DEPOSEE",
+        "EN_COURS_ACHEMINEMENT",
+        "MISE_A_DISPOSITION",
+        "MANDATEE",
+        "MISE_EN_PAIEMENT",
+    ]
+
+
+async def test_historique_grants_at_most_its_page_size(
+    make_client: MakeClient, clock: Clock
+) -> None:
+    client, headers, invoice_id = await _five_statuses(make_client, clock, history_page_size=2)
+
+    response = await client.post(
+        HISTORIQUE,
+        json={"idFacture": invoice_id, "paramRechercheHistoStatuts": _histo_page(size=100)},
+        headers=headers,
+    )
+
+    statuts = response.json()["historiquesDesStatuts"]
+    assert len(statuts["histoStatut"]) == 2
+    assert (statuts["nbResultatsParPageHistoStatut"], statuts["pagesHistoStatut"]) == (2, 3)
+
+
+async def test_historique_sorts_by_code_or_date_either_way(
+    make_client: MakeClient, clock: Clock
+) -> None:
+    client, headers, invoice_id = await _five_statuses(make_client, clock, history_page_size=10)
+
+    async def codes(**sort: str) -> list[str]:
+        body = {"idFacture": invoice_id, "paramRechercheHistoStatuts": _histo_page(**sort)}
+        response = await client.post(HISTORIQUE, json=body, headers=headers)
+        return [
+            e["histoStatutCode"] for e in response.json()["historiquesDesStatuts"]["histoStatut"]
+        ]
+
+    newest_first = await codes(
+        triColonneListeHistoStatut="HistoStatutDatePassage", triSensListeHistoStatut="Descendant"
+    )
+    by_code = await codes(triColonneListeHistoStatut="HistoStatutCode")
+
+    assert newest_first[0] == "MISE_EN_PAIEMENT"
+    assert newest_first[-1] == "DEPOSEE"
+    assert by_code == sorted(by_code)
+
+
+async def test_historique_without_paging_lists_every_status(
+    make_client: MakeClient, clock: Clock
+) -> None:
+    client, headers, invoice_id = await _five_statuses(make_client, clock)
+
+    response = await client.post(HISTORIQUE, json={"idFacture": invoice_id}, headers=headers)
+
+    statuts = response.json()["historiquesDesStatuts"]
+    assert len(statuts["histoStatut"]) == 5
+    assert statuts["totalHistoStatut"] == 5

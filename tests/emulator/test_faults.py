@@ -67,6 +67,18 @@ async def test_a_denial_fault_has_an_empty_body_and_keeps_the_token(
     assert after.json()["codeRetour"] == 0
 
 
+async def test_token_invalid_client_refuses_valid_credentials_like_piste_sometimes_does(
+    client: httpx.AsyncClient,
+) -> None:
+    await _inject(client, {"endpoint": "oauth/token", "kind": "token_invalid_client", "next_n": 2})
+
+    answers = [await client.post("/api/oauth/token", data=CLIENT_FORM) for _ in range(3)]
+
+    assert [a.status_code for a in answers] == [400, 400, 200]
+    assert answers[0].json()["error"] == "invalid_client"
+    assert answers[2].json()["access_token"]
+
+
 async def test_revoke_token_invalidates_every_issued_token(
     client: httpx.AsyncClient, acme: dict[str, str]
 ) -> None:

@@ -197,3 +197,67 @@ async def test_the_clock_does_not_go_back(client: httpx.AsyncClient) -> None:
     response = await client.post("/_emulator/clock/advance", json={"seconds": -1})
 
     assert response.status_code == 422
+
+
+@pytest.mark.parametrize("final", ["REJETEE", "MISE_EN_PAIEMENT", "ABANDONNEE", "SUPPRIMEE"])
+async def test_a_final_status_is_final(make_client: MakeClient, final: str, clock: Clock) -> None:
+    client = await make_client(lifecycle_mode="manual")
+    headers = await login(client)
+    invoice_id = await _submit(client, headers)
+    moved = await client.post(
+        f"/_emulator/invoices/{invoice_id}/status", json={"statut": final, "motif": "Motif"}
+    )
+    clock.advance(1)
+
+    refused = await client.post(
+        f"/_emulator/invoices/{invoice_id}/status", json={"statut": "REJETEE", "motif": "Trop tard"}
+    )
+
+    assert moved.status_code == 200
+    assert refused.status_code == 409
+    assert final in refused.json()["detail"]
+    assert "final" in refused.json()["detail"]
+    detail = (await client.get(f"/_emulator/invoices/{invoice_id}")).json()
+    assert [event["code"] for event in detail["history"]] == ["DEPOSEE", final]
+
+
+async def test_an_invoice_paid_in_auto_mode_cannot_be_rejected_afterwards(
+    client: httpx.AsyncClient, acme: dict[str, str], clock: Clock
+) -> None:
+    invoice_id = await _submit(client, acme)
+    clock.advance(60)
+
+    refused = await client.post(
+        f"/_emulator/invoices/{invoice_id}/status", json={"statut": "REJETEE", "motif": "Non"}
+    )
+
+    assert refused.status_code == 409
+    assert await _status(client, acme, invoice_id) == "MISE_EN_PAIEMENT"
+
+
+async def test_a_buyer_cannot_move_an_invoice_back_to_deposee(
+    client: httpx.AsyncClient, acme: dict[str, str], clock: Clock
+) -> None:
+    invoice_id = await _submit(client, acme)
+    clock.advance(10)
+
+    refused = await client.post(
+        f"/_emulator/invoices/{invoice_id}/status", json={"statut": "DEPOSEE"}
+    )
+
+    assert refused.status_code == 409
+    assert await _status(client, acme, invoice_id) == "MISE_A_DISPOSITION"
+
+
+async def test_a_rejection_before_payment_is_still_accepted(
+    client: httpx.AsyncClient, acme: dict[str, str], clock: Clock
+) -> None:
+    invoice_id = await _submit(client, acme)
+    clock.advance(15)
+
+    changed = await client.post(
+        f"/_emulator/invoices/{invoice_id}/status", json={"statut": "REJETEE", "motif": "EJ clos"}
+    )
+
+    assert changed.status_code == 200
+    assert changed.json()["status"] == "REJETEE"

@@ -97,10 +97,9 @@ async def test_an_item_carries_the_chorus_field_names(
     assert item["numeroBonCommande"] == "0000048295"
 
 
-async def test_a_supplier_only_sees_its_own_invoices(
-    client: httpx.AsyncClient, acme: dict[str, str]
-) -> None:
-    await _submit(client, acme, 2)
+async def test_a_supplier_only_sees_its_own_invoices(make_client: MakeClient) -> None:
+    client = await make_client(empty_search_not_found=False)
+    await _submit(client, await login(client), 2)
 
     response = await client.post(RECHERCHER, json={}, headers=await login(client, BETA))
 
@@ -108,8 +107,36 @@ async def test_a_supplier_only_sees_its_own_invoices(
     assert response.json()["listeFactures"] == []
 
 
+async def test_a_search_finding_nothing_answers_code_20000_on_http_200_by_default(
+    make_client: MakeClient,
+) -> None:
+    # Even where refusals go on HTTP 400: "no result" is not a refusal of the request.
+    client = await make_client(refusal_http_status=400)
+    acme = await login(client)
+    await _submit(client, acme, 1)
+
+    response = await client.post(RECHERCHER, json={"numeroFacture": "F-999"}, headers=acme)
+
+    assert response.status_code == 200
+    assert response.json()["codeRetour"] == 20000
+    assert "aucun résultat" in response.json()["libelle"]
+    assert "listeFactures" not in response.json()
+
+
+async def test_a_page_past_the_last_is_not_a_search_that_found_nothing(
+    client: httpx.AsyncClient, acme: dict[str, str]
+) -> None:
+    await _submit(client, acme, 1)
+    paging = {"rechercheFactureParFournisseur": {"pageResultatDemandee": 2}}
+
+    response = await client.post(RECHERCHER, json=paging, headers=acme)
+
+    assert response.json()["codeRetour"] == 0
+    assert response.json()["listeFactures"] == []
+
+
 async def test_filters_combine(make_client: MakeClient, clock: Clock) -> None:
-    client = await make_client(lifecycle_mode="manual")
+    client = await make_client(lifecycle_mode="manual", empty_search_not_found=False)
     acme = await login(client)
     await _submit(client, acme, 2)
     clock.advance(24 * 3600)

@@ -361,3 +361,43 @@ async def test_unknown_fields_can_be_tolerated(make_client: MakeClient) -> None:
     )
 
     assert response.json()["codeRetour"] == 0
+
+
+@pytest.mark.parametrize(
+    ("framework", "code"),
+    [
+        ({"codeCadreFacturation": "A5_ETAT_ACOMPTE_FOURNISSEUR"}, 20309),
+        ({"codeCadreFacturation": "A4_PROJET_DECOMPTE_MENSUEL_FOURNISSEUR"}, 20309),
+        ({"codeCadreFacturation": "A9_FACTURE_SOUSTRAITANT"}, 20310),
+        ({"codeCadreFacturation": "A12_FACTURE_COTRAITANT", "codeStructureValideur": " "}, 20310),
+    ],
+)
+async def test_soumettre_refuses_frameworks_it_does_not_take(
+    client: httpx.AsyncClient, acme: dict[str, str], framework: dict[str, str], code: int
+) -> None:
+    body = saisie_invoice("F-CADRE", cadreDeFacturation=framework)
+
+    response = await client.post(SOUMETTRE, json=body, headers=acme)
+
+    assert response.status_code == 200
+    assert response.json()["codeRetour"] == code
+    assert framework["codeCadreFacturation"] in response.json()["libelle"]
+
+
+@pytest.mark.parametrize(
+    "framework",
+    [
+        {"codeCadreFacturation": "A1_FACTURE_FOURNISSEUR"},
+        {"codeCadreFacturation": "A2_FACTURE_FOURNISSEUR_DEJA_PAYEE"},
+        {"codeCadreFacturation": "A9_FACTURE_SOUSTRAITANT", "codeStructureValideur": ACME.siret},
+        {"codeCadreFacturation": "A12_FACTURE_COTRAITANT", "codeStructureValideur": BETA.siret},
+    ],
+)
+async def test_soumettre_takes_a1_a2_and_a9_a12_with_their_validator(
+    client: httpx.AsyncClient, acme: dict[str, str], framework: dict[str, str]
+) -> None:
+    body = saisie_invoice("F-CADRE", cadreDeFacturation=framework)
+
+    response = await client.post(SOUMETTRE, json=body, headers=acme)
+
+    assert response.json()["codeRetour"] == 0, response.text

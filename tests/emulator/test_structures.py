@@ -7,7 +7,8 @@ from typing import Any
 import httpx
 import pytest
 
-from .builders import ACME, STATE_ID, STATE_SIRET
+from .builders import ACME, STATE_ID, STATE_SIRET, login
+from .conftest import MakeClient
 
 RECHERCHER = "/cpro/structures/v1/rechercher"
 CONSULTER = "/cpro/structures/v1/consulter"
@@ -40,11 +41,24 @@ async def test_rechercher_finds_the_state_by_siret(
     }
 
 
-async def test_rechercher_answers_an_empty_list_for_an_unknown_siret(
+async def test_rechercher_answers_code_20000_for_an_unknown_siret(
     client: httpx.AsyncClient, acme: dict[str, str]
 ) -> None:
     response = await client.post(
         RECHERCHER, json={"structure": {"identifiantStructure": "12345678200069"}}, headers=acme
+    )
+
+    assert response.status_code == 200
+    assert response.json()["codeRetour"] == 20000
+    assert "listeStructures" not in response.json()
+
+
+async def test_rechercher_can_answer_an_empty_list_instead(make_client: MakeClient) -> None:
+    client = await make_client(empty_search_not_found=False)
+    response = await client.post(
+        RECHERCHER,
+        json={"structure": {"identifiantStructure": "12345678200069"}},
+        headers=await login(client),
     )
 
     assert response.json()["codeRetour"] == 0
@@ -108,6 +122,26 @@ async def test_consulter_shows_the_qualification_flags(
     assert body["parametres"]["codeServiceDoitEtreRenseigne"] is service
     assert body["parametres"]["numeroEJDoitEtreRenseigne"] is ej
     assert body["parametres"]["gestionNumeroEJOuCodeService"] is either
+
+
+async def test_a_buyer_can_say_it_never_reports_payment(
+    client: httpx.AsyncClient, acme: dict[str, str]
+) -> None:
+    added = await client.post(
+        "/_emulator/structures",
+        json={
+            "identifier": "12345678200069",
+            "designation": "ACHETEUR SANS REMONTEE DE PAIEMENT",
+            "public": True,
+            "payment_status_not_reported": True,
+        },
+    )
+    assert added.status_code == 200, added.text
+    structure_id = (await _find(client, acme, "12345678200069"))["idStructureCPP"]
+
+    response = await client.post(CONSULTER, json={"idStructureCPP": structure_id}, headers=acme)
+
+    assert response.json()["parametres"]["statutMiseEnPaiementNestPasRemonte"] is True
 
 
 async def test_consulter_shows_the_callers_password_expiry(

@@ -125,6 +125,11 @@ async def test_the_feed_needs_a_key_with_the_read_scope(
         ("?after=-1", "after"),
         ("?after=abc", "after"),
         ("?type=invoice.deleted", "type"),
+        ("?after=9223372036854775808", "after"),  # one past the largest 64-bit integer
+        ("?after=123456789012345678901234567890", "after"),
+        ("?limit=18446744073709551617", "limit"),
+        ("?after=%00", "after"),
+        ("?type=invoice.paid%00", "type"),
     ],
 )
 async def test_bad_parameters_are_422_naming_the_field(
@@ -133,6 +138,13 @@ async def test_bad_parameters_are_422_naming_the_field(
     response = await events_http.get(f"/v1/events{query}", headers=operator)
     assert response.status_code == 422
     assert [error["field"] for error in response.json()["errors"]] == [field]
+
+
+async def test_the_largest_64_bit_position_is_a_valid_after(
+    events_http: httpx.AsyncClient, operator: dict[str, str], recorded: list[tuple[str, str, str]]
+) -> None:
+    page = await read(events_http, operator, "?after=9223372036854775807")
+    assert page == {"items": [], "next_after": 9223372036854775807}
 
 
 async def test_an_event_that_commits_late_is_not_skipped(

@@ -118,3 +118,96 @@ async def test_subscriptions_need_the_operator_scope(
         assert forbidden.status_code == 403, (method, path)
         anonymous = await events_http.request(method, path, json=body)
         assert anonymous.status_code == 401, (method, path)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8090/_emulator/reset",
+        "http://127.8.9.10/hook",
+        "http://2130706433/hook",  # 127.0.0.1 as one number
+        "http://0x7f000001/hook",
+        "http://0177.0.0.1/hook",
+        "http://127.1/hook",
+        "http://[::1]/hook",
+        "http://0.0.0.0/hook",
+        "http://0/hook",
+        "http://[::]/hook",
+        "http://10.1.2.3/hook",
+        "http://172.16.0.1/hook",
+        "http://172.31.255.254/hook",
+        "http://192.168.1.1/hook",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://100.64.0.1/hook",  # carrier-grade NAT
+        "http://[fc00::1]/hook",
+        "http://[fd00:ec2::254]/latest/meta-data/",
+        "http://[fe80::1]/hook",
+        "http://[::ffff:127.0.0.1]/hook",  # IPv4-mapped
+        "http://[::ffff:169.254.169.254]/hook",
+        "http://[64:ff9b::a00:1]/hook",  # NAT64 of 10.0.0.1
+        "http://[2002:c0a8:101::1]/hook",  # 6to4 of 192.168.1.1
+        "http://localhost:8000/hook",
+        "http://LOCALHOST./hook",
+        "http://api.localhost/hook",
+        "http://metadata.google.internal/computeMetadata/v1/",
+        "http://224.0.0.1/hook",
+    ],
+)
+async def test_webhooks_to_internal_addresses_are_refused_at_registration(
+    events_http: httpx.AsyncClient, operator: dict[str, str], url: str
+) -> None:
+    response = await events_http.post("/v1/webhooks", json={"url": url}, headers=operator)
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["code"] == "WEBHOOK_URL_NOT_ALLOWED"
+    assert [error["field"] for error in problem["errors"]] == ["url"]
+    assert (await events_http.get("/v1/webhooks", headers=operator)).json() == []
+
+
+@pytest.mark.parametrize(
+    "url", ["https://user:s3cr3t@accounting.example/hook", "https://s3cr3t@accounting.example/h"]
+)
+async def test_credentials_in_webhook_urls_are_refused(
+    events_http: httpx.AsyncClient, operator: dict[str, str], url: str
+) -> None:
+    response = await events_http.post("/v1/webhooks", json={"url": url}, headers=operator)
+    assert response.status_code == 422, response.text
+    assert response.json()["code"] == "WEBHOOK_URL_NOT_ALLOWED"
+    assert "credentials" in response.json()["detail"]
+    assert "s3cr3t" not in response.text
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://accounting.example:8443/hooks", "http://93.184.215.14/h", "https://[2606:4700::1]/h"],
+)
+async def test_public_webhook_urls_are_accepted(
+    events_http: httpx.AsyncClient, operator: dict[str, str], url: str
+) -> None:
+    response = await events_http.post("/v1/webhooks", json={"url": url}, headers=operator)
+    assert response.status_code == 201, response.text
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"url": URL, "description": "cash\u0000collection"},
+        {"url": "https://accounting.example/ho\u0000oks"},
+        {"url": "\u0000https://accounting.example/hooks"},
+    ],
+)
+async def test_nul_bytes_in_webhook_fields_are_422(
+    events_http: httpx.AsyncClient, operator: dict[str, str], body: dict[str, str]
+) -> None:
+    response = await events_http.post("/v1/webhooks", json=body, headers=operator)
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_a_nul_byte_in_a_webhook_id_is_refused_not_a_500(
+    events_http: httpx.AsyncClient, operator: dict[str, str]
+) -> None:
+    response = await events_http.delete("/v1/webhooks/whk_%00", headers=operator)
+    assert response.status_code in (404, 422), response.text
+    assert response.headers["content-type"] == "application/problem+json"

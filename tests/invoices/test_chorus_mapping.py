@@ -18,6 +18,8 @@ from app.settings import ApiSettings, Settings
 from tests.builders import STATE_SIRET, SUPPLIER_SIRET, invoice_payload
 from tests.conftest import emulator_chorus_settings
 
+pytestmark = pytest.mark.usefixtures("registered_suppliers")
+
 ACME = TechnicalAccount(login="TECH_1_41234567010000@cpro.fr", password="emulator-demo-1")
 ACME_STRUCTURE_ID = 26000101
 QUALIFICATION_BUYERS = ["11000201100044", "12345678200028", "12345678200036", "12345678200044"]
@@ -89,6 +91,8 @@ async def test_a_credit_note_is_an_avoir_naming_its_origin(
     request = to_submit_request(invoice, supplier_structure_id=ACME_STRUCTURE_ID)
     assert request.references.typeFacture == "AVOIR"
     assert request.references.numeroFactureOrigine == "F2026-000001"
+    # A refund carries no payment means (chorus-pro.md §6).
+    assert request.references.modePaiement is None
     assert (await chorus.submit_invoice(ACME, request)).identifiantFactureCPP > 0
 
 
@@ -163,4 +167,63 @@ async def test_a_pdf_invoice_is_sent_as_depot_pdf_api_with_its_attachment(
         pdf=UploadedPdf(attachment_id=attachment_id, name="F2026.pdf"),
     )
     assert request.modeDepot == "DEPOT_PDF_API"
+    assert (await chorus.submit_invoice(ACME, request)).identifiantFactureCPP > 0
+
+
+async def test_payment_means_and_vat_regime_are_sent_with_the_peers_defaults(
+    http: httpx.AsyncClient,
+    auth: dict[str, str],
+    sessionmaker: async_sessionmaker[AsyncSession],
+    chorus: ChorusClient,
+) -> None:
+    invoice = await stored(http, auth, sessionmaker)
+    request = to_submit_request(invoice, supplier_structure_id=ACME_STRUCTURE_ID)
+    references = request.model_dump(mode="json")["references"]
+    assert references["modePaiement"] == "VIREMENT"
+    assert references["typeTva"] == "TVA_SUR_DEBIT"
+    assert references["motifExonerationTva"] is None
+    assert (await chorus.submit_invoice(ACME, request)).identifiantFactureCPP > 0
+
+
+async def test_an_exempt_invoice_paid_by_direct_debit_is_sent_as_such(
+    http: httpx.AsyncClient,
+    auth: dict[str, str],
+    sessionmaker: async_sessionmaker[AsyncSession],
+    chorus: ChorusClient,
+) -> None:
+    reason = "Exonération de TVA, article 261-4-4° du CGI"
+    invoice = await stored(
+        http,
+        auth,
+        sessionmaker,
+        lines=[{"description": "Formation", "quantity": "1", "unit_price": "900", "vat_rate": "0"}],
+        totals=None,
+        vat_regime="EXONERATION",
+        vat_exemption_reason=reason,
+        payment={"means": "PRELEVEMENT", "iban": "FR7630006000011234567890189"},
+    )
+    request = to_submit_request(invoice, supplier_structure_id=ACME_STRUCTURE_ID)
+    references = request.model_dump(mode="json")["references"]
+    assert references["modePaiement"] == "PRELEVEMENT"
+    assert references["typeTva"] == "EXONERATION"
+    assert references["motifExonerationTva"] == reason
+    assert (await chorus.submit_invoice(ACME, request)).identifiantFactureCPP > 0
+
+
+async def test_a_subcontractor_invoice_names_its_validator_structure(
+    http: httpx.AsyncClient,
+    auth: dict[str, str],
+    sessionmaker: async_sessionmaker[AsyncSession],
+    chorus: ChorusClient,
+) -> None:
+    invoice = await stored(
+        http,
+        auth,
+        sessionmaker,
+        framework="A9_FACTURE_SOUSTRAITANT",
+        validator_siret="12345678200051",
+    )
+    request = to_submit_request(invoice, supplier_structure_id=ACME_STRUCTURE_ID)
+    assert request.cadreDeFacturation.codeCadreFacturation == "A9_FACTURE_SOUSTRAITANT"
+    assert request.cadreDeFacturation.codeStructureValideur == "12345678200051"
     assert (await chorus.submit_invoice(ACME, request)).identifiantFactureCPP > 0

@@ -104,3 +104,52 @@ def test_unknown_fields_are_reported_with_their_path() -> None:
 def test_bodies_that_are_not_a_json_object_are_malformed(body: bytes) -> None:
     with pytest.raises(MalformedRequest):
         decode_json_body(body)
+
+
+@pytest.mark.parametrize(
+    ("line", "field", "hint"),
+    [
+        ({"quantity": "10,50"}, "lines.0.quantity", "e.g. 10.50"),
+        ({"unit_price": "1 000.00"}, "lines.0.unit_price", "no thousands separator"),
+        ({"unit_price": "1e13"}, "lines.0.unit_price", "999999999999.999999"),
+        ({"unit_price": "0.0000001"}, "lines.0.unit_price", "6 decimal places"),
+        ({"vat_rate": "Infinity"}, "lines.0.vat_rate", "e.g. 10.50"),
+    ],
+)
+def test_a_malformed_amount_says_what_is_expected(
+    line: dict[str, str], field: str, hint: str
+) -> None:
+    base = {"description": "x", "quantity": "1", "unit_price": "1", "vat_rate": "20"}
+    parsed = parse_invoice(invoice_payload(lines=[{**base, **line}]))
+    [violation] = [v for v in parsed.violations if v.field == field]
+    assert violation.code is Code.FIELD_INVALID
+    assert hint in violation.message
+
+
+@pytest.mark.parametrize("blank", [None, "", "  "])
+def test_a_blank_amount_is_absent(blank: str | None) -> None:
+    parsed = parse_invoice(invoice_payload(totals={"net": blank, "vat": "1", "gross": "2"}))
+    assert parsed.violations == []
+    assert parsed.invoice is not None
+    assert parsed.invoice.totals is not None
+    assert parsed.invoice.totals.net is None
+
+
+@pytest.mark.parametrize("text", ["20/11/2026", "2026-11-20T00:00:00", "20261120", "2026-13-01"])
+def test_a_date_not_in_iso_form_says_yyyy_mm_dd(text: str) -> None:
+    parsed = parse_invoice(invoice_payload(issue_date=text))
+    [violation] = parsed.violations
+    assert (violation.field, violation.code) == ("issue_date", Code.FIELD_INVALID)
+    assert "YYYY-MM-DD" in violation.message
+
+
+def test_nul_characters_are_reported_where_they_are_and_the_rest_is_read() -> None:
+    document = invoice_payload(note="a\u0000b", supplier={"siret": "41234567010000", "n\u0000": 1})
+    parsed = parse_invoice(document)
+    assert {(v.field, v.code) for v in parsed.violations} == {
+        ("note", Code.FIELD_INVALID),
+        ("supplier.n\\u0000", Code.FIELD_INVALID),
+    }
+    assert parsed.invoice is not None
+    assert parsed.invoice.invoice_number == document["invoice_number"]
+    assert "\u0000" in document["note"]  # the caller's document is left as it was

@@ -40,3 +40,33 @@ def test_the_invoice_body_is_described() -> None:
         "$ref": "#/components/schemas/InvoiceIn"
     }
     assert "buyer" in spec["components"]["schemas"]["InvoiceIn"]["properties"]
+
+
+def test_every_operation_documents_the_answers_the_middleware_gives_for_any_route() -> None:
+    spec = create_app(Settings()).openapi()
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            documented = set(operation["responses"])
+            if "requestBody" in operation:
+                assert {"400", "413", "415"} <= documented, (method, path)
+            if operation.get("parameters"):
+                assert "422" in documented, (method, path)
+
+
+def test_path_and_query_parameters_are_as_precise_as_the_validation() -> None:
+    spec = create_app(Settings()).openapi()
+
+    def parameter(path: str, method: str, name: str) -> dict[str, object]:
+        found = [p for p in spec["paths"][path][method]["parameters"] if p["name"] == name]
+        schema: dict[str, object] = found[0]["schema"]
+        return schema
+
+    siret = r"^[0-9]{14}$"
+    assert parameter("/v1/buyers/{siret}/services", "get", "siret")["pattern"] == siret
+    assert parameter("/v1/structures/{siret}/password", "put", "siret")["pattern"] == siret
+    assert parameter("/v1/invoices", "get", "supplier_siret")["pattern"] == siret
+    assert str(parameter("/v1/invoices", "get", "cursor")["pattern"]).startswith("^aW52X")
+    assert parameter("/v1/invoices/{invoice_id}", "get", "invoice_id")["pattern"].startswith(
+        "^inv_"
+    )  # type: ignore[union-attr]
+    assert parameter("/v1/events", "get", "after")["maximum"] == 2**63 - 1

@@ -12,17 +12,21 @@ from app.outbox.claim import claim_due
 from app.outbox.models import OutboxItem
 from app.outbox.outcomes import Done, Outcome
 from app.outbox.service import OutboxKind, enqueue
-from app.outbox.worker import Worker
+from app.outbox.worker import Lane, Worker
 from app.settings import OutboxSettings
 
 FAST = OutboxSettings(lease_seconds=0.3, poll_interval_seconds=0.01, heartbeat_seconds=0.1)
 FAST_LEASE = timedelta(seconds=0.3)
 
 
-async def add(sessionmaker: async_sessionmaker[AsyncSession], count: int = 1) -> None:
+async def add(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    count: int = 1,
+    kind: OutboxKind = OutboxKind.DELIVER_WEBHOOK,
+) -> None:
     async with sessionmaker() as session, session.begin():
         for _ in range(count):
-            enqueue(session, OutboxKind.DELIVER_WEBHOOK)
+            enqueue(session, kind)
 
 
 async def states(sessionmaker: async_sessionmaker[AsyncSession]) -> list[str]:
@@ -125,3 +129,52 @@ async def test_stopping_finishes_the_items_in_hand(
     worker = Worker(sessionmaker, {OutboxKind.DELIVER_WEBHOOK: handler}, FAST, worker_id="w")
     await asyncio.wait_for(worker.run(stop), timeout=5)
     assert await states(sessionmaker) == ["done", "done", "done"]
+
+
+async def test_items_of_one_lane_never_take_the_slots_of_another(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    await add(sessionmaker, 4)  # more stuck webhooks than there are slots of either lane
+    release = asyncio.Event()
+    stuck: list[int] = []
+    fanned: list[int] = []
+
+    async def webhook(item: OutboxItem) -> Outcome:
+        stuck.append(item.id)
+        await release.wait()
+        return Done()
+
+    async def fan_out(item: OutboxItem) -> Outcome:
+        fanned.append(item.id)
+        return Done()
+
+    worker = Worker(
+        sessionmaker,
+        {OutboxKind.DELIVER_WEBHOOK: webhook, OutboxKind.FAN_OUT_EVENT: fan_out},
+        FAST.model_copy(update={"batch_size": 2}),
+        worker_id="w",
+        lanes=(
+            Lane("outbox", 2),
+            Lane("webhooks", 2, kinds=frozenset({OutboxKind.DELIVER_WEBHOOK})),
+        ),
+    )
+    stop = asyncio.Event()
+    running = asyncio.create_task(worker.run(stop))
+    try:
+        for _ in range(100):
+            if len(stuck) == 2:
+                break
+            await asyncio.sleep(0.02)
+        await add(sessionmaker, 3, kind=OutboxKind.FAN_OUT_EVENT)
+        for _ in range(100):
+            if len(fanned) == 3:
+                break
+            await asyncio.sleep(0.02)
+        assert len(fanned) == 3  # handled while every webhook slot was held
+        assert len(stuck) == 2  # webhooks kept to their own two slots
+    finally:
+        release.set()
+        stop.set()
+        await asyncio.wait_for(running, timeout=5)
+    # The two stuck webhooks and the three fan-outs; the other webhooks wait their turn.
+    assert await states(sessionmaker) == ["done", "done", "pending", "pending"] + ["done"] * 3

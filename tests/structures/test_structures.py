@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -184,3 +185,99 @@ def test_the_emulator_target_creates_a_missing_key_file_where_told(tmp_path: Pat
     assert key_file.exists()
     reopened = load_password_box(ChorusSettings(secrets_key_file=key_file))
     assert reopened.open(box.seal(SecretStr("x"))).get_secret_value() == "x"
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("login", "TECH:1@cpro.fr"),
+        ("login", "TECH\u00001@cpro.fr"),
+        ("login", "TECH\n1@cpro.fr"),
+        ("login", "TECH\u00851@cpro.fr"),
+        ("login", ""),
+        ("login", "x" * 201),
+        ("password", "emulator\u0000demo"),
+        ("password", "emulator\x1bdemo"),
+        ("siret", "41234567010000\u0000"),
+        ("vat_exemption_reason", "Article 261\u0000"),
+    ],
+)
+async def test_a_login_or_password_chorus_cannot_take_is_refused_at_registration(
+    http: httpx.AsyncClient,
+    operator: dict[str, str],
+    sessionmaker: async_sessionmaker[AsyncSession],
+    field: str,
+    value: str,
+) -> None:
+    body = {"siret": SUPPLIER_SIRET, "login": LOGIN, "password": PASSWORD, field: value}
+    response = await http.post("/v1/structures", json=body, headers=operator)
+    assert response.status_code == 422, response.text
+    assert response.json()["code"] == "REQUEST_INVALID"
+    assert [error["field"] for error in response.json()["errors"]] == [field]
+    assert PASSWORD not in response.text
+    async with sessionmaker() as session:
+        assert await session.scalar(select(SupplierStructure)) is None
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"password": "new\u0000one"}, {"password": "new-one", "login": "a:b"}],
+)
+async def test_rotation_applies_the_same_rules(
+    http: httpx.AsyncClient, operator: dict[str, str], body: dict[str, str]
+) -> None:
+    created = {"siret": SUPPLIER_SIRET, "login": LOGIN, "password": PASSWORD}
+    assert (await http.post("/v1/structures", json=created, headers=operator)).status_code == 201
+    response = await http.put(
+        f"/v1/structures/{SUPPLIER_SIRET}/password", json=body, headers=operator
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["field"] in {"login", "password"}
+
+
+def test_the_cli_refuses_a_login_with_a_colon(database_url: str, tmp_path: Path) -> None:
+    password_file = tmp_path / "password"
+    password_file.write_text(PASSWORD)
+    added = subprocess.run(  # noqa: S603 - our own command
+        [
+            sys.executable,
+            "-m",
+            "app",
+            "structures",
+            "add",
+            "--siret",
+            SUPPLIER_SIRET,
+            "--login",
+            "TECH:1",
+            "--password-file",
+            str(password_file),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "CHORUS_SECRETS_KEY": TEST_SECRETS_KEY.get_secret_value(),
+        },
+    )
+    assert added.returncode != 0
+    assert "login" in added.stderr
+    assert "':'" in added.stderr
+
+
+async def test_concurrent_registrations_of_one_siret_give_one_201_and_409s(
+    http: httpx.AsyncClient,
+    operator: dict[str, str],
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    body = {"siret": SUPPLIER_SIRET, "login": LOGIN, "password": PASSWORD}
+    responses = await asyncio.gather(
+        *(http.post("/v1/structures", json=body, headers=operator) for _ in range(20))
+    )
+    statuses = sorted(response.status_code for response in responses)
+    assert statuses == [201] + [409] * 19, [r.text for r in responses if r.status_code >= 500]
+    assert {r.json()["code"] for r in responses if r.status_code == 409} == {"STRUCTURE_EXISTS"}
+    async with sessionmaker() as session:
+        assert len((await session.scalars(select(SupplierStructure))).all()) == 1

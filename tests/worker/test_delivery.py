@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from typing import Any
 
 import httpx
@@ -118,6 +120,57 @@ async def test_a_committed_then_dropped_answer_is_reconciled_not_resent(
     assert invoice.history[-1].detail == "found in Chorus Pro after an uncertain attempt"
 
 
+async def test_reconciling_against_a_search_answering_20000_resends_never_rejects(
+    post: Post,
+    worker: Worker,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    emulator: httpx.AsyncClient,
+) -> None:
+    """The emulator answers an empty search with codeRetour 20000 (its default): "not found"."""
+    await faults(emulator, {"endpoint": "factures/v1/soumettre", "kind": "http_500", "next_n": 1})
+    invoice_id = await post()
+    invoice = await drain(worker, sessionmaker, invoice_id, lambda i: i.status != "queued")
+    assert invoice.status == "submitted", invoice.chorus_rejection
+    truth = await received(emulator)
+    assert truth["total"] == 1
+    assert invoice.chorus_invoice_id == truth["invoices"][0]["id"]
+    stats = (await emulator.get("/_emulator/stats")).json()
+    assert stats["calls"]["factures/v1/rechercher/fournisseur"] >= 1
+
+
+async def test_a_lookup_chorus_refuses_is_retried_never_a_rejection(
+    post: Post,
+    worker: Worker,
+    resources: Resources,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    emulator: httpx.AsyncClient,
+) -> None:
+    """Only soumettre's refusal rejects an invoice; a search's refusal says nothing about it."""
+    resources.chorus.no_result_codes = frozenset()  # so the empty search's 20000 is a refusal
+    await faults(emulator, {"endpoint": "factures/v1/soumettre", "kind": "http_500", "next_n": 1})
+    invoice_id = await post()
+    deadline = time.monotonic() + 5
+    while True:
+        await worker.run_once()
+        async with sessionmaker() as session:
+            invoice = await repository.get(session, invoice_id)
+            item = await session.scalar(
+                select(OutboxItem).where(OutboxItem.invoice_id == invoice_id)
+            )
+        assert item is not None
+        if invoice is None or invoice.status != "queued" or item.attempts >= 3:
+            break
+        assert time.monotonic() < deadline, item.last_error
+        await asyncio.sleep(0.01)
+    assert invoice is not None
+    assert invoice.status == "queued"
+    assert item is not None
+    assert item.state == "pending"
+    assert item.last_error is not None
+    assert "rechercher/fournisseur" in item.last_error
+    assert (await received(emulator))["total"] == 0
+
+
 async def test_a_read_timeout_is_ambiguous_and_reconciled(
     post: Post,
     worker: Worker,
@@ -183,6 +236,52 @@ async def test_persistent_auth_failures_pause_the_structure(
     assert (await received(emulator))["total"] == 0
 
 
+@pytest.mark.parametrize(
+    "burst",
+    [
+        {"endpoint": "factures/v1/soumettre", "kind": "http_401", "next_n": 3},
+        {"endpoint": "*", "kind": "http_401", "next_n": 3},
+        {"endpoint": "oauth/token", "kind": "token_invalid_client", "next_n": 2},
+    ],
+    ids=["401-on-soumettre", "401-anywhere", "token-invalid-client"],
+)
+async def test_a_transient_burst_of_auth_refusals_never_pauses_the_structure(
+    post: Post,
+    worker: Worker,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    emulator: httpx.AsyncClient,
+    burst: dict[str, Any],
+) -> None:
+    await faults(emulator, burst)
+    invoice_id = await post()
+    invoice = await drain(worker, sessionmaker, invoice_id, lambda i: i.status != "queued")
+    async with sessionmaker() as session:
+        structure = await session.get(SupplierStructure, "41234567010000")
+    assert structure is not None
+    assert structure.paused_at is None
+    assert invoice.status == "submitted"
+    assert (await received(emulator))["total"] == 1
+
+
+async def test_a_persistent_401_still_pauses_the_structure(
+    post: Post,
+    worker: Worker,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    emulator: httpx.AsyncClient,
+) -> None:
+    await faults(emulator, {"endpoint": "factures/v1/soumettre", "kind": "http_401"})
+    invoice_id = await post()
+    await worker.run_once()
+    async with sessionmaker() as session:
+        structure = await session.get(SupplierStructure, "41234567010000")
+        item = await session.scalar(select(OutboxItem).where(OutboxItem.invoice_id == invoice_id))
+    assert structure is not None
+    assert structure.paused_at is not None
+    assert item is not None
+    assert item.attempts == 0
+    assert (await received(emulator))["total"] == 0
+
+
 async def test_retries_exhausted_make_the_invoice_failed(
     post: Post,
     worker: Worker,
@@ -200,11 +299,12 @@ async def test_retries_exhausted_make_the_invoice_failed(
 async def test_without_a_technical_account_delivery_waits(
     post: Post, worker: Worker, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
+    # Accepted while the structure was registered, which then went away.
+    invoice_id = await post()
     async with sessionmaker() as session, session.begin():
         structure = await session.get(SupplierStructure, "41234567010000")
         assert structure is not None
         await session.delete(structure)
-    invoice_id = await post()
     await worker.run_once()
     async with sessionmaker() as session:
         item = await session.scalar(select(OutboxItem).where(OutboxItem.invoice_id == invoice_id))

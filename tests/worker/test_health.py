@@ -10,17 +10,26 @@ import pytest
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.auth.scopes import Scope
 from app.outbox.worker import Worker
 from app.structures.models import SupplierStructure
+from tests.conftest import KeyFactory
 from tests.worker.conftest import Post, drain
 
 pytestmark = pytest.mark.usefixtures("acme")
+
+
+@pytest.fixture
+async def operator(make_key: KeyFactory) -> dict[str, str]:
+    """The details of /health are for operators only."""
+    return await make_key(scopes=(Scope.OPERATOR,), suppliers=())
 
 
 async def test_health_shows_live_workers_and_the_last_chorus_answer(
     post: Post,
     worker: Worker,
     gateway: httpx.AsyncClient,
+    operator: dict[str, str],
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
     invoice_id = await post()
@@ -29,14 +38,14 @@ async def test_health_shows_live_workers_and_the_last_chorus_answer(
     try:
         await drain(worker, sessionmaker, invoice_id, lambda i: i.status == "submitted")
         await asyncio.sleep(0.3)  # one heartbeat after the delivery
-        body = (await gateway.get("/health")).json()
+        body = (await gateway.get("/health", headers=operator)).json()
     finally:
         stop.set()
         await running
     assert [w["id"] for w in body["workers"]] == ["test-worker"]
     assert body["workers"][0]["alive"] is True
     assert body["chorus"]["last_success_at"] is not None
-    after_stop = (await gateway.get("/health")).json()
+    after_stop = (await gateway.get("/health", headers=operator)).json()
     assert after_stop["workers"][0]["alive"] is False
 
 
@@ -44,6 +53,7 @@ async def test_health_lists_structures_paused_for_auth_failures(
     post: Post,
     worker: Worker,
     gateway: httpx.AsyncClient,
+    operator: dict[str, str],
     emulator: httpx.AsyncClient,
 ) -> None:
     await emulator.post(
@@ -51,7 +61,7 @@ async def test_health_lists_structures_paused_for_auth_failures(
     )
     await post()
     await worker.run_once()
-    paused = (await gateway.get("/health")).json()["structures"]["paused"]
+    paused = (await gateway.get("/health", headers=operator)).json()["structures"]["paused"]
     assert [p["siret"] for p in paused] == ["41234567010000"]
     assert "refused the technical account" in paused[0]["reason"]
 
@@ -60,12 +70,13 @@ async def test_health_warns_15_days_before_a_technical_password_expires(
     post: Post,
     worker: Worker,
     gateway: httpx.AsyncClient,
+    operator: dict[str, str],
     emulator: httpx.AsyncClient,
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
     invoice_id = await post()
     await drain(worker, sessionmaker, invoice_id, lambda i: i.status == "submitted")
-    fine = (await gateway.get("/health")).json()
+    fine = (await gateway.get("/health", headers=operator)).json()
     assert fine["structures"]["password_expiring"] == []
     soon = (datetime.now(UTC) + timedelta(days=10)).isoformat()
     await emulator.post(
@@ -76,7 +87,7 @@ async def test_health_warns_15_days_before_a_technical_password_expires(
         await session.execute(update(SupplierStructure).values(checked_at=None))
     second = await post()
     await drain(worker, sessionmaker, second, lambda i: i.status == "submitted")
-    body = (await gateway.get("/health")).json()
+    body = (await gateway.get("/health", headers=operator)).json()
     [expiring] = body["structures"]["password_expiring"]
     assert expiring["siret"] == "41234567010000"
     assert any("expires" in warning for warning in body["warnings"])

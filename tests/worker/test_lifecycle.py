@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
+import base64
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
 import httpx
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.emulator.config import DEFAULT_DIRECTORY_FILE
+from app.emulator.directory import read_directory_file
 from app.events.models import Event
 from app.outbox.models import OutboxItem
 from app.outbox.worker import Worker
-from tests.worker.conftest import Post, drain
+from tests.worker.conftest import ACME_LOGIN, ACME_PASSWORD, Post, drain
 
 pytestmark = pytest.mark.usefixtures("acme")
 
@@ -21,6 +28,52 @@ async def move(
     body = {"statut": status, **({"motif": reason} if reason else {})}
     response = await emulator.post(f"/_emulator/invoices/{chorus_id}/status", json=body)
     assert response.status_code == 200, response.text
+
+
+async def chorus_history(emulator: httpx.AsyncClient, chorus_id: int) -> list[tuple[str, str]]:
+    """(code, date) of every status, as the emulator's consulter/historique gives them."""
+    token = await emulator.post(
+        "/api/oauth/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": "gateway-dev",
+            "client_secret": "gateway-dev-secret",
+        },
+    )
+    account = base64.b64encode(f"{ACME_LOGIN}:{ACME_PASSWORD}".encode()).decode()
+    headers = {"Authorization": f"Bearer {token.json()['access_token']}", "cpro-account": account}
+    response = await emulator.post(
+        "/cpro/factures/v1/consulter/historique", json={"idFacture": chorus_id}, headers=headers
+    )
+    entries = response.json()["historiquesDesStatuts"]["histoStatut"]
+    return [(entry["histoStatutCode"], entry["histoStatutDatePassage"]) for entry in entries]
+
+
+async def test_chorus_steps_keep_chorus_times_and_order_never_made_up_seconds(
+    post: Post,
+    worker: Worker,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    emulator: httpx.AsyncClient,
+) -> None:
+    """Chorus dates its steps to the minute: several in one minute keep Chorus's order."""
+    invoice_id = await post()
+    invoice = await drain(worker, sessionmaker, invoice_id, lambda i: i.status == "submitted")
+    assert invoice.chorus_invoice_id is not None
+    steps = ["EN_COURS_ACHEMINEMENT", "MISE_A_DISPOSITION", "MANDATEE"]
+    for status in steps:
+        await move(emulator, invoice.chorus_invoice_id, status)
+    invoice = await drain(worker, sessionmaker, invoice_id, lambda i: i.chorus_status == "MANDATEE")
+    from_chorus = invoice.history[2:]
+    assert [entry.chorus_status for entry in from_chorus] == steps
+    paris = ZoneInfo("Europe/Paris")
+    given = {
+        code: datetime.strptime(at, "%Y-%m-%d %H:%M").replace(tzinfo=paris)
+        for code, at in await chorus_history(emulator, invoice.chorus_invoice_id)
+    }
+    for entry in from_chorus:
+        assert entry.at == given[entry.chorus_status]
+        assert (entry.at.second, entry.at.microsecond) == (0, 0)
+    assert invoice.chorus_status_at == given["MANDATEE"]
 
 
 async def test_the_lifecycle_is_followed_until_paid(
@@ -99,3 +152,45 @@ async def test_a_suspension_reason_is_kept_and_polling_goes_on(
         sync = await session.scalar(select(OutboxItem).where(OutboxItem.kind == "invoice.sync"))
     assert sync is not None
     assert sync.state == "pending"
+
+
+async def flag_state_payment_not_reported(emulator: httpx.AsyncClient) -> None:
+    """The State, as seeded, with `statutMiseEnPaiementNestPasRemonte` set."""
+    [state] = [
+        spec
+        for spec in read_directory_file(DEFAULT_DIRECTORY_FILE)
+        if spec.identifier == "11000201100044"
+    ]
+    body = state.model_copy(update={"payment_status_not_reported": True}).model_dump(mode="json")
+    response = await emulator.post("/_emulator/structures", json=body)
+    assert response.status_code == 200, response.text
+
+
+async def sync_item(sessionmaker: async_sessionmaker[AsyncSession]) -> OutboxItem:
+    async with sessionmaker() as session:
+        item = await session.scalar(select(OutboxItem).where(OutboxItem.kind == "invoice.sync"))
+    assert item is not None
+    return item
+
+
+@pytest.mark.parametrize("not_reported", [True, False])
+async def test_polling_stops_at_mandatee_for_a_buyer_that_never_reports_payment(
+    post: Post,
+    worker: Worker,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    emulator: httpx.AsyncClient,
+    not_reported: bool,
+) -> None:
+    if not_reported:
+        await flag_state_payment_not_reported(emulator)
+    invoice_id = await post()
+    invoice = await drain(worker, sessionmaker, invoice_id, lambda i: i.status == "submitted")
+    assert invoice.chorus_invoice_id is not None
+    for status in ("EN_COURS_ACHEMINEMENT", "MISE_A_DISPOSITION", "MANDATEE"):
+        await move(emulator, invoice.chorus_invoice_id, status)
+    await drain(worker, sessionmaker, invoice_id, lambda i: i.chorus_status == "MANDATEE")
+    for _ in range(3):
+        await worker.run_once()
+        await asyncio.sleep(0.06)  # past the longest poll delay of the fast test settings
+    item = await sync_item(sessionmaker)
+    assert item.state == ("done" if not_reported else "pending")

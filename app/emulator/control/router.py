@@ -36,13 +36,18 @@ async def get_invoice(invoice_id: int, emulator: EmulatorDep) -> InvoiceOut:
         raise HTTPException(404, str(exc)) from None
 
 
-@router.post("/invoices/{invoice_id}/status")
+@router.post(
+    "/invoices/{invoice_id}/status",
+    responses={409: {"description": "The invoice is in a final status, or back to DEPOSEE"}},
+)
 async def change_status(invoice_id: int, change: StatusChange, emulator: EmulatorDep) -> InvoiceOut:
-    """Move an invoice as the buyer would (REJETEE and SUSPENDUE need a motif)."""
+    """Move an invoice as the buyer would (REJETEE and SUSPENDUE need a motif; final is final)."""
     try:
         return service.change_status(emulator, invoice_id, change)
     except service.NotFound as exc:
         raise HTTPException(404, str(exc)) from None
+    except service.TransitionRefused as exc:
+        raise HTTPException(409, str(exc)) from None
 
 
 @router.get("/faults")

@@ -13,7 +13,7 @@ from app.emulator.control.schemas import (
     StructureOut,
 )
 from app.emulator.directory import StructureSpec
-from app.emulator.lifecycle import current, override, visible
+from app.emulator.lifecycle import current, override, transition_refusal, visible
 from app.emulator.rules import siret_is_valid
 from app.emulator.runtime import Emulator
 from app.emulator.store import InvoiceRecord
@@ -21,6 +21,10 @@ from app.emulator.store import InvoiceRecord
 
 class NotFound(LookupError):
     """The control API was asked about something the emulator does not hold."""
+
+
+class TransitionRefused(ValueError):
+    """A buyer action Chorus would not allow from the invoice's current status."""
 
 
 def describe_invoice(emulator: Emulator, record: InvoiceRecord) -> InvoiceOut:
@@ -71,13 +75,20 @@ def get_invoice(emulator: Emulator, invoice_id: int) -> InvoiceOut:
 
 
 def change_status(emulator: Emulator, invoice_id: int, change: StatusChange) -> InvoiceOut:
-    """Act as the buyer: the new status applies now and cancels the planned auto steps."""
+    """Act as the buyer: the new status applies now and cancels the planned auto steps.
+
+    Raises NotFound, or TransitionRefused for a move Chorus refuses (out of a final status).
+    """
     record = emulator.store.invoice(invoice_id)
     if record is None:
         raise NotFound(f"no invoice {invoice_id}")
+    now = emulator.now()
+    refusal = transition_refusal(current(record.events, now).code, change.statut)
+    if refusal is not None:
+        raise TransitionRefused(f"invoice {invoice_id}: {refusal}")
     events = override(
         record.events,
-        emulator.now(),
+        now,
         emulator.store.allocate_event_ids(1),
         change.statut,
         change.motif,

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import math
 from datetime import date, datetime
 from decimal import Decimal
 from typing import TypeVar
 
 from app.emulator.auth import Caller
+from app.emulator.config import EmulatorConfig
 from app.emulator.directory import ServiceSpec, StructureSpec
 from app.emulator.envelope import ChorusRefusal
 from app.emulator.lifecycle import StatusEvent, current, visible
 from app.emulator.runtime import Emulator
-from app.emulator.services.paging import descending, paginate
+from app.emulator.services.paging import descending, ensure_found, paginate
 from app.emulator.store import InvoiceRecord
 from app.emulator.wire.factures import (
     ConsulterFactureIn,
@@ -28,6 +30,7 @@ from app.emulator.wire.factures import (
     HistoStatut,
     LignesDePoste,
     ListeDesPiecesJointes,
+    ParamRechercheHistoStatuts,
     PieceJointeConsultee,
     RecapitulatifDeTva,
     RechercherFactureFournisseurIn,
@@ -79,6 +82,7 @@ def search_invoices(
         for body, status in [(_body(record), current(record.events, now))]
         if _matches(emulator, query, record, body, status)
     ]
+    ensure_found(found, emulator.config)
     if descending(query.rechercheFactureParFournisseur):
         found.reverse()
     page, summary = paginate(found, query.rechercheFactureParFournisseur)
@@ -265,9 +269,10 @@ def invoice_history(
     """The statuses one of the caller's invoices went through so far."""
     record = _owned(emulator, caller, query.idFacture)
     events = visible(record.events, emulator.now())
-    listed = list(reversed(events)) if emulator.config.history_newest_first else events
+    listed = _sorted_history(events, query.paramRechercheHistoStatuts, emulator.config)
     if query.nbResultatsMaximum is not None:
         listed = listed[: query.nbResultatsMaximum]
+    page, size, number = _history_page(listed, query.paramRechercheHistoStatuts, emulator.config)
     return ConsulterHistoriqueOut(
         libelle=emulator.config.success_libelle,
         idFacture=record.id,
@@ -282,9 +287,41 @@ def invoice_history(
                     histoStatutDatePassage=emulator.format_moment(event.at),
                     histoStatutCommentaire=event.comment,
                 )
-                for event in listed
-            ]
+                for event in page
+            ],
+            nbResultatsParPageHistoStatut=size,
+            pageCouranteHistoStatut=number,
+            pagesHistoStatut=math.ceil(len(listed) / size),
+            totalHistoStatut=len(listed),
         ),
         historiquesDesEvenementsComplementaires=HistoriquesDesEvenementsComplementaires(),
         historiquesDesActionsUtilisateurs=HistoriquesDesActionsUtilisateurs(),
     )
+
+
+def _sorted_history(
+    events: list[StatusEvent], paging: ParamRechercheHistoStatuts | None, config: EmulatorConfig
+) -> list[StatusEvent]:
+    """Oldest first (ties in the order they happened), or as `triColonne`/`triSens` ask."""
+    column = paging.triColonneListeHistoStatut if paging else None
+    direction = paging.triSensListeHistoStatut if paging else None
+    listed = sorted(events, key=lambda e: e.code) if column == "HistoStatutCode" else list(events)
+    newest_first = (
+        direction == "Descendant" if direction else column is None and config.history_newest_first
+    )
+    return list(reversed(listed)) if newest_first else listed
+
+
+def _history_page(
+    listed: list[StatusEvent], paging: ParamRechercheHistoStatuts | None, config: EmulatorConfig
+) -> tuple[list[StatusEvent], int, int]:
+    """The page asked (capped at `history_page_size`), its size and number; all when unasked."""
+    if paging is None:
+        return listed, max(len(listed), 1), 1
+    size = min(
+        paging.nbResultatsParPageListeHistoStatut or config.history_page_size,
+        config.history_page_size,
+    )
+    number = paging.pageResultatDemandeeListeHistoStatut or 1
+    start = (number - 1) * size
+    return listed[start : start + size], size, number

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from typing import TypeVar
 
+from app.emulator.config import EmulatorConfig
+from app.emulator.envelope import NothingFound
 from app.emulator.wire.common import PaginationIn, ParametresRetour
 
 T = TypeVar("T")
@@ -25,6 +27,12 @@ def paginate(items: list[T], pagination: PaginationIn | None) -> tuple[list[T], 
         total=len(items),
     )
     return items[start : start + size], summary
+
+
+def ensure_found(items: list[T], config: EmulatorConfig) -> None:
+    """Answer a search that matched nothing at all the way the setting says (20000 or a list)."""
+    if not items and config.empty_search_not_found:
+        raise NothingFound(config.code_search_empty)
 
 
 def descending(pagination: PaginationIn | None) -> bool:

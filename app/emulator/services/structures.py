@@ -6,7 +6,7 @@ from app.emulator.auth import Caller
 from app.emulator.directory import ServiceSpec, StructureSpec
 from app.emulator.envelope import ChorusRefusal
 from app.emulator.runtime import Emulator
-from app.emulator.services.paging import descending, paginate
+from app.emulator.services.paging import descending, ensure_found, paginate
 from app.emulator.wire.structures import (
     AdressePostale,
     ConsulterServiceIn,
@@ -62,6 +62,7 @@ def search_structures(emulator: Emulator, query: RechercherStructureIn) -> Reche
         if wanted is not None and not _structure_matches(wanted.model_dump(), spec):
             continue
         found.append(spec)
+    ensure_found(found, emulator.config)
     sort_key = STRUCTURE_SORT_KEYS.get((query.parametres and query.parametres.triColonne) or "")
     if sort_key is not None:
         found.sort(key=sort_key)
@@ -149,6 +150,7 @@ def search_services(emulator: Emulator, query: RechercherServicesIn) -> Recherch
     column = (paging and paging.triColonne) or "CodeService"
     sort_key = SERVICE_SORT_KEYS.get(column, SERVICE_SORT_KEYS["CodeService"])
     services: list[ServiceSpec] = sorted(spec.services, key=sort_key)
+    ensure_found(services, emulator.config)
     if descending(paging):
         services.reverse()
     page, summary = paginate(services, paging)

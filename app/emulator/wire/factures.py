@@ -367,6 +367,15 @@ class ConsulterFactureOut(Retour):
 # --- consulter/historique ----------------------------------------------------------------------
 
 
+class ParamRechercheHistoStatuts(WireIn):
+    """Which page of the status history, sorted how (names from GO and a TS client, [L])."""
+
+    nbResultatsParPageListeHistoStatut: int | None = Field(default=None, ge=1)
+    pageResultatDemandeeListeHistoStatut: int | None = Field(default=None, ge=1)
+    triColonneListeHistoStatut: str | None = None
+    triSensListeHistoStatut: Literal["Ascendant", "Descendant"] | None = None
+
+
 class ConsulterHistoriqueIn(WireIn):
     """Body of `factures/v1/consulter/historique` (paging object names from GO, [L])."""
 
@@ -374,7 +383,7 @@ class ConsulterHistoriqueIn(WireIn):
     idUtilisateurCourant: int | None = None
     idEspace: int | None = None
     nbResultatsMaximum: int | None = Field(default=None, ge=1)
-    paramRechercheHistoStatuts: dict[str, object] | None = None
+    paramRechercheHistoStatuts: ParamRechercheHistoStatuts | None = None
     paramRechercheHistoEvenementsComplementaires: dict[str, object] | None = None
     paramRechercheHistoActions: dict[str, object] | None = None
 
@@ -393,9 +402,13 @@ class HistoStatut(BaseModel):
 
 
 class HistoriquesDesStatuts(BaseModel):
-    """The status history."""
+    """One page of the status history, with where it sits among the pages (GO's names)."""
 
     histoStatut: list[HistoStatut]
+    nbResultatsParPageHistoStatut: int
+    pageCouranteHistoStatut: int
+    pagesHistoStatut: int
+    totalHistoStatut: int
 
 
 class HistoriquesDesEvenementsComplementaires(BaseModel):
