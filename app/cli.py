@@ -20,6 +20,7 @@ from app.auth.scopes import Scope
 from app.db.engine import create_engine, create_sessionmaker
 from app.db.migrations import upgrade_to_head
 from app.domain.identifiers import normalize_siret
+from app.domain.invoice import VatRegime
 from app.errors import GatewayError
 from app.health import probe
 from app.invoices.service import retry_invoice
@@ -373,6 +374,19 @@ def structures_add(
     rotate: Annotated[
         bool, typer.Option("--rotate", help="Replace the password of an existing one.")
     ] = False,
+    vat_regime: Annotated[
+        VatRegime | None,
+        typer.Option(
+            metavar="REGIME",
+            help="The VAT regime of invoices that state none (Chorus typeTva).",
+        ),
+    ] = None,
+    vat_exemption_reason: Annotated[
+        str | None,
+        typer.Option(
+            metavar="TEXT", help="The exemption reason sent with 0 % lines that state none."
+        ),
+    ] = None,
 ) -> None:
     """Register a supplier structure and its technical account (password stored encrypted)."""
     settings = get_settings()
@@ -390,7 +404,13 @@ def structures_add(
                     )
                 else:
                     await structures.add_structure(
-                        session, box, siret=siret, login=login, password=password
+                        session,
+                        box,
+                        siret=siret,
+                        login=login,
+                        password=password,
+                        vat_regime=vat_regime,
+                        vat_exemption_reason=vat_exemption_reason,
                     )
         finally:
             await engine.dispose()

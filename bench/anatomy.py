@@ -236,6 +236,8 @@ def main() -> None:
             gateway = Gateway(database, root)
             gateway.migrate()
             key = gateway.create_client()
+            # Invoices for a supplier without a registered structure are refused (422).
+            gateway.add_structure()
             # This process runs the app: it takes the gateway's settings from its environment.
             for variable, setting in gateway.env().items():
                 if variable in BENCH_SETTINGS or variable.startswith(("DATABASE_", "CHORUS_")):

@@ -208,6 +208,8 @@ def run_gateway(backend: str, workers: int, args: argparse.Namespace, root: Path
         gateway = Gateway(database, wd)
         gateway.migrate()
         key = gateway.create_client()
+        # Invoices for a supplier without a registered structure are refused (422).
+        gateway.add_structure()
         port = free_port()
         log(f"{case.name}: starting the API on :{port}")
         api = gateway.serve(port, workers)

@@ -18,6 +18,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.auth.models import ApiClient
+from app.structures.models import SupplierStructure
+from tests.conftest import TEST_SECRETS_KEY
 from tests.support.servers import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -211,3 +213,33 @@ def test_run_prints_the_database_url_without_its_password(
 
 def _bearer(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
+
+
+async def test_structures_add_takes_the_invoice_vat_defaults(
+    gateway: Gateway,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    monkeypatch.setenv("CHORUS_SECRETS_KEY", TEST_SECRETS_KEY.get_secret_value())
+    password_file = tmp_path / "password"
+    password_file.write_text("emulator-demo-1")
+    account = ["--login", "TECH_1_41234567010000@cpro.fr", "--password-file", str(password_file)]
+    refused = gateway(
+        *["structures", "add", "--siret", "41234567010000", *account, "--vat-regime", "TVA"]
+    )
+    assert refused.returncode != 0
+    assert "EXONERATION" in refused.stderr  # the message names the regimes there are
+
+    added = gateway(
+        *["structures", "add", "--siret", "41234567010000", *account],
+        *["--vat-regime", "EXONERATION", "--vat-exemption-reason", "Article 261 du CGI"],
+    )
+    assert added.returncode == 0, added.stderr
+    async with sessionmaker() as session:
+        structure = await session.get(SupplierStructure, "41234567010000")
+    assert structure is not None
+    assert (structure.vat_regime, structure.vat_exemption_reason) == (
+        "EXONERATION",
+        "Article 261 du CGI",
+    )

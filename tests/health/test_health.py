@@ -18,11 +18,9 @@ from app.main import create_app
 from app.metrics import serve_process_metrics
 from app.outbox.models import OutboxItem
 from app.settings import DatabaseSettings, MetricsSettings, Settings
-from app.structures.crypto import PasswordBox
 from app.structures.models import SupplierStructure
-from app.structures.service import add_structure
 from tests.builders import SUPPLIER_SIRET, invoice_payload
-from tests.conftest import TEST_SECRETS_KEY, KeyFactory
+from tests.conftest import KeyFactory
 from tests.support.servers import free_port
 
 CHECKS = {"database", "migrations", "workers", "outbox", "invoices", "structures"}
@@ -33,19 +31,6 @@ async def operator(make_key: KeyFactory) -> dict[str, str]:
     return await make_key(scopes=(Scope.OPERATOR,), suppliers=())
 
 
-@pytest.fixture
-async def acme(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
-    """The demo supplier's structure, registered (invoices for it are accepted)."""
-    async with sessionmaker() as session, session.begin():
-        await add_structure(
-            session,
-            PasswordBox([TEST_SECRETS_KEY.get_secret_value()]),
-            siret=SUPPLIER_SIRET,
-            login="TECH_1_41234567010000@cpro.fr",
-            password=SecretStr("emulator-demo-1"),
-        )
-
-
 async def test_live_and_ready_answer_200_on_a_migrated_database(http: httpx.AsyncClient) -> None:
     assert (await http.get("/health/live")).json() == {"status": "ok"}
     ready = await http.get("/health/ready")
@@ -53,7 +38,7 @@ async def test_live_and_ready_answer_200_on_a_migrated_database(http: httpx.Asyn
     assert ready.json()["migrations"]["at_head"] is True
 
 
-@pytest.mark.usefixtures("acme")
+@pytest.mark.usefixtures("registered_suppliers")
 async def test_health_reports_the_outbox_backlog_and_target_to_an_operator(
     http: httpx.AsyncClient, auth: dict[str, str], operator: dict[str, str]
 ) -> None:
@@ -115,7 +100,7 @@ async def test_responses_carry_the_request_id(http: httpx.AsyncClient) -> None:
     assert len(generated.headers["x-request-id"]) == 32
 
 
-@pytest.mark.usefixtures("acme")
+@pytest.mark.usefixtures("registered_suppliers")
 async def test_health_without_an_operator_key_shows_only_status_and_checks(
     http: httpx.AsyncClient,
     auth: dict[str, str],
@@ -142,7 +127,7 @@ async def test_health_without_an_operator_key_shows_only_status_and_checks(
     assert bad_key.status_code == 401
 
 
-@pytest.mark.usefixtures("acme")
+@pytest.mark.usefixtures("registered_suppliers")
 async def test_health_warns_about_invoices_blocked_by_a_missing_or_paused_structure(
     http: httpx.AsyncClient,
     auth: dict[str, str],
@@ -173,7 +158,7 @@ async def test_health_warns_about_invoices_blocked_by_a_missing_or_paused_struct
     assert any(SUPPLIER_SIRET in w and "no registered structure" in w for w in missing["warnings"])
 
 
-@pytest.mark.usefixtures("acme")
+@pytest.mark.usefixtures("registered_suppliers")
 async def test_backlog_counts_stop_at_their_cap(
     http: httpx.AsyncClient, auth: dict[str, str], sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
