@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from app.emulator.api import factures, oauth, structures, transverses
+from app.emulator.api import factures, flux, oauth, structures, transverses
 from app.emulator.clock import Clock
 from app.emulator.config import EmulatorConfig
 from app.emulator.control.router import router as control_router
@@ -32,8 +32,10 @@ def create_emulator_app(
     for router in (
         oauth.router,
         factures.router,
+        flux.factures_router,
         structures.router,
         transverses.router,
+        flux.transverses_router,
         control_router,
     ):
         app.include_router(router)

@@ -101,6 +101,15 @@ class EmulatorConfig(BaseSettings):
         default_factory=lambda: list(DEFAULT_ATTACHMENT_EXTENSIONS)
     )
 
+    # The flux channel (deposer/flux). Chorus processes a flux asynchronously; how long it takes is
+    # not documented, so the delay is a setting: IN_RECU, IN_EN_COURS_TRAITEMENT_CPP at half of it,
+    # the final state once it has passed. The largest accepted file is not confirmed either [L]:
+    # 120 Mo is Chorus's ceiling for an invoice with all its attachments.
+    flux_processing_seconds: float = Field(default=2.0, gt=0)
+    flux_max_bytes: int = Field(default=120 * 1024 * 1024, ge=1)
+    # Invoices in one `.tar.gz` flux; Chorus's limit is not documented.
+    flux_max_invoices: int = Field(default=100, ge=1)
+
     # Business error codes (`codeRetour`). Official codes are not public; these are agreed defaults.
     code_duplicate_invoice: int = 20300
     code_recipient_unknown: int = 20301
@@ -121,6 +130,12 @@ class EmulatorConfig(BaseSettings):
     code_attachment_name_invalid: int = 20091
     code_structure_not_found: int = 20092
     code_malformed_request: int = 20099
+    # deposer/flux: 20001 for an oversize flux is from a synthetic fixture [L]; the others and
+    # the unknown-flux code of consulterCR are invented.
+    code_flux_too_large: int = 20001
+    code_flux_unreadable: int = 20311
+    code_flux_syntax_mismatch: int = 20312
+    code_flux_not_found: int = 20313
 
     @field_validator("refusal_http_status", mode="before")
     @classmethod

@@ -59,6 +59,7 @@ ENDPOINTS = frozenset(
         "factures/v1/rechercher/fournisseur",
         "factures/v1/consulter/fournisseur",
         "factures/v1/consulter/historique",
+        "factures/v1/deposer/flux",
         "structures/v1/rechercher",
         "structures/v1/consulter",
         "structures/v1/rechercher/services",
@@ -66,6 +67,8 @@ ENDPOINTS = frozenset(
         "transverses/v1/ajouter/fichier",
         "transverses/v1/recuperer/structures/actives/fournisseur",
         "transverses/v1/health-check",
+        "transverses/v1/consulterCR",
+        "transverses/v1/consulterCRDetaille",
     }
 )
 DEFAULT_DELAY_MS: dict[str, int] = {"latency": 1000, "read_timeout": 30000, "commit_then_drop": 0}

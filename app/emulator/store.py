@@ -54,6 +54,8 @@ class InvoiceRecord(BaseModel):
     fingerprint: str
     request: dict[str, Any]
     events: list[StatusEvent]
+    # The deposer/flux deposit the invoice came in (None for soumettre).
+    flux_id: str | None = None
 
 
 class AttachmentRecord(BaseModel):
@@ -69,6 +71,40 @@ class AttachmentRecord(BaseModel):
     uploaded_at: datetime
 
 
+class FluxErrorRecord(BaseModel):
+    """One `listeErreurDP` entry: an invoice of a flux that Chorus did not integrate."""
+
+    number: str | None
+    supplier_identifier: str | None
+    recipient_identifier: str | None
+    reason: str
+
+
+class FluxRecord(BaseModel):
+    """A deposer/flux deposit: what came, when, and once processed how it ended.
+
+    The documents (one, or several from a `.tar.gz`) are read at deposit (a malformed one is
+    refused then) and what they say is kept in `documents`, `DocumentInvoice` dumps; the business
+    rules run at `processing_at`.
+    """
+
+    id: int
+    number: str
+    login: str
+    caller_structure_ids: list[int]
+    file_name: str
+    syntax: str
+    size: int
+    sha256: str
+    deposited_at: datetime
+    deposit_date: date
+    processing_at: datetime
+    documents: list[dict[str, Any]]
+    final_state: str | None = None
+    errors: list[FluxErrorRecord] = Field(default_factory=list)
+    invoice_ids: list[int] = Field(default_factory=list)
+
+
 class Snapshot(BaseModel):
     """Everything persisted to the state file."""
 
@@ -76,11 +112,13 @@ class Snapshot(BaseModel):
     next_invoice_id: int = 0
     next_attachment_id: int = 0
     next_event_id: int = 0
+    next_flux_id: int = 0
     structures: list[StructureSpec] = Field(default_factory=list)
     invoices: list[InvoiceRecord] = Field(default_factory=list)
     attachments: list[AttachmentRecord] = Field(default_factory=list)
     tokens: dict[str, datetime] = Field(default_factory=dict)
     duplicates_refused: dict[str, int] = Field(default_factory=dict)
+    flux: list[FluxRecord] = Field(default_factory=list)
 
 
 class Store:
@@ -228,6 +266,41 @@ class Store:
         """Refused duplicates per supplier identifier."""
         return dict(self._duplicates)
 
+    # --- flux ----------------------------------------------------------------------------------
+
+    def allocate_flux_id(self) -> int:
+        """The next flux counter (`numeroFluxDepot` is `CPP` and this on 22 digits)."""
+        flux_id = self._next_flux_id
+        self._next_flux_id += 1
+        return flux_id
+
+    def add_flux(self, record: FluxRecord) -> None:
+        """Record a deposited flux."""
+        self._flux[record.number] = record
+        self._save()
+
+    def flux(self, number: str) -> FluxRecord | None:
+        """One flux by `numeroFluxDepot`."""
+        return self._flux.get(number)
+
+    def all_flux(self) -> list[FluxRecord]:
+        """Every flux, in the order deposited."""
+        return sorted(self._flux.values(), key=lambda record: record.id)
+
+    def due_flux(self, now: datetime) -> list[FluxRecord]:
+        """The flux not processed yet whose processing time has come, oldest deposit first."""
+        due = [
+            record
+            for record in self._flux.values()
+            if record.final_state is None and record.processing_at <= now
+        ]
+        return sorted(due, key=lambda record: record.id)
+
+    def save_flux(self, record: FluxRecord) -> None:
+        """Write a processed flux through (it was changed in place)."""
+        self._flux[record.number] = record
+        self._save()
+
     # --- persistence ---------------------------------------------------------------------------
 
     def _restore(self, snapshot: Snapshot) -> None:
@@ -235,11 +308,13 @@ class Store:
         self._attachments = {record.id: record for record in snapshot.attachments}
         self._tokens = dict(snapshot.tokens)
         self._duplicates = Counter(snapshot.duplicates_refused)
+        self._flux = {record.number: record for record in snapshot.flux}
         # A state file restored from a backup must not give out the ids issued since.
         floor = id_floor()
         self._next_invoice_id = max(snapshot.next_invoice_id, floor)
         self._next_attachment_id = max(snapshot.next_attachment_id, floor)
         self._next_event_id = max(snapshot.next_event_id, floor)
+        self._next_flux_id = max(snapshot.next_flux_id, floor)
 
     def _save(self) -> None:
         if self._state_file is None:
@@ -248,11 +323,13 @@ class Store:
             next_invoice_id=self._next_invoice_id,
             next_attachment_id=self._next_attachment_id,
             next_event_id=self._next_event_id,
+            next_flux_id=self._next_flux_id,
             structures=self.directory.all(),
             invoices=self.invoices(),
             attachments=list(self._attachments.values()),
             tokens=self._tokens,
             duplicates_refused=dict(self._duplicates),
+            flux=self.all_flux(),
         )
         # Write aside then rename, so a crash mid-write never leaves a truncated state file.
         temporary = self._state_file.with_name(self._state_file.name + ".tmp")

@@ -152,3 +152,6 @@ class EN16931Invoice:
     preceding_invoice: PrecedingInvoice | None = None  # BG-3
     note: str | None = None  # BT-22
     payment: PaymentInstructions | None = None  # BG-16 (none on a credit note)
+    # BT-72: French law (CGI art. 242 nonies A) prints the delivery date only when it differs
+    # from the issue date; a structured document states it (it also fills CII's header delivery).
+    delivery_date: date | None = None

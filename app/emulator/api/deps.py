@@ -10,12 +10,19 @@ from pydantic import BaseModel
 from app.emulator.auth import Caller, check_token, identify_account
 from app.emulator.envelope import MalformedRequest
 from app.emulator.runtime import Emulator
+from app.emulator.services.flux import settle_flux
 from app.emulator.wire.common import unknown_fields
 
 
 def get_emulator(request: Request) -> Emulator:
-    """The emulator instance this app was built with."""
-    return cast(Emulator, request.app.state.emulator)
+    """The emulator instance this app was built with, its due flux processed.
+
+    Flux processing has no background task: every call first settles the flux whose time has
+    come, so whatever a call reads (reports, searches, the control API) is as of now.
+    """
+    emulator = cast(Emulator, request.app.state.emulator)
+    settle_flux(emulator)
+    return emulator
 
 
 EmulatorDep = Annotated[Emulator, Depends(get_emulator)]

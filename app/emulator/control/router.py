@@ -9,6 +9,7 @@ from app.emulator.control import service
 from app.emulator.control.schemas import (
     ClockAdvance,
     ClockOut,
+    FluxOut,
     InvoiceList,
     InvoiceOut,
     PasswordChange,
@@ -34,6 +35,12 @@ async def get_invoice(invoice_id: int, emulator: EmulatorDep) -> InvoiceOut:
         return service.get_invoice(emulator, invoice_id)
     except service.NotFound as exc:
         raise HTTPException(404, str(exc)) from None
+
+
+@router.get("/flux")
+async def list_flux(emulator: EmulatorDep) -> list[FluxOut]:
+    """Every deposer/flux deposit with its state, errors and the invoices it gave."""
+    return [service.describe_flux(emulator, record) for record in emulator.store.all_flux()]
 
 
 @router.post(

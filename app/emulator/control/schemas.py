@@ -35,6 +35,8 @@ class InvoiceOut(BaseModel):
     deposit_date: date
     received_at: datetime
     history: list[StatusEventOut]
+    # The deposer/flux deposit it came in, for `mode` EDI.
+    flux_id: str | None = None
 
 
 class InvoiceList(BaseModel):
@@ -46,6 +48,33 @@ class InvoiceList(BaseModel):
     duplicates_refused: int
     duplicates_refused_by_supplier: dict[str, int]
     invoices: list[InvoiceOut]
+
+
+class FluxErrorOut(BaseModel):
+    """One `listeErreurDP` entry."""
+
+    number: str | None
+    supplier_siret: str | None
+    recipient_siret: str | None
+    reason: str
+
+
+class FluxOut(BaseModel):
+    """One deposer/flux deposit and where its processing is."""
+
+    number: str
+    login: str
+    file_name: str
+    syntax: str
+    size: int
+    sha256: str
+    state: str
+    state_at: datetime
+    deposited_at: datetime
+    processing_at: datetime
+    document_numbers: list[str | None]
+    errors: list[FluxErrorOut]
+    invoice_ids: list[int]
 
 
 class StatusChange(BaseModel):

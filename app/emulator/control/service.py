@@ -6,6 +6,8 @@ from collections import Counter
 
 from app.emulator.control.schemas import (
     AccountOut,
+    FluxErrorOut,
+    FluxOut,
     InvoiceList,
     InvoiceOut,
     StatusChange,
@@ -16,7 +18,8 @@ from app.emulator.directory import StructureSpec
 from app.emulator.lifecycle import current, override, transition_refusal, visible
 from app.emulator.rules import siret_is_valid
 from app.emulator.runtime import Emulator
-from app.emulator.store import InvoiceRecord
+from app.emulator.services.flux import flux_state
+from app.emulator.store import FluxRecord, InvoiceRecord
 
 
 class NotFound(LookupError):
@@ -49,6 +52,7 @@ def describe_invoice(emulator: Emulator, record: InvoiceRecord) -> InvoiceOut:
             StatusEventOut(id=event.id, code=event.code, at=event.at, comment=event.comment)
             for event in visible(record.events, now)
         ],
+        flux_id=record.flux_id,
     )
 
 
@@ -63,6 +67,34 @@ def list_invoices(emulator: Emulator) -> InvoiceList:
         duplicates_refused=sum(duplicates.values()),
         duplicates_refused_by_supplier=duplicates,
         invoices=[describe_invoice(emulator, record) for record in records],
+    )
+
+
+def describe_flux(emulator: Emulator, record: FluxRecord) -> FluxOut:
+    """A flux with its state as of now."""
+    state, since = flux_state(record, emulator.now())
+    return FluxOut(
+        number=record.number,
+        login=record.login,
+        file_name=record.file_name,
+        syntax=record.syntax,
+        size=record.size,
+        sha256=record.sha256,
+        state=state,
+        state_at=since,
+        deposited_at=record.deposited_at,
+        processing_at=record.processing_at,
+        document_numbers=[document.get("number") for document in record.documents],
+        errors=[
+            FluxErrorOut(
+                number=error.number,
+                supplier_siret=error.supplier_identifier,
+                recipient_siret=error.recipient_identifier,
+                reason=error.reason,
+            )
+            for error in record.errors
+        ],
+        invoice_ids=record.invoice_ids,
     )
 
 

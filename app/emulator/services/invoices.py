@@ -102,8 +102,8 @@ def _matches(
 ) -> bool:
     references = body.references
     expected_and_actual: list[tuple[object, object]] = [
-        # Invoices sent through soumettre belong to no flux.
-        (query.numeroFluxDepot, None),
+        # Only invoices that came through deposer/flux have one (None for soumettre).
+        (query.numeroFluxDepot, record.flux_id),
         (query.numeroFacture, record.number),
         (query.typeFacture, record.invoice_type),
         (query.idFournisseur, record.supplier_id),
@@ -170,7 +170,7 @@ def _item(
         numeroFacture=record.number,
         typeDemandePaiement="FACTURE",
         typeFacture=record.invoice_type,
-        numeroFluxDepot=None,
+        numeroFluxDepot=record.flux_id,
         modeDepot=record.mode_depot,
         codeFournisseur=record.supplier_identifier,
         typeIdentifiantFournisseur=supplier.identifier_type if supplier else "SIRET",
