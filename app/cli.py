@@ -20,7 +20,7 @@ from app.auth.scopes import Scope
 from app.db.engine import create_engine, create_sessionmaker
 from app.db.migrations import upgrade_to_head
 from app.domain.identifiers import normalize_siret
-from app.domain.invoice import VatRegime
+from app.domain.invoice import Address, VatRegime
 from app.errors import GatewayError
 from app.health import probe
 from app.invoices.service import retry_invoice
@@ -387,8 +387,23 @@ def structures_add(
             metavar="TEXT", help="The exemption reason sent with 0 % lines that state none."
         ),
     ] = None,
+    address_line1: Annotated[
+        str | None, typer.Option(metavar="TEXT", help="Registered address, first line.")
+    ] = None,
+    address_line2: Annotated[
+        str | None, typer.Option(metavar="TEXT", help="Registered address, second line.")
+    ] = None,
+    postal_code: Annotated[str | None, typer.Option(metavar="CODE", help="Postal code.")] = None,
+    city: Annotated[str | None, typer.Option(metavar="TEXT", help="City.")] = None,
+    country_code: Annotated[
+        str | None, typer.Option(metavar="CC", help="Country, ISO 3166-1 alpha-2 (e.g. FR).")
+    ] = None,
 ) -> None:
     """Register a supplier structure and its technical account (password stored encrypted)."""
+    address = Address(address_line1, address_line2, postal_code, city, country_code)
+    if rotate and address != Address():
+        # Rotation changes the account only; silently dropping an address would mislead.
+        raise typer.BadParameter("--rotate changes the password only, not the address.")
     settings = get_settings()
     _migrate_if_configured(settings)
     password = SecretStr(password_file.read_text(encoding="utf-8").strip())
@@ -411,6 +426,8 @@ def structures_add(
                         password=password,
                         vat_regime=vat_regime,
                         vat_exemption_reason=vat_exemption_reason,
+                        # The seller's address on invoices that give none (EN 16931 BG-5).
+                        address=address,
                     )
         finally:
             await engine.dispose()

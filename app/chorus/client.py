@@ -35,6 +35,12 @@ from app.chorus.schemas import (
     ConsultServiceResponse,
     ConsultStructureRequest,
     ConsultStructureResponse,
+    DepositFluxRequest,
+    FluxDeposit,
+    FluxReport,
+    FluxReportRequest,
+    FluxStateResponse,
+    FluxSyntax,
     HistoryPageRequest,
     HistoStatut,
     InvoiceDetail,
@@ -77,6 +83,9 @@ HISTORY_MAX_RESULTS = 1000
 
 SUBMIT_INVOICE = "factures/v1/soumettre"
 UPLOAD_ATTACHMENT = "transverses/v1/ajouter/fichier"
+DEPOSIT_FLUX = "factures/v1/deposer/flux"
+FLUX_REPORT = "transverses/v1/consulterCR"
+DETAILED_FLUX_REPORT = "transverses/v1/consulterCRDetaille"
 SEARCH_SUPPLIER_INVOICES = "factures/v1/rechercher/fournisseur"
 CONSULT_INVOICE = "factures/v1/consulter/fournisseur"
 INVOICE_HISTORY = "factures/v1/consulter/historique"
@@ -363,6 +372,47 @@ class ChorusClient:
         )
         response = await self._post(account, UPLOAD_ATTACHMENT, request, UploadAttachmentResponse)
         return response.pieceJointeId
+
+    async def deposit_flux(
+        self,
+        account: TechnicalAccount,
+        *,
+        document: bytes,
+        file_name: str,
+        syntax: FluxSyntax,
+        signed: bool = False,
+    ) -> FluxDeposit:
+        """Deposit one structured invoice (or a `.tar.gz` of them); raises the error tree otherwise.
+
+        Chorus processes the flux later: follow it with `flux_report`, then find its invoices with
+        `search_supplier_invoices(flux_number=...)`. A refusal here (unreadable file, wrong
+        syntax, too large) means nothing was recorded. An ambiguous outcome (timeout, 5xx, cut
+        connection, or codeRetour 0 without `numeroFluxDepot`) may have left a flux: reconcile by
+        searching the invoice numbers once Chorus has had time to process it.
+        """
+        request = DepositFluxRequest(
+            fichierFlux=base64.b64encode(document).decode("ascii"),
+            nomFichier=file_name,
+            syntaxeFlux=syntax,
+            avecSignature=signed,
+        )
+        # No duplicate codes: a number already known is refused per invoice, asynchronously, in
+        # the report's `listeErreurDP`, never by the deposit itself.
+        return await self._post(account, DEPOSIT_FLUX, request, FluxDeposit)
+
+    async def flux_report(
+        self, account: TechnicalAccount, flux_number: str, detailed: bool = True
+    ) -> FluxReport:
+        """A flux's state (`consulterCRDetaille`, or `consulterCR` without the error lists).
+
+        `detailed` is the default, as OCA's module does: only it names the rejected invoices, and
+        `consulterCR` is reported broken for Factur-X (chorus-pro.md §2.3).
+        """
+        request = FluxReportRequest(numeroFluxDepot=flux_number)
+        if detailed:
+            return await self._post(account, DETAILED_FLUX_REPORT, request, FluxReport)
+        response = await self._post(account, FLUX_REPORT, request, FluxStateResponse)
+        return response.as_report()
 
     async def search_supplier_invoices(
         self,

@@ -11,6 +11,7 @@ import json
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
+from enum import StrEnum
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -224,6 +225,138 @@ class UploadAttachmentResponse(ChorusResponse):
     """The stored file's id, to be named in `pieceJointePrincipale` or `...Complementaire`."""
 
     pieceJointeId: int
+
+
+# --- factures/v1/deposer/flux and the transverses flux reports ------------------------------
+
+# The syntaxes the gateway deposits (formats.md §1); Chorus knows legacy ones it should not get.
+FluxSyntax = Literal["IN_DP_E1_CII_16B", "IN_DP_E1_UBL_INVOICE", "IN_DP_E2_CII_FACTURX"]
+
+
+class FluxState(StrEnum):
+    """`etatCourantDepotFlux` / `etatCourantFlux` values Chorus documents (chorus-pro.md §4)."""
+
+    RECU = "IN_RECU"
+    TRAITE_SE_CPP = "IN_TRAITE_SE_CPP"
+    EN_ATTENTE_TRAITEMENT_CPP = "IN_EN_ATTENTE_TRAITEMENT_CPP"
+    EN_COURS_TRAITEMENT_CPP = "IN_EN_COURS_TRAITEMENT_CPP"
+    EN_ATTENTE_RETRAITEMENT_CPP = "IN_EN_ATTENTE_RETRAITEMENT_CPP"
+    INTEGRE = "IN_INTEGRE"
+    INTEGRE_PARTIEL = "IN_INTEGRE_PARTIEL"
+    REJETE = "IN_REJETE"
+    INCIDENTE = "IN_INCIDENTE"
+
+
+# No further change comes after these; IN_INCIDENTE means the whole flux must be sent again.
+FINAL_FLUX_STATES = frozenset(
+    {FluxState.INTEGRE, FluxState.INTEGRE_PARTIEL, FluxState.REJETE, FluxState.INCIDENTE}
+)
+
+
+def _flux_state(value: Any) -> Any:
+    # A state Chorus has not documented (QP_RECEVABLE...) stays a plain string, never final.
+    if isinstance(value, str) and value.strip() in FluxState._value2member_map_:
+        return FluxState(value.strip())
+    return value
+
+
+FluxStateValue = Annotated[FluxState | str, BeforeValidator(_flux_state)]
+
+
+class DepositFluxRequest(ChorusRequest):
+    """The body of `factures/v1/deposer/flux` (`DeposerFluxFacture`): the file in base64."""
+
+    fichierFlux: str
+    nomFichier: str
+    syntaxeFlux: FluxSyntax
+    avecSignature: bool = False
+    idUtilisateurCourant: int | None = None
+
+
+class FluxDeposit(ChorusResponse):
+    """A definite deposit: the flux number is what its report and the search by flux take."""
+
+    numeroFluxDepot: str = Field(min_length=1)
+    dateDepot: ChorusDate = None
+    syntaxeFlux: str | None = None
+
+
+class FluxReportRequest(ChorusRequest):
+    """The body of `transverses/v1/consulterCR` and `consulterCRDetaille`."""
+
+    numeroFluxDepot: str
+    syntaxeFlux: FluxSyntax | None = None
+
+
+class FluxInvoiceError(ChorusPart):
+    """One invoice of a flux that Chorus did not integrate; `numeroDP` is its own number."""
+
+    numeroDP: str | None = None
+    libelleErreurDP: str | None = None
+    identifiantFournisseur: str | None = None
+    identifiantDestinataire: str | None = None
+
+
+class FluxTechnicalError(ChorusPart):
+    """A technical error of a flux (`listeErreurTechnique`)."""
+
+    codeErreur: str | None = None
+    libelleErreur: str | None = None
+    natureErreur: str | None = None
+
+
+class FluxReport(ChorusResponse):
+    """The answer of `consulterCRDetaille`: the flux's state and what it could not integrate.
+
+    `consulterCR` answers the same facts under other names (`etatCourantFlux`,
+    `nomFichierFlux`, `codeInterfaceFlux`) and without the error lists; the client maps it here.
+    """
+
+    numeroFluxDepot: str | None = None
+    etatCourantDepotFlux: FluxStateValue
+    dateDepotFlux: ChorusDate = None
+    dateHeureEtatCourantFlux: ChorusDateTime = None
+    nomFichier: str | None = None
+    codeInterfaceDepotFlux: str | None = None
+    listeErreurDP: list[FluxInvoiceError] = Field(default_factory=list)
+    listeErreurTechnique: list[FluxTechnicalError] = Field(default_factory=list)
+
+    @property
+    def is_final(self) -> bool:
+        """Whether the flux is done: integrated (wholly or partly), rejected or incidented."""
+        return self.etatCourantDepotFlux in FINAL_FLUX_STATES
+
+    def errors_for(self, invoice_number: str) -> list[str]:
+        """Chorus's texts for one invoice of the flux, by the document's own number."""
+        return [
+            error.libelleErreurDP
+            for error in self.listeErreurDP
+            if error.numeroDP == invoice_number and error.libelleErreurDP
+        ]
+
+
+class FluxStateResponse(ChorusResponse):
+    """The answer of `consulterCR` (its `fichierCR` PDF report is not read)."""
+
+    numeroFluxDepot: str | None = None
+    etatCourantFlux: FluxStateValue
+    dateDepotFlux: ChorusDate = None
+    dateHeureEtatCourantFlux: ChorusDateTime = None
+    nomFichierFlux: str | None = None
+    codeInterfaceFlux: str | None = None
+
+    def as_report(self) -> FluxReport:
+        """The same facts under `consulterCRDetaille`'s names, with no error lists."""
+        return FluxReport(
+            codeRetour=self.codeRetour,
+            libelle=self.libelle,
+            numeroFluxDepot=self.numeroFluxDepot,
+            etatCourantDepotFlux=self.etatCourantFlux,
+            dateDepotFlux=self.dateDepotFlux,
+            dateHeureEtatCourantFlux=self.dateHeureEtatCourantFlux,
+            nomFichier=self.nomFichierFlux,
+            codeInterfaceDepotFlux=self.codeInterfaceFlux,
+        )
 
 
 # --- pagination ------------------------------------------------------------------------------

@@ -67,6 +67,10 @@ EXEMPT_VAT_REGIMES = frozenset({"EXONERATION", "SANS_TVA"})
 # Chorus's `modePaiement` (chorus-pro.md §5.4).
 PAYMENT_MEANS = ("VIREMENT", "PRELEVEMENT", "CHEQUE", "ESPECE", "AUTRE", "REPORT")
 DEFAULT_PAYMENT_MEANS = "VIREMENT"
+# BT-130, UN/ECE recommendation 20 "one": what a line is counted in when it says nothing.
+DEFAULT_UNIT_CODE = "C62"
+# Chorus's numeroMarche (BT-12 in EN 16931).
+CONTRACT_REFERENCE_MAX_LENGTH = 50
 
 # Bounds on amounts. An input (quantity, unit price, total) has at most 12 digits before the
 # point and 6 after; a line net or a total at most 999 999 999 999.99. 15 significant digits
@@ -108,12 +112,24 @@ class Payment:
 
 
 @dataclass(frozen=True, slots=True)
+class Address:
+    """A postal address (EN 16931 BG-5 / BG-8); the country is ISO 3166-1 alpha-2."""
+
+    line1: str | None = None
+    line2: str | None = None
+    postal_code: str | None = None
+    city: str | None = None
+    country_code: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Supplier:
-    """The invoicing party."""
+    """The invoicing party; without an address, its registered structure's is used."""
 
     siret: str | None = None
     name: str | None = None
     vat_number: str | None = None
+    address: Address | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +139,8 @@ class Buyer:
     siret: str | None = None
     service_code: str | None = None
     name: str | None = None
+    # Without one, Chorus's directory gives it (structured channels only).
+    address: Address | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +153,8 @@ class Line:
     vat_rate: Decimal | None = None
     unit: str | None = None
     reference: str | None = None
+    # UN/ECE recommendation 20; None means DEFAULT_UNIT_CODE.
+    unit_code: str | None = None
 
     @property
     def net_amount(self) -> Decimal | None:
@@ -184,6 +204,7 @@ class InvoiceDraft:
     vat_exemption_reason: str | None = None
     payment: Payment | None = None
     validator_siret: str | None = None
+    contract_reference: str | None = None
 
 
 def vat_breakdown(lines: Iterable[Line]) -> list[VatBreakdown]:

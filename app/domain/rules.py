@@ -26,6 +26,7 @@ from app.domain.identifiers import (
 )
 from app.domain.invoice import (
     CENT,
+    CONTRACT_REFERENCE_MAX_LENGTH,
     EXEMPT_VAT_REGIMES,
     FRAMEWORKS,
     FRAMEWORKS_WITH_VALIDATOR,
@@ -33,6 +34,7 @@ from app.domain.invoice import (
     PAYMENT_MEANS,
     SUBMITTABLE_FRAMEWORKS,
     VAT_REGIMES,
+    Address,
     InvoiceDraft,
     InvoiceType,
     Line,
@@ -72,6 +74,9 @@ class ValidationPolicy:
     buyer_requirements: BuyerRequirements | None = None
     # Whether the supplier has a registered structure (technical account); None: not asked.
     supplier_registered: bool | None = None
+    # UN/ECE rec 20 codes a line's unit_code may take; None: not checked (the caller passes the
+    # official list, which the pure domain does not read itself).
+    unit_codes: frozenset[str] | None = None
     # Fields the parser already reported as malformed: no second violation for the same field.
     already_reported: frozenset[str] = field(default_factory=frozenset)
 
@@ -90,6 +95,8 @@ def validate_invoice(draft: InvoiceDraft, policy: ValidationPolicy) -> list[Viol
         _totals,
         _vat_regime,
         _payment,
+        _addresses,
+        _contract_reference,
     )
     return [
         violation
@@ -342,6 +349,17 @@ def _line(prefix: str, line: Line, policy: ValidationPolicy) -> Iterator[Violati
             Code.FIELD_INVALID,
             f"VAT rate {line.vat_rate:f} % is not a French rate (accepted: {accepted}).",
         )
+    if (
+        line.unit_code is not None
+        and policy.unit_codes is not None
+        and line.unit_code not in policy.unit_codes
+    ):
+        yield Violation(
+            f"{prefix}.unit_code",
+            Code.FIELD_INVALID,
+            f"{line.unit_code} is not a UN/ECE recommendation 20 unit code (e.g. C62 for a "
+            "unit, HUR for an hour, DAY for a day); leave it out for C62.",
+        )
     net = line.net_amount
     if net is not None and abs(net) > MAX_AMOUNT:
         yield Violation(
@@ -482,4 +500,53 @@ def _payment(draft: InvoiceDraft, policy: ValidationPolicy) -> Iterator[Violatio
     if payment.bic is not None and not is_valid_bic(payment.bic):
         yield Violation(
             "payment.bic", Code.FIELD_INVALID, "Not a valid BIC (8 or 11 letters and digits)."
+        )
+
+
+_COUNTRY_CODE = re.compile(r"[A-Z]{2}")
+_FRENCH_POSTAL_CODE = re.compile(r"[0-9]{5}")
+
+
+def _addresses(draft: InvoiceDraft, policy: ValidationPolicy) -> Iterator[Violation]:
+    yield from address_violations("supplier.address", draft.supplier.address)
+    yield from address_violations("buyer.address", draft.buyer.address)
+
+
+def address_violations(prefix: str, address: Address | None) -> Iterator[Violation]:
+    """What is wrong with a normalized postal address (fields under `prefix`)."""
+    # EN 16931 requires the country of both parties' addresses (BR-09, BR-11); the rest is
+    # optional there, so only its form is checked.
+    if address is None:
+        return
+    country = address.country_code
+    if country is None:
+        yield _required(
+            f"{prefix}.country_code", "An address's country (ISO 3166-1 alpha-2, e.g. FR)"
+        )
+    elif _COUNTRY_CODE.fullmatch(country) is None:
+        yield Violation(
+            f"{prefix}.country_code",
+            Code.FIELD_INVALID,
+            f"{country} is not an ISO 3166-1 alpha-2 country code (two letters, e.g. FR).",
+        )
+    elif (
+        country == "FR"
+        and address.postal_code is not None
+        and _FRENCH_POSTAL_CODE.fullmatch(address.postal_code) is None
+    ):
+        yield Violation(
+            f"{prefix}.postal_code",
+            Code.FIELD_INVALID,
+            "A French postal code is 5 digits (CEDEX and the like go with the city).",
+        )
+
+
+def _contract_reference(draft: InvoiceDraft, policy: ValidationPolicy) -> Iterator[Violation]:
+    reference = draft.contract_reference
+    if reference is not None and len(reference) > CONTRACT_REFERENCE_MAX_LENGTH:
+        yield Violation(
+            "contract_reference",
+            Code.FIELD_INVALID,
+            f"The contract reference (numéro de marché) has {len(reference)} characters; "
+            f"Chorus Pro accepts at most {CONTRACT_REFERENCE_MAX_LENGTH}.",
         )

@@ -125,6 +125,7 @@ def to_en16931(
         due_date=invoice.due_date,
         buyer_reference=invoice.buyer.service_code,
         order_reference=invoice.legal_commitment,
+        contract_reference=invoice.contract_reference,
         business_process=invoice.framework,
         preceding_invoice=(
             PrecedingInvoice(invoice.preceding_invoice, preceding_invoice_date)
@@ -166,6 +167,11 @@ def _required(value: _T | None, field: str) -> _T:
     return value
 
 
+def _unit_code_from_text(unit: str | None) -> str:
+    # Invoices from before `unit_code` existed may hold a rec 20 code in the free-text unit.
+    return unit if unit is not None and unit in unit_codes() else DEFAULT_UNIT_CODE
+
+
 def _line(index: int, line: Line, invoice: InvoiceDraft) -> DocumentLine:
     quantity = _required(line.quantity, "lines.quantity")
     price = _required(line.unit_price, "lines.unit_price")
@@ -173,7 +179,7 @@ def _line(index: int, line: Line, invoice: InvoiceDraft) -> DocumentLine:
         line_id=str(index),
         name=_required(line.description, "lines.description"),
         quantity=quantity,
-        unit_code=line.unit if line.unit in unit_codes() else DEFAULT_UNIT_CODE,
+        unit_code=line.unit_code or _unit_code_from_text(line.unit),
         net_price=price,
         net_amount=to_cents(quantity * price),
         vat_category=vat_category(line, invoice),

@@ -58,6 +58,7 @@ def to_submit_request(
             # Both validated against Chorus's lists at submission.
             typeTva=cast(TypeTva, invoice.vat_regime or DEFAULT_VAT_REGIME),
             motifExonerationTva=invoice.vat_exemption_reason,
+            numeroMarche=invoice.contract_reference,
             numeroBonCommande=invoice.legal_commitment,
             numeroFactureOrigine=invoice.preceding_invoice,
             modePaiement=cast(ModePaiement | None, payment_means(invoice)),

@@ -65,6 +65,19 @@ class Invoice(Base):
     payment_iban: Mapped[str | None] = mapped_column(String(34))
     payment_bic: Mapped[str | None] = mapped_column(String(11))
     payment_terms: Mapped[str | None] = mapped_column(Text)
+    # Postal addresses as the invoice gave them (NULL: the structure's / the directory's).
+    supplier_address_line1: Mapped[str | None] = mapped_column(String(200))
+    supplier_address_line2: Mapped[str | None] = mapped_column(String(200))
+    supplier_postal_code: Mapped[str | None] = mapped_column(String(16))
+    supplier_city: Mapped[str | None] = mapped_column(String(100))
+    supplier_country_code: Mapped[str | None] = mapped_column(String(2))
+    buyer_address_line1: Mapped[str | None] = mapped_column(String(200))
+    buyer_address_line2: Mapped[str | None] = mapped_column(String(200))
+    buyer_postal_code: Mapped[str | None] = mapped_column(String(16))
+    buyer_city: Mapped[str | None] = mapped_column(String(100))
+    buyer_country_code: Mapped[str | None] = mapped_column(String(2))
+    # Chorus numeroMarche, EN 16931 BT-12.
+    contract_reference: Mapped[str | None] = mapped_column(String(50))
     total_net: Mapped[Decimal] = mapped_column(DecimalText)
     total_vat: Mapped[Decimal] = mapped_column(DecimalText)
     total_gross: Mapped[Decimal] = mapped_column(DecimalText)
@@ -102,6 +115,8 @@ class InvoiceLine(Base):
     net_amount: Mapped[Decimal] = mapped_column(DecimalText)
     unit: Mapped[str | None] = mapped_column(String(32))
     reference: Mapped[str | None] = mapped_column(String(64))
+    # UN/ECE rec 20 (NULL on lines stored before it existed: C62).
+    unit_code: Mapped[str | None] = mapped_column(String(3))
 
 
 class InvoiceDocument(Base):

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from app.domain.invoice import (
     DEFAULT_VAT_REGIME,
+    Address,
     Buyer,
     InvoiceDraft,
     InvoiceType,
@@ -23,7 +24,7 @@ from app.domain.invoice import (
 )
 from app.domain.violations import Code, Violation
 from app.errors import MalformedRequest
-from app.invoices.schemas import InvoiceIn
+from app.invoices.schemas import AddressIn, InvoiceIn
 
 
 def _reject_constant(name: str) -> Any:
@@ -160,10 +161,20 @@ def to_draft(invoice: InvoiceIn) -> InvoiceDraft:
         issue_date=invoice.issue_date,
         due_date=invoice.due_date,
         currency=invoice.currency,
-        supplier=Supplier(siret=supplier.siret, name=supplier.name, vat_number=supplier.vat_number)
+        supplier=Supplier(
+            siret=supplier.siret,
+            name=supplier.name,
+            vat_number=supplier.vat_number,
+            address=to_address(supplier.address),
+        )
         if supplier
         else Supplier(),
-        buyer=Buyer(siret=buyer.siret, service_code=buyer.service_code, name=buyer.name)
+        buyer=Buyer(
+            siret=buyer.siret,
+            service_code=buyer.service_code,
+            name=buyer.name,
+            address=to_address(buyer.address),
+        )
         if buyer
         else Buyer(),
         legal_commitment=invoice.legal_commitment,
@@ -176,6 +187,7 @@ def to_draft(invoice: InvoiceIn) -> InvoiceDraft:
                 vat_rate=line.vat_rate,
                 unit=line.unit,
                 reference=line.reference,
+                unit_code=line.unit_code,
             )
             for line in invoice.lines or ()
         ),
@@ -190,4 +202,15 @@ def to_draft(invoice: InvoiceIn) -> InvoiceDraft:
         if invoice.payment is not None
         else None,
         validator_siret=invoice.validator_siret,
+        contract_reference=invoice.contract_reference,
     )
+
+
+def to_address(address: AddressIn | None) -> Address | None:
+    """The domain's address; one whose every field is empty is no address at all."""
+    if address is None:
+        return None
+    fields = address.model_dump()
+    if all(value is None for value in fields.values()):
+        return None
+    return Address(**fields)

@@ -17,7 +17,9 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSeriali
 
 from app.domain.identifiers import normalize_bank_code, normalize_code, normalize_siret
 from app.domain.invoice import (
+    CONTRACT_REFERENCE_MAX_LENGTH,
     DEFAULT_FRAMEWORK,
+    DEFAULT_UNIT_CODE,
     MAX_DECIMAL_PLACES,
     MAX_INPUT_AMOUNT,
     MAX_INTEGER_DIGITS,
@@ -162,6 +164,18 @@ class _Inbound(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
+class AddressIn(_Inbound):
+    """A postal address; empty strings are absent, the country is upper-cased."""
+
+    line1: Annotated[str | None, *_text(200)] = Field(default=None, examples=["1 rue de la Paix"])
+    line2: Annotated[str | None, *_text(200)] = None
+    postal_code: Annotated[str | None, *_text(16, _code)] = Field(default=None, examples=["75002"])
+    city: Annotated[str | None, *_text(100)] = Field(default=None, examples=["Paris"])
+    country_code: Annotated[str | None, *_text(8, _code)] = Field(
+        default=None, description="ISO 3166-1 alpha-2.", examples=["FR"]
+    )
+
+
 class SupplierIn(_Inbound):
     """The supplier: its SIRET must be one the calling client may invoice for."""
 
@@ -169,6 +183,9 @@ class SupplierIn(_Inbound):
     name: Annotated[str | None, *_text(200)] = None
     vat_number: Annotated[str | None, *_text(20, _code)] = Field(
         default=None, examples=["FR96412345670"]
+    )
+    address: AddressIn | None = Field(
+        default=None, description="Default: the supplier structure's registered address."
     )
 
 
@@ -180,6 +197,9 @@ class BuyerIn(_Inbound):
         default=None, description="Code service exécutant (SE).", examples=["SFACETAT"]
     )
     name: Annotated[str | None, *_text(200)] = None
+    address: AddressIn | None = Field(
+        default=None, description="Default: the buyer's address in Chorus Pro's directory."
+    )
 
 
 class LineIn(_Inbound):
@@ -191,6 +211,11 @@ class LineIn(_Inbound):
     vat_rate: Amount = Field(default=None, description="Percent.", examples=["20"])
     unit: Annotated[str | None, *_text(32)] = None
     reference: Annotated[str | None, *_text(64)] = None
+    unit_code: Annotated[str | None, *_text(8, _code)] = Field(
+        default=None,
+        description=f"UN/ECE recommendation 20 unit code; {DEFAULT_UNIT_CODE} (one) when absent.",
+        examples=["HUR"],
+    )
 
 
 class TotalsIn(_Inbound):
@@ -258,6 +283,21 @@ class InvoiceIn(_Inbound):
         "and whenever a line has a 0 % rate; default: the supplier structure's.",
     )
     payment: PaymentIn | None = None
+    contract_reference: Annotated[str | None, *_text(200)] = Field(
+        default=None,
+        description=f"Numéro de marché (Chorus numeroMarche), at most "
+        f"{CONTRACT_REFERENCE_MAX_LENGTH} characters.",
+    )
+
+
+class AddressOut(BaseModel):
+    """A postal address as the invoice gave it."""
+
+    line1: str | None
+    line2: str | None
+    postal_code: str | None
+    city: str | None
+    country_code: str | None
 
 
 class SupplierOut(BaseModel):
@@ -266,6 +306,7 @@ class SupplierOut(BaseModel):
     siret: str
     name: str | None
     vat_number: str | None
+    address: AddressOut | None = None
 
 
 class BuyerOut(BaseModel):
@@ -274,6 +315,7 @@ class BuyerOut(BaseModel):
     siret: str
     service_code: str | None
     name: str | None
+    address: AddressOut | None = None
 
 
 class TotalsOut(BaseModel):
@@ -294,6 +336,7 @@ class LineOut(BaseModel):
     net_amount: Money
     unit: str | None
     reference: str | None
+    unit_code: str = DEFAULT_UNIT_CODE
 
 
 class ChorusRejection(BaseModel):
@@ -368,6 +411,7 @@ class InvoiceOut(BaseModel):
     vat_regime: str
     vat_exemption_reason: str | None
     payment: PaymentOut | None
+    contract_reference: str | None = None
     lines: list[LineOut]
     totals: TotalsOut
     pdf: PdfOut | None

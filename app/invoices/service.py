@@ -20,6 +20,7 @@ from app.domain.identifiers import is_valid_siret, normalize_siret
 from app.domain.invoice import (
     DEFAULT_FRAMEWORK,
     DEFAULT_PAYMENT_MEANS,
+    DEFAULT_UNIT_CODE,
     DEFAULT_VAT_REGIME,
     compute_totals,
     to_cents,
@@ -36,12 +37,13 @@ from app.errors import (
 )
 from app.events.service import record_event
 from app.events.types import EventType
+from app.formats.conformance import unit_codes
 from app.idempotency import service as idempotency
 from app.invoices import repository, transitions
 from app.invoices.models import Invoice, InvoiceDocument, InvoiceHistory, InvoiceLine
-from app.invoices.parsing import parse_invoice, to_draft, totals_violations
+from app.invoices.parsing import parse_invoice, to_address, to_draft, totals_violations
 from app.invoices.repository import InvoiceFilter
-from app.invoices.schemas import InvoiceIn, InvoiceOut, InvoicePage, TotalsIn
+from app.invoices.schemas import AddressIn, InvoiceIn, InvoiceOut, InvoicePage, TotalsIn
 from app.invoices.uploads import UploadedFile, chorus_filename
 from app.invoices.views import invoice_out
 from app.metrics_registry import VALIDATION_FAILURES
@@ -83,6 +85,7 @@ def _policy(settings: ApiSettings, caller: Caller | None, *, today: date) -> Val
         state_ej_pattern=settings.state_ej_pattern,
         max_lines=settings.max_lines,
         max_future_issue_days=settings.max_future_issue_days,
+        unit_codes=unit_codes(),
     )
 
 
@@ -143,10 +146,15 @@ def _completed(invoice: InvoiceIn) -> InvoiceIn:
         net, vat, gross = computed.net, computed.vat, computed.gross
     else:
         net, vat, gross = (to_cents(_present(x)) for x in (totals.net, totals.vat, totals.gross))
+    lines = invoice.lines and [
+        line.model_copy(update={"unit_code": line.unit_code or DEFAULT_UNIT_CODE})
+        for line in invoice.lines
+    ]
     return invoice.model_copy(
         update={
             "totals": TotalsIn(net=net, vat=vat, gross=gross),
             "vat_regime": invoice.vat_regime or DEFAULT_VAT_REGIME,
+            "lines": lines,
         }
     )
 
@@ -315,6 +323,9 @@ async def _store(
         payment_iban=payment.iban if payment else None,
         payment_bic=payment.bic if payment else None,
         payment_terms=payment.terms if payment else None,
+        **_address_columns("supplier", supplier.address),
+        **_address_columns("buyer", buyer.address),
+        contract_reference=invoice_in.contract_reference,
         total_net=_present(totals.net),
         total_vat=_present(totals.vat),
         total_gross=_present(totals.gross),
@@ -332,6 +343,7 @@ async def _store(
                 net_amount=_present(line.net_amount),
                 unit=line.unit,
                 reference=line.reference,
+                unit_code=line.unit_code or DEFAULT_UNIT_CODE,
             )
             for position, line in enumerate(draft_lines, start=1)
         ],
@@ -371,6 +383,18 @@ async def _store(
     await session.flush()
     # `invoice` was never added to the session: it is the in-memory copy of what was inserted.
     return invoice_out(invoice).model_dump(mode="json")
+
+
+def _address_columns(party: str, address: AddressIn | None) -> dict[str, str | None]:
+    """The invoice columns of a party's address (all NULL when the invoice gave none)."""
+    given = to_address(address)
+    return {
+        f"{party}_address_line1": given.line1 if given else None,
+        f"{party}_address_line2": given.line2 if given else None,
+        f"{party}_postal_code": given.postal_code if given else None,
+        f"{party}_city": given.city if given else None,
+        f"{party}_country_code": given.country_code if given else None,
+    }
 
 
 def _row(entity: Invoice | InvoiceLine | InvoiceHistory) -> dict[str, Any]:

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from typing import Literal, cast
 
-from app.domain.invoice import DEFAULT_PAYMENT_MEANS, DEFAULT_VAT_REGIME
+from app.domain.invoice import (
+    DEFAULT_PAYMENT_MEANS,
+    DEFAULT_UNIT_CODE,
+    DEFAULT_VAT_REGIME,
+    Address,
+)
 from app.invoices.models import Invoice
 from app.invoices.schemas import (
+    AddressOut,
     BuyerOut,
     ChorusOut,
     ChorusRejection,
@@ -40,11 +46,13 @@ def invoice_out(invoice: Invoice) -> InvoiceOut:
             siret=invoice.supplier_siret,
             name=invoice.supplier_name,
             vat_number=invoice.supplier_vat_number,
+            address=_address_out(supplier_address(invoice)),
         ),
         buyer=BuyerOut(
             siret=invoice.buyer_siret,
             service_code=invoice.buyer_service_code,
             name=invoice.buyer_name,
+            address=_address_out(buyer_address(invoice)),
         ),
         legal_commitment=invoice.legal_commitment,
         preceding_invoice=invoice.preceding_invoice,
@@ -53,6 +61,7 @@ def invoice_out(invoice: Invoice) -> InvoiceOut:
         vat_regime=invoice.vat_regime or DEFAULT_VAT_REGIME,
         vat_exemption_reason=invoice.vat_exemption_reason,
         payment=payment_out(invoice),
+        contract_reference=invoice.contract_reference,
         lines=[
             LineOut(
                 description=line.description,
@@ -62,6 +71,7 @@ def invoice_out(invoice: Invoice) -> InvoiceOut:
                 net_amount=line.net_amount,
                 unit=line.unit,
                 reference=line.reference,
+                unit_code=line.unit_code or DEFAULT_UNIT_CODE,
             )
             for line in invoice.lines
         ],
@@ -106,4 +116,50 @@ def payment_out(invoice: Invoice) -> PaymentOut | None:
         iban=invoice.payment_iban,
         bic=invoice.payment_bic,
         terms=invoice.payment_terms,
+    )
+
+
+def supplier_address(invoice: Invoice) -> Address | None:
+    """The supplier address the invoice itself gave, if any."""
+    return _stored_address(
+        invoice.supplier_address_line1,
+        invoice.supplier_address_line2,
+        invoice.supplier_postal_code,
+        invoice.supplier_city,
+        invoice.supplier_country_code,
+    )
+
+
+def buyer_address(invoice: Invoice) -> Address | None:
+    """The buyer address the invoice itself gave, if any."""
+    return _stored_address(
+        invoice.buyer_address_line1,
+        invoice.buyer_address_line2,
+        invoice.buyer_postal_code,
+        invoice.buyer_city,
+        invoice.buyer_country_code,
+    )
+
+
+def _stored_address(
+    line1: str | None,
+    line2: str | None,
+    postal_code: str | None,
+    city: str | None,
+    country_code: str | None,
+) -> Address | None:
+    if all(part is None for part in (line1, line2, postal_code, city, country_code)):
+        return None
+    return Address(line1, line2, postal_code, city, country_code)
+
+
+def _address_out(address: Address | None) -> AddressOut | None:
+    if address is None:
+        return None
+    return AddressOut(
+        line1=address.line1,
+        line2=address.line2,
+        postal_code=address.postal_code,
+        city=address.city,
+        country_code=address.country_code,
     )

@@ -28,5 +28,11 @@ class SupplierStructure(Base):
     # The supplier's usual VAT regime (Chorus typeTva), for invoices that do not state one.
     vat_regime: Mapped[str | None] = mapped_column(String(32))
     vat_exemption_reason: Mapped[str | None] = mapped_column(String(255))
+    # The registered postal address, the seller's (BG-5) when an invoice gives none.
+    address_line1: Mapped[str | None] = mapped_column(String(200))
+    address_line2: Mapped[str | None] = mapped_column(String(200))
+    postal_code: Mapped[str | None] = mapped_column(String(16))
+    city: Mapped[str | None] = mapped_column(String(100))
+    country_code: Mapped[str | None] = mapped_column(String(2))
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
     updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)

@@ -8,16 +8,21 @@ from app.api_types import SiretPath
 from app.auth.dependencies import OperatorDep
 from app.db.session import SessionDep
 from app.dependencies import ResourcesDep
+from app.domain.invoice import Address
 from app.problems import problem_responses
 from app.structures import service
 from app.structures.models import SupplierStructure
-from app.structures.schemas import PasswordIn, StructureIn, StructureOut
+from app.structures.schemas import PasswordIn, StructureAddress, StructureIn, StructureOut
 
 router = APIRouter(prefix="/v1/structures", tags=["structures"])
 
 
 def _out(structure: SupplierStructure) -> StructureOut:
-    return StructureOut.model_validate(structure, from_attributes=True)
+    out = StructureOut.model_validate(structure, from_attributes=True)
+    address = service.structure_address(structure)
+    if address is not None:
+        out.address = StructureAddress.model_validate(address, from_attributes=True)
+    return out
 
 
 @router.post(
@@ -39,6 +44,7 @@ async def add_structure(
         password=body.password,
         vat_regime=body.vat_regime,
         vat_exemption_reason=body.vat_exemption_reason,
+        address=Address(**body.address.model_dump()) if body.address else None,
     )
     return _out(structure)
 

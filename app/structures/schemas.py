@@ -52,6 +52,28 @@ Password = Annotated[
 ]
 
 
+class StructureAddress(BaseModel):
+    """The structure's registered postal address: the seller's on invoices that give none."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    line1: Annotated[str | None, AfterValidator(_checked_text)] = Field(
+        default=None, max_length=200, examples=["1 rue de la Paix"]
+    )
+    line2: Annotated[str | None, AfterValidator(_checked_text)] = Field(
+        default=None, max_length=200
+    )
+    postal_code: Annotated[str | None, AfterValidator(_checked_text)] = Field(
+        default=None, max_length=16, examples=["75002"]
+    )
+    city: Annotated[str | None, AfterValidator(_checked_text)] = Field(
+        default=None, max_length=100, examples=["Paris"]
+    )
+    country_code: Annotated[str | None, AfterValidator(_checked_text)] = Field(
+        default=None, max_length=8, description="ISO 3166-1 alpha-2.", examples=["FR"]
+    )
+
+
 class StructureIn(BaseModel):
     """A supplier structure and its Chorus technical account."""
 
@@ -74,6 +96,7 @@ class StructureIn(BaseModel):
         max_length=255,
         description="The exemption reason (motifExonerationTva) those invoices default to.",
     )
+    address: StructureAddress | None = None
 
 
 class PasswordIn(BaseModel):
@@ -96,5 +119,6 @@ class StructureOut(BaseModel):
     paused_reason: str | None
     vat_regime: str | None = None
     vat_exemption_reason: str | None = None
+    address: StructureAddress | None = None
     created_at: datetime
     updated_at: datetime

@@ -11,7 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.chorus.accounts import TechnicalAccount
 from app.db.base import utc_now
 from app.db.conflicts import flush_or_conflict
-from app.domain.identifiers import is_valid_siret, normalize_siret
+from app.domain.identifiers import is_valid_siret, normalize_code, normalize_siret
+from app.domain.invoice import Address
+from app.domain.rules import address_violations
 from app.domain.violations import Code, Violation
 from app.errors import Conflict, NotFound, RequestInvalid
 from app.structures.crypto import PasswordBox
@@ -47,6 +49,47 @@ def _check_account(
         raise RequestInvalid(detail, errors=problems)
 
 
+def normalize_address(address: Address | None) -> Address | None:
+    """Trimmed, empty parts absent, codes upper-cased; None when nothing is left."""
+    if address is None:
+        return None
+
+    def clean(value: str | None, *, code: bool = False) -> str | None:
+        value = (value or "").strip()
+        return (normalize_code(value) if code else value) or None
+
+    normalized = Address(
+        line1=clean(address.line1),
+        line2=clean(address.line2),
+        postal_code=clean(address.postal_code, code=True),
+        city=clean(address.city),
+        country_code=clean(address.country_code, code=True),
+    )
+    return None if normalized == Address() else normalized
+
+
+def _checked_address(address: Address | None) -> Address | None:
+    """The normalized address, or 422 naming what is wrong (the API's and the CLI's rule)."""
+    normalized = normalize_address(address)
+    problems = list(address_violations("address", normalized))
+    if problems:
+        detail = " ".join(f"{v.field}: {v.message}" for v in problems)
+        raise RequestInvalid(detail, errors=problems)
+    return normalized
+
+
+def structure_address(structure: SupplierStructure) -> Address | None:
+    """The registered address, None when the operator gave none."""
+    address = Address(
+        line1=structure.address_line1,
+        line2=structure.address_line2,
+        postal_code=structure.postal_code,
+        city=structure.city,
+        country_code=structure.country_code,
+    )
+    return None if address == Address() else address
+
+
 def _checked_siret(siret: str) -> str:
     normalized = normalize_siret(siret)
     if not is_valid_siret(normalized):
@@ -63,10 +106,12 @@ async def add_structure(
     password: SecretStr,
     vat_regime: str | None = None,
     vat_exemption_reason: str | None = None,
+    address: Address | None = None,
 ) -> SupplierStructure:
     """Register a supplier structure, its technical account and its invoice defaults."""
     siret = _checked_siret(siret)
     _check_account(login, password, vat_exemption_reason)
+    address = _checked_address(address) or Address()
     exists = StructureExists(f"Structure {siret} is already registered; rotate its password.")
     if await session.get(SupplierStructure, siret) is not None:
         raise exists
@@ -77,6 +122,11 @@ async def add_structure(
         password_ciphertext=box.seal(password),
         vat_regime=vat_regime,
         vat_exemption_reason=vat_exemption_reason,
+        address_line1=address.line1,
+        address_line2=address.line2,
+        postal_code=address.postal_code,
+        city=address.city,
+        country_code=address.country_code,
         created_at=now,
         updated_at=now,
     )

@@ -37,7 +37,12 @@ async def test_a_valid_invoice_is_stored_queued_with_its_outbox_row(
     assert body["id"].startswith("inv_")
     assert response.headers["location"] == f"/v1/invoices/{body['id']}"
     assert body["supplier"]["siret"] == "41234567010000"
-    assert body["buyer"] == {"siret": STATE_SIRET, "service_code": "SFACETAT", "name": None}
+    assert body["buyer"] == {
+        "siret": STATE_SIRET,
+        "service_code": "SFACETAT",
+        "name": None,
+        "address": None,
+    }
     assert body["totals"] == {"net": "200.00", "vat": "40.00", "gross": "240.00"}
     assert body["chorus"]["invoice_id"] is None
     assert [h["status"] for h in body["history"]] == ["queued"]

@@ -242,6 +242,7 @@ SCENARIOS: tuple[Scenario, ...] = (
             (_line("Entretien des espaces verts", "1", "980.40", "20"),),
             payment=Payment(means="CHEQUE"),
             framework="A2_FACTURE_FOURNISSEUR_DEJA_PAYEE",
+            contract_reference="MARCHE-2026-017",
         ),
     ),
 )

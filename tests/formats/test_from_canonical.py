@@ -171,6 +171,7 @@ def test_chorus_references_land_in_their_business_terms() -> None:
 
     assert invoice.buyer_reference == "SFACETAT"  # SE, BT-10
     assert invoice.order_reference == "1234567890"  # EJ, BT-13
+    assert invoice.contract_reference == "MARCHE-2026-017"  # numero de marche, BT-12
     assert invoice.business_process == "A2_FACTURE_FOURNISSEUR_DEJA_PAYEE"  # BT-23
     assert invoice.buyer.name == "Ministere des Armees"
     assert invoice.buyer.siret == "11000201100044"
@@ -241,3 +242,23 @@ def test_every_french_corpus_invoice_passes_the_gateways_own_rules(case: Scenari
 def test_the_corpus_covers_invoices_and_credit_notes_and_200_lines() -> None:
     assert {case.draft.type for case in SCENARIOS} == {InvoiceType.INVOICE, InvoiceType.CREDIT_NOTE}
     assert len(scenario("many_lines").draft.lines) == 200
+
+
+def test_the_lines_unit_code_wins_over_its_free_text_unit() -> None:
+    draft = scenario("single_rate").draft
+    first = replace(draft.lines[0], unit="heure", unit_code="HUR")
+    invoice = to_en16931(
+        replace(draft, lines=(first, *draft.lines[1:])),
+        seller_address=SELLER_ADDRESS,
+        buyer_address=BUYER_ADDRESS,
+    )
+
+    assert invoice.lines[0].unit_code == "HUR"
+
+
+def test_the_contract_reference_is_bt_12() -> None:
+    draft = replace(scenario("single_rate").draft, contract_reference="MARCHE-2026-17")
+
+    invoice = to_en16931(draft, seller_address=SELLER_ADDRESS, buyer_address=BUYER_ADDRESS)
+
+    assert invoice.contract_reference == "MARCHE-2026-17"

@@ -227,3 +227,17 @@ async def test_a_subcontractor_invoice_names_its_validator_structure(
     assert request.cadreDeFacturation.codeCadreFacturation == "A9_FACTURE_SOUSTRAITANT"
     assert request.cadreDeFacturation.codeStructureValideur == "12345678200051"
     assert (await chorus.submit_invoice(ACME, request)).identifiantFactureCPP > 0
+
+
+async def test_the_contract_reference_goes_to_chorus_as_numero_marche(
+    http: httpx.AsyncClient,
+    auth: dict[str, str],
+    sessionmaker: async_sessionmaker[AsyncSession],
+    chorus: ChorusClient,
+    emulator: httpx.AsyncClient,
+) -> None:
+    invoice = await stored(http, auth, sessionmaker, contract_reference="MARCHE-2026-042")
+    request = to_submit_request(invoice, supplier_structure_id=ACME_STRUCTURE_ID)
+    assert request.references.numeroMarche == "MARCHE-2026-042"
+    result = await chorus.submit_invoice(ACME, request)
+    assert result.statutFacture == "DEPOSEE"
