@@ -272,10 +272,22 @@ async def submit_invoice(
 
 
 def submission_fingerprint(normalized_invoice: dict[str, Any], pdf: UploadedFile | None) -> str:
-    """What makes two submissions "the same request" for an Idempotency-Key."""
+    """What makes two submissions "the same request" for an Idempotency-Key.
+
+    Absent (null) fields are left out, so a release that adds an optional field still replays
+    the keys stored before it instead of answering IDEMPOTENCY_KEY_REUSED.
+    """
     return idempotency.fingerprint(
-        {"invoice": normalized_invoice, "pdf": pdf.sha256 if pdf else None}
+        {"invoice": _without_nulls(normalized_invoice), "pdf": pdf.sha256 if pdf else None}
     )
+
+
+def _without_nulls(document: Any) -> Any:
+    if isinstance(document, dict):
+        return {key: _without_nulls(value) for key, value in document.items() if value is not None}
+    if isinstance(document, list):
+        return [_without_nulls(item) for item in document]
+    return document
 
 
 async def _store(

@@ -217,3 +217,19 @@ async def test_expired_records_do_not_block_a_new_request(
         await session.execute(update(IdempotencyRecord).values(expires_at=utc_now()))
     response = await http.post("/v1/invoices", json=invoice_payload(), headers=headers)
     assert response.status_code == 201
+
+
+def test_an_absent_optional_field_does_not_change_the_fingerprint() -> None:
+    # A key stored before a release that added an optional field must still replay after it.
+    before = {"invoice_number": "F1", "buyer": {"siret": "11000201100044"}, "lines": [{"q": "1"}]}
+    after = {
+        "invoice_number": "F1",
+        "contract_reference": None,
+        "buyer": {"siret": "11000201100044", "address": None},
+        "lines": [{"q": "1", "unit_note": None}],
+    }
+
+    assert submission_fingerprint(after, None) == submission_fingerprint(before, None)
+    assert submission_fingerprint({**before, "note": "x"}, None) != submission_fingerprint(
+        before, None
+    )
