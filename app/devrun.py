@@ -29,6 +29,8 @@ from sqlalchemy.engine import make_url
 from app.auth.scopes import Scope
 from app.auth.service import create_or_rotate_client
 from app.db.engine import create_engine, create_sessionmaker
+from app.domain.identifiers import french_vat_number
+from app.domain.invoice import Address
 from app.logging import configure_logging
 from app.settings import Settings
 from app.structures.crypto import load_password_box
@@ -49,6 +51,8 @@ class DemoAccount:
     name: str
     login: str
     password: str
+    postal_code: str | None = None
+    city: str | None = None
 
 
 def demo_accounts(directory_file: Path) -> list[DemoAccount]:
@@ -60,6 +64,8 @@ def demo_accounts(directory_file: Path) -> list[DemoAccount]:
             name=entry.get("designation", ""),
             login=entry["technical_account"]["login"],
             password=entry["technical_account"]["password"],
+            postal_code=entry.get("postal_code"),
+            city=entry.get("city"),
         )
         for entry in structures
         if entry.get("technical_account")
@@ -80,6 +86,11 @@ async def prepare(settings: Settings, accounts: list[DemoAccount]) -> str:
                         siret=account.siret,
                         login=account.login,
                         password=SecretStr(account.password),
+                        # What an EN 16931 document (the default channel) needs of the seller.
+                        address=Address(
+                            postal_code=account.postal_code, city=account.city, country_code="FR"
+                        ),
+                        vat_number=french_vat_number(account.siret[:9]),
                     )
             return await create_or_rotate_client(
                 session,

@@ -15,6 +15,7 @@ from app.buyers.router import router as buyers_router
 from app.db.base import utc_now
 from app.errors import install_error_handlers
 from app.events.router import router as events_router
+from app.formats import conformance
 from app.health.router import router as health_router
 from app.idempotency.service import purge_expired
 from app.invoices.router import INVOICE_SCHEMAS
@@ -60,6 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 purger.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await purger
+                conformance.shutdown()
 
     app = FastAPI(
         title=API_TITLE,

@@ -14,6 +14,8 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from app.invoices.channels import DEFAULT_CHANNEL, Channel
+
 STATE_SIRET = "11000201100044"
 
 SANDBOX_OAUTH_URL = "https://sandbox-oauth.piste.gouv.fr/api/oauth/token"
@@ -135,6 +137,20 @@ class ChorusSettings(BaseSettings):
     directory_cache_seconds: int = Field(default=3600, ge=0)
     # Buyers (and structure ids) the directory cache holds at most, least recently used dropped.
     directory_cache_size: int = Field(default=5000, ge=1)
+    # How invoices go to Chorus (README "Delivery channels"): cii, ubl, facturx (used for any
+    # invoice that came with a PDF unless pdf/saisie is chosen), pdf or saisie. A structure can
+    # override it.
+    delivery_format: Channel = DEFAULT_CHANNEL
+    # A deposited flux's report is read after this delay, then at doubling intervals up to the
+    # maximum; a flux still not final after `flux_max_wait_hours` fails for an operator to see.
+    flux_poll_first_seconds: float = Field(default=5.0, gt=0)
+    flux_poll_max_seconds: float = Field(default=600.0, gt=0)
+    flux_max_wait_hours: float = Field(default=48.0, gt=0)
+    # Whether Chorus keeps the sender's number in SAISIE_API (chorus-pro.md says it numbers the
+    # invoice itself, [L]; `gateway qualify` can settle it). Only when it does can a search by
+    # number prove that an uncertain SAISIE_API attempt did not land; otherwise such an invoice
+    # fails with AMBIGUOUS_DELIVERY rather than risk a second one.
+    saisie_keeps_number: bool = False
 
     @property
     def resolved_token_url(self) -> str:

@@ -6,7 +6,8 @@ import asyncio
 import signal
 from functools import partial
 
-from app.invoices.forwarding import deliver_invoice, sync_invoice
+from app.formats import conformance
+from app.invoices.forwarding import deliver_invoice, follow_flux, sync_invoice
 from app.logging import configure_logging
 from app.metrics import serve_process_metrics
 from app.outbox.service import OutboxKind
@@ -23,6 +24,7 @@ def handlers(resources: Resources) -> dict[str, Handler]:
         OutboxKind.FAN_OUT_EVENT: fan_out,
         OutboxKind.DELIVER_INVOICE: partial(deliver_invoice, resources),
         OutboxKind.SYNC_INVOICE: partial(sync_invoice, resources),
+        OutboxKind.FOLLOW_FLUX: partial(follow_flux, resources),
         OutboxKind.DELIVER_WEBHOOK: partial(deliver_webhook, resources),
     }
 
@@ -62,4 +64,8 @@ async def run_worker(settings: Settings, worker_id: str | None = None) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     async with open_resources(settings) as resources:
-        await build_worker(resources, worker_id).run(stop)
+        try:
+            await build_worker(resources, worker_id).run(stop)
+        finally:
+            # The items in hand are finished: no check is running; end the schematron's process.
+            conformance.shutdown()

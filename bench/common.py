@@ -40,6 +40,7 @@ POSTGRES_ADMIN_URL = os.environ.get(
 )
 SUPPLIER_SIRET = "41234567010000"  # the emulator's first demo supplier
 OTHER_SUPPLIER_SIRET = "52345678810009"  # the second
+DEMO_VAT_NUMBER = "FR96412345670"
 DEMO_LOGIN = "TECH_1_41234567010000@cpro.fr"
 DEMO_PASSWORD = "emulator-demo-1"  # noqa: S105 - the emulator's public demo password
 NUMBER_MARK = "@@NUMBER@@"
@@ -251,6 +252,21 @@ def postgres_pids() -> list[int]:
 
 
 @dataclass
+def with_descendants(pids: Sequence[int]) -> list[int]:
+    """`pids` and every process they started (a worker's schematron pool, say), from /proc."""
+    found: list[int] = []
+    pending = list(pids)
+    while pending:
+        pid = pending.pop()
+        found.append(pid)
+        for children in Path(f"/proc/{pid}/task").glob("*/children"):
+            try:
+                pending += [int(child) for child in children.read_text().split()]
+            except OSError:
+                continue  # the process ended meanwhile
+    return found
+
+
 class CpuMeter:
     """CPU used by some processes, and by the whole machine, between start() and stop().
 
@@ -453,6 +469,9 @@ class Gateway:
         password_file.write_text(DEMO_PASSWORD, encoding="utf-8")
         password_file.chmod(0o600)
         args = ["structures", "add", "--siret", SUPPLIER_SIRET, "--login", DEMO_LOGIN]
+        # The address and VAT number EN 16931 documents (the default channel) need.
+        args += ["--address-line1", "12 rue des Fournisseurs", "--postal-code", "69002"]
+        args += ["--city", "Lyon", "--country-code", "FR", "--vat-number", DEMO_VAT_NUMBER]
         run_app_cli([*args, "--password-file", str(password_file)], self.env(), self.workdir)
 
     def serve(self, port: int, workers: int, name: str = "api") -> Proc:

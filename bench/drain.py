@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench.drain                         # N=3000, 1 and 2 workers, PostgreSQL
     .venv/bin/python -m bench.drain -n 5000 --workers 2 --db postgresql
+    .venv/bin/python -m bench.drain --channel saisie          # soumettre instead of a CII flux
 
 For each worker count, on a fresh database and a fresh emulator (manual lifecycle, faults off):
 1. the API (`gateway serve`) takes N invoices (`bench.openloop --count N`, closed loop) with no
@@ -14,6 +15,9 @@ For each worker count, on a fresh database and a fresh emulator (manual lifecycl
 Worker settings are the shipped defaults (OUTBOX_BATCH_SIZE=16...) except the PISTE throttle,
 `CHORUS_RATE_PER_SECOND` (default 20/s per process, a politeness pace towards PISTE, not a
 capacity of the gateway), raised by default to measure the gateway itself: `--chorus-rate`.
+`--channel` (CHORUS_DELIVERY_FORMAT, default cii) picks the way invoices go: on the flux channels
+each delivery writes the document, runs the full EN 16931 schematron, deposits the flux and
+follows its report (the emulator integrates a flux `--flux-seconds` after its deposit).
 """
 
 from __future__ import annotations
@@ -51,6 +55,7 @@ from bench.common import (
     print_table,
     python_env,
     wait_http,
+    with_descendants,
     workdir,
 )
 from bench.profile import print_summary, summarize
@@ -86,6 +91,13 @@ class DrainCase:
     def wall_rate(self) -> float:
         """Invoices per second from the workers' start to the last delivery."""
         return self.delivered / self.wall_seconds if self.wall_seconds else 0.0
+
+    @property
+    def cpu_ms_per_invoice(self) -> float:
+        """Worker CPU per delivered invoice, milliseconds (all workers together)."""
+        if not self.delivered:
+            return 0.0
+        return self.worker_cores * self.wall_seconds * 1000 / self.delivered
 
     @property
     def steady_rate(self) -> float:
@@ -194,7 +206,12 @@ def run_case(workers: int, args: argparse.Namespace, root: Path) -> DrainCase:
     emulator_port = free_port()
     emulator_url = f"http://{LOOPBACK}:{emulator_port}"
     emulator_env = python_env(
-        {"EMULATOR_LIFECYCLE_MODE": "manual", "LOG_LEVEL": "WARNING", "NO_PROXY": LOOPBACK}
+        {
+            "EMULATOR_LIFECYCLE_MODE": "manual",
+            "EMULATOR_FLUX_PROCESSING_SECONDS": f"{args.flux_seconds:g}",
+            "LOG_LEVEL": "WARNING",
+            "NO_PROXY": LOOPBACK,
+        }
     )
     emulator = Proc.spawn(
         "emulator",
@@ -214,6 +231,9 @@ def run_case(workers: int, args: argparse.Namespace, root: Path) -> DrainCase:
                 "CHORUS_API_URL": emulator_url,
                 "CHORUS_RATE_PER_SECOND": f"{args.chorus_rate:g}",
                 "CHORUS_RATE_BURST": str(args.chorus_burst),
+                "CHORUS_DELIVERY_FORMAT": args.channel,
+                "CHORUS_FLUX_POLL_FIRST_SECONDS": f"{args.flux_seconds:g}",
+                "CHORUS_FLUX_POLL_MAX_SECONDS": f"{max(1.0, args.flux_seconds * 2):g}",
             },
         )
         gateway.migrate()
@@ -244,7 +264,8 @@ def run_case(workers: int, args: argparse.Namespace, root: Path) -> DrainCase:
         ]
         procs += worker_procs
         spy = _start_profile(worker_procs[0], workers, args, wd) if args.profile else None
-        workers_meter = CpuMeter(lambda: [p.pid for p in worker_procs])
+        # With their schematron pool processes: a flux delivery's checking runs there.
+        workers_meter = CpuMeter(lambda: with_descendants([p.pid for p in worker_procs]))
         emulator_meter = CpuMeter(lambda: [emulator.pid])
         postgres_meter = CpuMeter(postgres_pids)
         stats_before = database.pg_stats()
@@ -303,8 +324,14 @@ def report(cases: list[DrainCase], args: argparse.Namespace, background: float) 
         f"machine busy before the run: {background:.0f} %."
     )
     print(
-        f"Backlog: {args.n} ten-line invoices on {args.db}, posted with no worker running. "
-        f"Emulator: manual lifecycle, no faults. Worker settings: defaults "
+        f"Backlog: {args.n} ten-line invoices on {args.db}, posted with no worker running; "
+        f"channel {args.channel}"
+        + (
+            f" (flux integrated {args.flux_seconds:g} s after deposit). "
+            if args.channel in ("cii", "ubl")
+            else ". "
+        )
+        + f"Emulator: manual lifecycle, no faults. Worker settings: defaults "
         f"(OUTBOX_BATCH_SIZE=16, OUTBOX_POLL_INTERVAL_SECONDS=0.5) except "
         f"CHORUS_RATE_PER_SECOND={args.chorus_rate:g}, CHORUS_RATE_BURST={args.chorus_burst}; "
         "API_ONLINE_VALIDATION=false, LOG_LEVEL=WARNING.\n"
@@ -321,6 +348,7 @@ def report(cases: list[DrainCase], args: argparse.Namespace, background: float) 
             "worker RSS MB",
             "emulator RSS MB",
             "worker cores",
+            "worker CPU ms/inv",
             "emulator cores",
             "PG cores",
             "machine %",
@@ -337,6 +365,7 @@ def report(cases: list[DrainCase], args: argparse.Namespace, background: float) 
                 "/".join(fmt(r, 0) for r in c.worker_rss_mb),
                 fmt(c.emulator_rss_mb, 0),
                 f"{c.worker_cores:.2f}",
+                fmt(c.cpu_ms_per_invoice, 1),
                 f"{c.emulator_cores:.2f}",
                 f"{c.postgres_cores:.2f}",
                 f"{c.machine_percent:.0f}",
@@ -393,6 +422,12 @@ def main() -> None:
     parser.add_argument("--keep-workdir", action="store_true", help="keep the logs")
     parser.add_argument("--profile", metavar="DIR", help="py-spy the first worker of each case")
     parser.add_argument("--profile-seconds", type=float, default=20.0)
+    parser.add_argument(
+        "--channel", choices=["cii", "ubl", "saisie"], default="cii", help="CHORUS_DELIVERY_FORMAT"
+    )
+    parser.add_argument(
+        "--flux-seconds", type=float, default=0.5, help="emulator's flux processing delay"
+    )
     args = parser.parse_args()
     if not 1 <= args.n <= 200_000:
         parser.error("-n must be within 1..200000")

@@ -1,14 +1,17 @@
 """Chaos run: real processes, real HTTP, faults and SIGKILLs; every invoice in Chorus exactly once.
 
     .venv/bin/python scripts/chaos.py --invoices 2000 --workers 2 --kills 2 --database postgresql
-    .venv/bin/python scripts/chaos.py --invoices 300 --database sqlite
+    .venv/bin/python scripts/chaos.py --invoices 300 --database sqlite --channel facturx
+    .venv/bin/python scripts/chaos.py --invoices 300 --channel saisie
 
 Starts the Chorus Pro emulator (manual lifecycle), the API and the workers as `python -m app`
 subprocesses over a fresh database (PostgreSQL: `chaos_<random>` on TEST_POSTGRES_URL's server,
-dropped at the end; SQLite: a file in the work directory), injects faults, posts the invoices,
-SIGKILLs workers mid-flight while the backlog drains, and compares the gateway with the
-emulator's ground truth. Exit status 0 when nothing is duplicated, nothing lost and the backlog
-drained in time; 1 otherwise; 2 when the cluster could not run. See tests/e2e/scenario.py.
+dropped at the end; SQLite: a file in the work directory), the gateway delivering through
+`--channel` (CHORUS_DELIVERY_FORMAT; facturx and pdf post each invoice with a PDF), injects
+faults, posts the invoices, SIGKILLs workers mid-flight while the backlog drains, and compares
+the gateway with the emulator's ground truth. Exit status 0 when nothing is duplicated, lost or
+failed (on saisie, failed AMBIGUOUS_DELIVERY is counted, not a failure) and the backlog drained
+in time; 1 otherwise; 2 when the cluster could not run. See tests/e2e/scenario.py.
 """
 
 from __future__ import annotations
@@ -36,6 +39,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=2, help="worker processes")
     parser.add_argument("--kills", type=int, default=2, help="workers to SIGKILL mid-flight")
     parser.add_argument("--database", choices=("postgresql", "sqlite"), default="postgresql")
+    parser.add_argument(
+        "--channel",
+        choices=("cii", "ubl", "facturx", "pdf", "saisie"),
+        default="cii",
+        help="how the gateway delivers (CHORUS_DELIVERY_FORMAT)",
+    )
+    parser.add_argument(
+        "--saisie-numbering",
+        choices=("chorus", "sender"),
+        default="chorus",
+        help="who numbers a SAISIE_API invoice in the emulator (EMULATOR_SAISIE_NUMBERING)",
+    )
     parser.add_argument("--concurrency", type=int, default=16, help="posts in flight")
     parser.add_argument("--seed", type=int, default=20261126, help="seed of the fault draws")
     parser.add_argument(
@@ -94,6 +109,8 @@ def main(argv: list[str] | None = None) -> int:
         kills=args.kills,
         database=args.database,
         workdir=workdir,
+        channel=args.channel,
+        saisie_numbering=args.saisie_numbering,
         concurrency=args.concurrency,
         seed=args.seed,
         fault_scale=args.fault_scale,
@@ -103,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(
         f"chaos: {args.invoices} invoices, {args.workers} workers, {args.kills} kills, "
-        f"{args.database}; logs in {workdir}",
+        f"{args.database}, channel {args.channel}; logs in {workdir}",
         flush=True,
     )
     try:

@@ -8,6 +8,7 @@ from typing import Any
 
 STATE_SIRET = "11000201100044"
 SUPPLIER_SIRET = "41234567010000"  # the emulator's first demo supplier
+SUPPLIER_VAT_NUMBER = "FR96412345670"  # its French VAT number (key 96 + SIREN)
 OTHER_SUPPLIER_SIRET = "52345678810009"  # the emulator's second demo supplier
 
 _numbers = itertools.count(1)

@@ -26,6 +26,7 @@ from app.auth.service import create_client
 from app.db.base import Base
 from app.db.engine import create_engine, create_sessionmaker
 from app.db.migrations import upgrade_to_head
+from app.domain.invoice import Address
 from app.emulator.app import create_emulator_app
 from app.emulator.config import EmulatorConfig
 from app.main import create_app
@@ -33,7 +34,7 @@ from app.settings import ApiSettings, ChorusSettings, DatabaseSettings, Settings
 from app.structures.crypto import PasswordBox, new_key
 from app.structures.models import SupplierStructure
 from app.structures.service import add_structure
-from tests.builders import OTHER_SUPPLIER_SIRET, SUPPLIER_SIRET
+from tests.builders import OTHER_SUPPLIER_SIRET, SUPPLIER_SIRET, SUPPLIER_VAT_NUMBER
 from tests.support.servers import serve_app
 
 # Where PostgreSQL is; each run creates (and drops) its own database there.
@@ -185,16 +186,29 @@ DEMO_ACCOUNTS = {
     SUPPLIER_SIRET: ("TECH_1_41234567010000@cpro.fr", "emulator-demo-1"),
     OTHER_SUPPLIER_SIRET: ("TECH_1_52345678810009@cpro.fr", "emulator-demo-2"),
 }
+# What an EN 16931 document needs of them (the default channel): an address with its country
+# and their VAT numbers (FR + key + SIREN).
+DEMO_ADDRESSES = {
+    SUPPLIER_SIRET: Address("12 rue des Fournisseurs", None, "69002", "Lyon", "FR"),
+    OTHER_SUPPLIER_SIRET: Address("5 quai des Prestataires", None, "33000", "Bordeaux", "FR"),
+}
+DEMO_VAT_NUMBERS = {SUPPLIER_SIRET: SUPPLIER_VAT_NUMBER, OTHER_SUPPLIER_SIRET: "FR31523456788"}
 
 
 @pytest_asyncio.fixture
 async def registered_suppliers(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
-    """Both demo suppliers' structures (unless a test registered them its own way first): an
-    invoice for a supplier without one is refused."""
+    """Both demo suppliers' structures (unless a test registered them its own way first), with
+    their address and VAT number: an invoice for a supplier without one is refused."""
     box = PasswordBox([TEST_SECRETS_KEY.get_secret_value()])
     async with sessionmaker() as session, session.begin():
         for siret, (login, password) in DEMO_ACCOUNTS.items():
             if await session.get(SupplierStructure, siret) is None:
                 await add_structure(
-                    session, box, siret=siret, login=login, password=SecretStr(password)
+                    session,
+                    box,
+                    siret=siret,
+                    login=login,
+                    password=SecretStr(password),
+                    address=DEMO_ADDRESSES[siret],
+                    vat_number=DEMO_VAT_NUMBERS[siret],
                 )

@@ -7,12 +7,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from app.chorus.accounts import TechnicalAccount
 from app.chorus.cache import ExpiringLru
 from app.chorus.client import ChorusClient
 from app.db.base import utc_now
 from app.domain.identifiers import PUBLIC_TO_PUBLIC_SERVICE
+from app.domain.invoice import Address
 from app.domain.rules import BuyerRequirements
 
 # The default bound of the directory caches (CHORUS_DIRECTORY_CACHE_SIZE in the app).
@@ -42,6 +44,8 @@ class BuyerProfile:
     services: tuple[BuyerService, ...]
     # `statutMiseEnPaiementNestPasRemonte`: this buyer never reports MISE_EN_PAIEMENT.
     payment_status_not_reported: bool = False
+    # `adressePostaleDuSiege`: the buyer's address (BG-8) when the invoice gives none.
+    address: Address | None = None
     fetched_at: datetime = field(default_factory=utc_now)
 
     @property
@@ -61,6 +65,7 @@ class BuyerProfile:
             service_required=self.service_required,
             ej_or_service_required=self.ej_or_service_required,
             active_service_codes=frozenset(s.code for s in self.active_services),
+            name=self.name,
         )
 
 
@@ -176,6 +181,7 @@ class BuyerDirectory:
             service_required=flags.codeServiceDoitEtreRenseigne,
             ej_or_service_required=flags.gestionNumeroEJOuCodeService,
             payment_status_not_reported=flags.statutMiseEnPaiementNestPasRemonte,
+            address=directory_address(details.adressePostaleDuSiege),
             services=tuple(
                 BuyerService(
                     code=s.codeService,
@@ -186,6 +192,33 @@ class BuyerDirectory:
                 for s in services
             ),
         )
+
+
+# What Chorus's `pays` may say instead of an ISO code (its own screens write the country out).
+_COUNTRY_NAMES = {"FRANCE": "FR"}
+
+
+def directory_address(raw: dict[str, Any] | None) -> Address | None:
+    """A directory `adressePostale…` as an address; `pays` kept only as an ISO alpha-2 code."""
+    if not raw:
+        return None
+
+    def text(key: str) -> str | None:
+        value = raw.get(key)
+        return (value.strip() or None) if isinstance(value, str) else None
+
+    country = (text("pays") or "").upper()
+    address = Address(
+        line1=text("adresse"),
+        line2=text("complementAdresse1"),
+        postal_code=text("codePostal"),
+        city=text("ville"),
+        country_code=_COUNTRY_NAMES.get(
+            country,
+            country if len(country) == 2 and country.isalpha() and country.isascii() else None,
+        ),
+    )
+    return None if address == Address() else address
 
 
 def _found(profile: BuyerProfile | None, siret: str) -> BuyerProfile:

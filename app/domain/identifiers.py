@@ -44,6 +44,12 @@ def is_valid_siret(value: str) -> bool:
     return len(value) == 14
 
 
+def french_vat_number(siren: str) -> str:
+    """The intra-EU VAT number France gives a company: FR, a two-digit key, its SIREN."""
+    key = (12 + 3 * (int(siren) % 97)) % 97
+    return f"FR{key:02d}{siren}"
+
+
 def is_valid_french_vat_number(value: str) -> bool:
     """A French intra-community VAT number whose key matches its SIREN."""
     return bool(stdnum_tva.is_valid(value))

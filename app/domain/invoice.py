@@ -109,6 +109,8 @@ class Payment:
     means: str | None = None
     iban: str | None = None
     bic: str | None = None
+    # As printed on the invoice (BT-20).
+    terms: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

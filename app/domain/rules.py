@@ -52,6 +52,9 @@ class BuyerRequirements:
     service_required: bool = False
     ej_or_service_required: bool = False
     active_service_codes: frozenset[str] | None = None
+    # The buyer's name in the directory (`raisonSocialeStructure`), the document's BT-44
+    # when the invoice gives none.
+    name: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +82,14 @@ class ValidationPolicy:
     unit_codes: frozenset[str] | None = None
     # Fields the parser already reported as malformed: no second violation for the same field.
     already_reported: frozenset[str] = field(default_factory=frozenset)
+    # The invoice is delivered as an EN 16931 document (CII, UBL, Factur-X): what that document
+    # cannot carry, or the official schematron would refuse, is refused at submission.
+    structured_document: bool = False
+    # The supplier structure's registered address, the seller's when the invoice gives none.
+    registered_supplier_address: Address | None = None
+    # ISO 3166-1 alpha-2 codes EN 16931 accepts (BR-CL-14); None: not checked (the caller
+    # passes the official list, as for unit codes).
+    country_codes: frozenset[str] | None = None
 
 
 def validate_invoice(draft: InvoiceDraft, policy: ValidationPolicy) -> list[Violation]:
@@ -97,6 +108,7 @@ def validate_invoice(draft: InvoiceDraft, policy: ValidationPolicy) -> list[Viol
         _payment,
         _addresses,
         _contract_reference,
+        _structured_document,
     )
     return [
         violation
@@ -549,4 +561,144 @@ def _contract_reference(draft: InvoiceDraft, policy: ValidationPolicy) -> Iterat
             Code.FIELD_INVALID,
             f"The contract reference (numéro de marché) has {len(reference)} characters; "
             f"Chorus Pro accepts at most {CONTRACT_REFERENCE_MAX_LENGTH}.",
+        )
+
+
+# XML 1.0's `Char` production: anything else (C0 controls but tab and line ends, U+FFFE,
+# U+FFFF) cannot be written in an XML document at all.
+_NOT_XML_CHAR = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# Only the seller's VAT identifier is carried (no BT-32 tax registration, no BT-63 tax
+# representative), so every VAT category but O (SANS_TVA) needs it: BR-S-02, BR-Z-02, BR-E-02.
+_REGIME_WITHOUT_VAT_ID = "SANS_TVA"
+
+
+def _structured_document(draft: InvoiceDraft, policy: ValidationPolicy) -> Iterator[Violation]:
+    """What an EN 16931 document needs beyond Chorus's own rules (structured channels only)."""
+    if not policy.structured_document:
+        return
+    yield from _xml_text(draft)
+    if not draft.lines and policy.lines_optional:
+        yield Violation(
+            "lines",
+            Code.FIELD_REQUIRED,
+            "A Factur-X invoice carries its lines (EN 16931 BR-16).",
+        )
+    if draft.supplier.name is None:
+        yield Violation(
+            "supplier.name",
+            Code.FIELD_REQUIRED,
+            "The seller's name is required in an EN 16931 invoice (BR-06).",
+        )
+    yield from _document_countries(draft, policy)
+    siret = draft.supplier.siret
+    supplier_known = policy.supplier_registered is not False and (
+        policy.allowed_supplier_sirets is None or siret in policy.allowed_supplier_sirets
+    )
+    # A supplier the caller may not use, or without a structure, was refused already; what its
+    # structure holds is none of the caller's business.
+    if supplier_known:
+        yield from _seller_address(draft, policy)
+        if draft.supplier.vat_number is None and draft.vat_regime != _REGIME_WITHOUT_VAT_ID:
+            yield Violation(
+                "supplier.vat_number",
+                Code.FIELD_REQUIRED,
+                "An EN 16931 invoice with VAT or exempt lines carries the seller's VAT number "
+                "(BR-S-02, BR-E-02): give supplier.vat_number, or register it on the supplier "
+                "structure.",
+            )
+    needs = policy.buyer_requirements
+    # Offline, Chorus's directory is asked at delivery: every structure there has a name.
+    if draft.buyer.name is None and needs is not None and needs.known and needs.name is None:
+        yield Violation(
+            "buyer.name",
+            Code.FIELD_REQUIRED,
+            "The buyer's name is required in an EN 16931 invoice (BR-07) and Chorus Pro's "
+            "directory has none for this buyer.",
+        )
+
+
+def _seller_address(draft: InvoiceDraft, policy: ValidationPolicy) -> Iterator[Violation]:
+    if draft.supplier.address is not None:
+        return  # its own rules (address_violations) apply
+    registered = policy.registered_supplier_address
+    country = registered.country_code if registered else None
+    if country is None:
+        yield Violation(
+            "supplier.address",
+            Code.FIELD_REQUIRED,
+            "An EN 16931 invoice carries the seller's postal address with its country "
+            "(BR-08, BR-09): give supplier.address, or register the address on the supplier "
+            "structure.",
+        )
+    elif policy.country_codes is not None and country not in policy.country_codes:
+        yield Violation(
+            "supplier.address",
+            Code.FIELD_INVALID,
+            f"The supplier structure's registered country {country} is not an ISO 3166-1 "
+            "code EN 16931 accepts (BR-CL-14): give supplier.address, or fix the structure's.",
+        )
+
+
+def _document_countries(draft: InvoiceDraft, policy: ValidationPolicy) -> Iterator[Violation]:
+    if policy.country_codes is None:
+        return
+    for prefix, address in (
+        ("supplier.address", draft.supplier.address),
+        ("buyer.address", draft.buyer.address),
+    ):
+        country = address.country_code if address else None
+        # A malformed code was reported by address_violations already.
+        if (
+            country is not None
+            and _COUNTRY_CODE.fullmatch(country) is not None
+            and country not in policy.country_codes
+        ):
+            yield Violation(
+                f"{prefix}.country_code",
+                Code.FIELD_INVALID,
+                f"{country} is not an ISO 3166-1 country code EN 16931 accepts (BR-CL-14).",
+            )
+
+
+def _xml_text(draft: InvoiceDraft) -> Iterator[Violation]:
+    for field_path, value in _texts(draft):
+        if value is not None and _NOT_XML_CHAR.search(value) is not None:
+            yield Violation(
+                field_path,
+                Code.FIELD_INVALID,
+                "Text holds a control character (or U+FFFE, U+FFFF) that an XML invoice "
+                "cannot carry; tab and line breaks are fine.",
+            )
+
+
+def _texts(draft: InvoiceDraft) -> Iterator[tuple[str, str | None]]:
+    """Every text of the invoice that goes into the document, by field path."""
+    yield from (
+        ("invoice_number", draft.invoice_number),
+        ("legal_commitment", draft.legal_commitment),
+        ("preceding_invoice", draft.preceding_invoice),
+        ("note", draft.note),
+        ("vat_exemption_reason", draft.vat_exemption_reason),
+        ("contract_reference", draft.contract_reference),
+        ("supplier.name", draft.supplier.name),
+        ("buyer.name", draft.buyer.name),
+        ("buyer.service_code", draft.buyer.service_code),
+    )
+    for prefix, address in (
+        ("supplier.address", draft.supplier.address),
+        ("buyer.address", draft.buyer.address),
+    ):
+        if address is not None:
+            yield from (
+                (f"{prefix}.line1", address.line1),
+                (f"{prefix}.line2", address.line2),
+                (f"{prefix}.postal_code", address.postal_code),
+                (f"{prefix}.city", address.city),
+            )
+    if draft.payment is not None:
+        yield ("payment.terms", draft.payment.terms)
+    for index, line in enumerate(draft.lines):
+        yield from (
+            (f"lines.{index}.description", line.description),
+            (f"lines.{index}.reference", line.reference),
         )

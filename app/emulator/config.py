@@ -91,6 +91,11 @@ class EmulatorConfig(BaseSettings):
     reject_unknown_fields: bool = True
     # MFP's sandbox run suggests Chorus numbers an invoice sent without `numeroFactureSaisi` [L].
     auto_number_invoices: bool = True
+    # Who numbers a SAISIE_API invoice. The same run returned a Chorus number (20 digits) for an
+    # invoice its sender had numbered [L]: `chorus`, the pessimistic side, replaces the sender's
+    # number and so cannot refuse a resent invoice as a duplicate; `sender` keeps it.
+    # DEPOT_PDF_API and deposer/flux always keep the sender's number.
+    saisie_numbering: Literal["chorus", "sender"] = "chorus"
     # Largest accepted gap between the sum of line amounts and `montantHtTotal` (per-line rounding).
     line_sum_tolerance: Decimal = Field(default=Decimal("0.01"), ge=0)
     # "10 Mo": whether Chorus means 10 * 10^6 or 10 * 2^20 bytes is not documented.

@@ -45,6 +45,9 @@ class InvoiceRecord(BaseModel):
     number: str
     invoice_type: str
     mode_depot: str
+    # The number the sender gave (`numeroFactureSaisi` or the document's), kept even when Chorus
+    # numbered the invoice itself: how a test tells which sender invoice a Chorus invoice is.
+    sender_number: str | None = None
     recipient_id: int
     recipient_identifier: str
     service_id: int | None

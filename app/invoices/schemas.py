@@ -347,13 +347,39 @@ class ChorusRejection(BaseModel):
 
 
 class ChorusOut(BaseModel):
-    """The invoice as Chorus Pro knows it."""
+    """The invoice as Chorus Pro knows it, and the way it went there."""
 
     invoice_id: int | None
-    flux_number: str | None
+    number: str | None = Field(
+        default=None,
+        description="The number Chorus shows the buyer: the invoice's own, except in "
+        "SAISIE_API where Chorus numbers it itself.",
+    )
+    channel: Literal["flux", "pdf", "saisie"] = Field(
+        default="saisie",
+        description="flux: deposer/flux with a structured document; pdf: soumettre with the "
+        "ERP's PDF (DEPOT_PDF_API); saisie: soumettre as data (SAISIE_API).",
+    )
+    syntax: str | None = Field(
+        default=None,
+        description="Chorus's name of what is sent: the flux syntax (IN_DP_E1_CII_16B, "
+        "IN_DP_E1_UBL_INVOICE, IN_DP_E2_CII_FACTURX) or the mode (DEPOT_PDF_API, SAISIE_API).",
+    )
+    flux_id: str | None = Field(default=None, description="numeroFluxDepot, once deposited.")
+    flux_number: str | None = Field(description="The same as flux_id (kept for older clients).")
     status: str | None
     status_at: datetime | None
     rejection: ChorusRejection | None
+
+
+class FailureOut(BaseModel):
+    """Why the gateway stopped delivering a `failed` invoice."""
+
+    code: str | None = Field(
+        description="FORMAT_INVALID, AMBIGUOUS_DELIVERY, FLUX_INCIDENT, FLUX_TIMEOUT, or null "
+        "when the retry budget was spent."
+    )
+    detail: str | None
 
 
 class HistoryOut(BaseModel):
@@ -417,6 +443,7 @@ class InvoiceOut(BaseModel):
     pdf: PdfOut | None
     validation: ValidationOut
     chorus: ChorusOut
+    failure: FailureOut | None = None
     history: list[HistoryOut]
 
 

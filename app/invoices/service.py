@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
@@ -22,6 +24,7 @@ from app.domain.invoice import (
     DEFAULT_PAYMENT_MEANS,
     DEFAULT_UNIT_CODE,
     DEFAULT_VAT_REGIME,
+    Address,
     compute_totals,
     to_cents,
 )
@@ -38,8 +41,16 @@ from app.errors import (
 from app.events.service import record_event
 from app.events.types import EventType
 from app.formats.conformance import unit_codes
+from app.formats.facturx import PdfUnusable, ensure_embeddable
 from app.idempotency import service as idempotency
 from app.invoices import repository, transitions
+from app.invoices.channels import (
+    DEFAULT_CHANNEL,
+    Channel,
+    needs_structured_document,
+    resolve_channel,
+)
+from app.invoices.documents import country_codes
 from app.invoices.models import Invoice, InvoiceDocument, InvoiceHistory, InvoiceLine
 from app.invoices.parsing import parse_invoice, to_address, to_draft, totals_violations
 from app.invoices.repository import InvoiceFilter
@@ -50,6 +61,7 @@ from app.metrics_registry import VALIDATION_FAILURES
 from app.outbox.service import OutboxKind, enqueue
 from app.settings import ApiSettings
 from app.structures.models import SupplierStructure
+from app.structures.service import structure_address
 
 QUEUED = "queued"
 T = TypeVar("T")
@@ -61,6 +73,8 @@ class Accepted:
 
     invoice: InvoiceIn
     validation_mode: Literal["online", "offline"]
+    # How it goes to Chorus Pro, decided now: it was validated for that channel.
+    channel: Channel = DEFAULT_CHANNEL
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +118,10 @@ class SupplierProfile:
 
     vat_regime: str | None
     vat_exemption_reason: str | None
+    vat_number: str | None = None
+    address: Address | None = None
+    # Its Channel override (NULL: the configured CHORUS_DELIVERY_FORMAT).
+    delivery_format: str | None = None
 
 
 # Supplier SIRET -> its registered structure's defaults, or None when none is registered.
@@ -122,19 +140,62 @@ async def find_supplier(
         structure = await session.get(SupplierStructure, siret)
         if structure is None:
             return None
-        return SupplierProfile(structure.vat_regime, structure.vat_exemption_reason)
+        return SupplierProfile(
+            vat_regime=structure.vat_regime,
+            vat_exemption_reason=structure.vat_exemption_reason,
+            vat_number=structure.vat_number,
+            address=structure_address(structure),
+            delivery_format=structure.delivery_format,
+        )
+
+
+# What people put inside a VAT number to read it ("FR 96 412 345 670"); none of it is part of it.
+_VAT_NUMBER_SEPARATORS = re.compile(r"[\s.\-/]")
+
+
+def _compact_vat_number(invoice: InvoiceIn | None) -> InvoiceIn | None:
+    """The invoice with its supplier VAT number as documents and Chorus write it (no spaces)."""
+    supplier = invoice.supplier if invoice else None
+    if invoice is None or supplier is None or supplier.vat_number is None:
+        return invoice
+    compact = _VAT_NUMBER_SEPARATORS.sub("", supplier.vat_number) or None
+    return invoice.model_copy(
+        update={"supplier": supplier.model_copy(update={"vat_number": compact})}
+    )
 
 
 def _with_defaults(invoice: InvoiceIn, profile: SupplierProfile | None) -> InvoiceIn:
-    """The invoice with the VAT regime (and reason) its supplier structure defaults to."""
+    """The invoice with the VAT regime (and reason) and VAT number its structure defaults to."""
     if profile is None:
         return invoice
+    supplier = invoice.supplier
+    if supplier is not None and supplier.vat_number is None and profile.vat_number:
+        supplier = supplier.model_copy(update={"vat_number": profile.vat_number})
     return invoice.model_copy(
         update={
             "vat_regime": invoice.vat_regime or profile.vat_regime,
             "vat_exemption_reason": invoice.vat_exemption_reason or profile.vat_exemption_reason,
+            "supplier": supplier,
         }
     )
+
+
+def _channel(
+    configured: Channel,
+    profile: SupplierProfile | None,
+    invoice: InvoiceIn | None,
+    *,
+    has_pdf: bool,
+) -> Channel:
+    override = profile.delivery_format if profile else None
+    channel = resolve_channel(
+        configured, structure_override=Channel(override) if override else None, has_pdf=has_pdf
+    )
+    # A PDF invoice may come without lines; a Factur-X cannot (EN 16931 BR-16), so that PDF
+    # goes as it always did, DEPOT_PDF_API, which keeps the supplier's number too.
+    if channel is Channel.FACTURX and not (invoice and invoice.lines):
+        return Channel.PDF
+    return channel
 
 
 def _completed(invoice: InvoiceIn) -> InvoiceIn:
@@ -168,12 +229,17 @@ async def check_invoice(
     suppliers: SupplierLookup | None = None,
     pdf_violations: Sequence[Violation] = (),
     with_pdf: bool = False,
+    delivery_format: Channel = DEFAULT_CHANNEL,
+    pdf: bytes | None = None,
 ) -> Accepted:
-    """Normalize and validate; raises `InvoiceInvalid` listing every problem (the PDF's too)."""
+    """Normalize and validate for the channel the invoice will take (`delivery_format`, or its
+    structure's override); raises `InvoiceInvalid` listing every problem (the PDF's too)."""
     parsed = parse_invoice(document)
-    invoice = parsed.invoice
+    invoice = _compact_vat_number(parsed.invoice)
     violations = [*pdf_violations, *parsed.violations]
     requirements: BuyerRequirements | None = None
+    profile: SupplierProfile | None = None
+    channel = _channel(delivery_format, None, invoice, has_pdf=with_pdf)
     if invoice is not None:
         reported = {violation.field for violation in violations}
         # A malformed total was reported (and left out) by the parser: not "required" again.
@@ -184,6 +250,7 @@ async def check_invoice(
             profile = await suppliers(supplier_siret)
             supplier_registered = profile is not None
             invoice = _with_defaults(invoice, profile)
+            channel = _channel(delivery_format, profile, invoice, has_pdf=with_pdf)
         buyer = invoice.buyer
         if (
             buyer is not None
@@ -198,8 +265,13 @@ async def check_invoice(
             buyer_requirements=requirements,
             supplier_registered=supplier_registered,
             lines_optional=with_pdf,
+            structured_document=needs_structured_document(channel),
+            registered_supplier_address=profile.address if profile else None,
+            country_codes=country_codes(),
         )
         violations += validate_invoice(to_draft(invoice), policy)
+        if channel is Channel.FACTURX and pdf is not None and not pdf_violations:
+            violations += await _facturx_pdf_violations(pdf)
     if violations or invoice is None:
         for violation in violations:
             VALIDATION_FAILURES.labels(str(violation.code)).inc()
@@ -210,7 +282,18 @@ async def check_invoice(
     return Accepted(
         invoice=_completed(invoice),
         validation_mode="offline" if requirements is None else "online",
+        channel=channel,
     )
+
+
+async def _facturx_pdf_violations(pdf: bytes) -> list[Violation]:
+    """A PDF the Factur-X channel will embed the CII into must open (off the event loop)."""
+    try:
+        await asyncio.to_thread(ensure_embeddable, pdf)
+    except PdfUnusable as unusable:
+        message = f"A Factur-X is made of this PDF, but {unusable}."
+        return [Violation("file", Code.PDF_INVALID, message)]
+    return []
 
 
 async def submit_invoice(
@@ -224,6 +307,7 @@ async def submit_invoice(
     lookup: RequirementsLookup = _no_lookup,
     pdf: UploadedFile | None = None,
     pdf_problems: Sequence[Violation] = (),
+    delivery_format: Channel = DEFAULT_CHANNEL,
 ) -> Submission:
     """Validate, then store the invoice (and its PDF) with its outbox row in one transaction."""
     accepted = await check_invoice(
@@ -234,6 +318,8 @@ async def submit_invoice(
         suppliers=partial(find_supplier, sessionmaker),
         pdf_violations=pdf_problems,
         with_pdf=pdf is not None,
+        delivery_format=delivery_format,
+        pdf=pdf.content if pdf is not None else None,
     )
     if idempotency_key is None:
         created = await _store(session, sessionmaker, caller, accepted, pdf)
@@ -343,6 +429,7 @@ async def _store(
         total_gross=_present(totals.gross),
         validation_mode=accepted.validation_mode,
         has_pdf=pdf is not None,
+        chorus_channel=accepted.channel.value,
         created_at=now,
         updated_at=now,
         lines=[

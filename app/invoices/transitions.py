@@ -7,6 +7,7 @@ together or not at all.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -17,7 +18,7 @@ from app.db.base import utc_now
 from app.domain.lifecycle import InvoiceStatus, status_for_chorus
 from app.events.service import record_event
 from app.events.types import EventType
-from app.invoices.models import Invoice, InvoiceHistory
+from app.invoices.models import DepositedDocument, Invoice, InvoiceHistory
 from app.outbox.service import OutboxKind, enqueue
 from app.structures.models import SupplierStructure
 
@@ -71,11 +72,15 @@ async def mark_submitted(
     chorus_status: str,
     first_sync_in: timedelta,
     adopted: bool = False,
+    chorus_number: str | None = None,
 ) -> None:
     """Chorus has the invoice: record its ids, then follow its lifecycle."""
     invoice = await _load(session, invoice_id)
     now = utc_now()
     invoice.chorus_invoice_id = chorus_invoice_id
+    if chorus_number and chorus_number != invoice.invoice_number:
+        # SAISIE_API: Chorus numbered the invoice itself; the buyer sees this number.
+        invoice.chorus_invoice_number = chorus_number
     invoice.chorus_status = chorus_status
     invoice.chorus_status_at = now
     detail = "found in Chorus Pro after an uncertain attempt" if adopted else None
@@ -97,6 +102,55 @@ async def mark_submitted(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Deposit:
+    """A flux Chorus acknowledged, with the exact document it carried."""
+
+    flux_number: str
+    syntax: str
+    filename: str
+    content_type: str
+    content: bytes
+
+
+async def mark_deposited(
+    session: AsyncSession, invoice_id: str, *, deposit: Deposit, first_poll_in: timedelta
+) -> None:
+    """Chorus took the flux: keep its number and document, then follow its report.
+
+    The invoice stays `queued` until Chorus integrates it (and gives an invoice id) or not.
+    """
+    invoice = await _load(session, invoice_id)
+    invoice.chorus_flux_number = deposit.flux_number
+    now = utc_now()
+    stored = await session.get(DepositedDocument, invoice.id)
+    if stored is None:
+        stored = DepositedDocument(invoice_id=invoice.id)
+        session.add(stored)
+    stored.syntax = deposit.syntax
+    stored.filename = deposit.filename
+    stored.content_type = deposit.content_type
+    stored.size = len(deposit.content)
+    stored.sha256 = hashlib.sha256(deposit.content).hexdigest()
+    stored.content = deposit.content
+    stored.flux_number = deposit.flux_number
+    stored.created_at = now
+    _history(
+        session,
+        invoice,
+        InvoiceStatus.QUEUED,
+        detail=f"deposited as flux {deposit.flux_number} ({deposit.syntax})",
+        at=now,
+    )
+    enqueue(
+        session,
+        OutboxKind.FOLLOW_FLUX,
+        invoice_id=invoice.id,
+        payload={"polls": 0},
+        due_at=now + first_poll_in,
+    )
+
+
 async def mark_refused(session: AsyncSession, invoice_id: str, *, code: str, label: str) -> None:
     """Chorus refused the invoice at deposit: rejected, with its code and label."""
     invoice = await _load(session, invoice_id)
@@ -105,10 +159,13 @@ async def mark_refused(session: AsyncSession, invoice_id: str, *, code: str, lab
     await record_event(session, type=EventType.INVOICE_REJECTED, invoice=invoice)
 
 
-async def mark_failed(session: AsyncSession, invoice_id: str, *, error: str) -> None:
-    """The gateway gave up delivering after its retry budget."""
+async def mark_failed(
+    session: AsyncSession, invoice_id: str, *, error: str, code: str | None = None
+) -> None:
+    """The gateway gave up delivering: retry budget spent, or `code` says why it stopped."""
     invoice = await _load(session, invoice_id)
-    _history(session, invoice, InvoiceStatus.FAILED, detail=error)
+    invoice.failure_code = code
+    _history(session, invoice, InvoiceStatus.FAILED, detail=f"{code}: {error}" if code else error)
     await record_event(session, type=EventType.INVOICE_FAILED, invoice=invoice)
 
 
@@ -152,7 +209,13 @@ async def apply_chorus_changes(
 
 
 async def requeue(session: AsyncSession, invoice: Invoice) -> None:
-    """Send a failed invoice again; the first attempt searches Chorus before resending."""
+    """Send a failed invoice again; the first attempt searches Chorus before resending.
+
+    A flux that never ended (or ended in an incident) is forgotten: the new attempt finds the
+    invoice by its number if that flux was integrated after all, and deposits again otherwise.
+    """
+    invoice.failure_code = None
+    invoice.chorus_flux_number = None
     _history(session, invoice, InvoiceStatus.QUEUED, detail="re-queued by an operator")
     await record_event(session, type=EventType.INVOICE_QUEUED, invoice=invoice)
     enqueue(

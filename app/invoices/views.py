@@ -10,12 +10,14 @@ from app.domain.invoice import (
     DEFAULT_VAT_REGIME,
     Address,
 )
+from app.invoices.channels import CHORUS_NAMES, Channel, stored_channel
 from app.invoices.models import Invoice
 from app.invoices.schemas import (
     AddressOut,
     BuyerOut,
     ChorusOut,
     ChorusRejection,
+    FailureOut,
     HistoryOut,
     InvoiceOut,
     InvoiceStatus,
@@ -27,10 +29,32 @@ from app.invoices.schemas import (
     ValidationOut,
 )
 
+_ROUTES: dict[Channel, Literal["flux", "pdf", "saisie"]] = {
+    Channel.CII: "flux",
+    Channel.UBL: "flux",
+    Channel.FACTURX: "flux",
+    Channel.PDF: "pdf",
+    Channel.SAISIE: "saisie",
+}
+
+
+def _chorus_number(invoice: Invoice) -> str | None:
+    if invoice.chorus_invoice_id is None:
+        return None
+    return invoice.chorus_invoice_number or invoice.invoice_number
+
+
+def _failure(invoice: Invoice) -> FailureOut | None:
+    if invoice.status != "failed":
+        return None
+    failures = [entry for entry in invoice.history if entry.status == "failed"]
+    return FailureOut(code=invoice.failure_code, detail=failures[-1].detail if failures else None)
+
 
 def invoice_out(invoice: Invoice) -> InvoiceOut:
     """The resource for `invoice` (lines and history must be loaded)."""
     rejection = invoice.chorus_rejection
+    channel = stored_channel(invoice.chorus_channel, has_pdf=invoice.has_pdf)
     return InvoiceOut(
         id=invoice.id,
         status=cast(InvoiceStatus, invoice.status),
@@ -80,6 +104,10 @@ def invoice_out(invoice: Invoice) -> InvoiceOut:
         validation=ValidationOut(mode=cast(Literal["online", "offline"], invoice.validation_mode)),
         chorus=ChorusOut(
             invoice_id=invoice.chorus_invoice_id,
+            number=_chorus_number(invoice),
+            channel=_ROUTES[channel],
+            syntax=CHORUS_NAMES[channel],
+            flux_id=invoice.chorus_flux_number,
             flux_number=invoice.chorus_flux_number,
             status=invoice.chorus_status,
             status_at=invoice.chorus_status_at,
@@ -87,6 +115,7 @@ def invoice_out(invoice: Invoice) -> InvoiceOut:
             if rejection
             else None,
         ),
+        failure=_failure(invoice),
         history=[
             HistoryOut(
                 at=entry.at,

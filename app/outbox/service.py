@@ -25,6 +25,7 @@ class OutboxKind(StrEnum):
 
     DELIVER_INVOICE = "invoice.deliver"
     SYNC_INVOICE = "invoice.sync"
+    FOLLOW_FLUX = "invoice.follow_flux"
     FAN_OUT_EVENT = "event.fan_out"
     DELIVER_WEBHOOK = "webhook.deliver"
 

@@ -28,6 +28,10 @@ class SupplierStructure(Base):
     # The supplier's usual VAT regime (Chorus typeTva), for invoices that do not state one.
     vat_regime: Mapped[str | None] = mapped_column(String(32))
     vat_exemption_reason: Mapped[str | None] = mapped_column(String(255))
+    # The supplier's intra-EU VAT number (BT-31), for invoices that do not state one.
+    vat_number: Mapped[str | None] = mapped_column(String(20))
+    # app.invoices.channels.Channel preferred for this supplier (NULL: CHORUS_DELIVERY_FORMAT).
+    delivery_format: Mapped[str | None] = mapped_column(String(16))
     # The registered postal address, the seller's (BG-5) when an invoice gives none.
     address_line1: Mapped[str | None] = mapped_column(String(200))
     address_line2: Mapped[str | None] = mapped_column(String(200))

@@ -12,7 +12,13 @@ from app.domain.invoice import Address
 from app.problems import problem_responses
 from app.structures import service
 from app.structures.models import SupplierStructure
-from app.structures.schemas import PasswordIn, StructureAddress, StructureIn, StructureOut
+from app.structures.schemas import (
+    PasswordIn,
+    StructureAddress,
+    StructureIn,
+    StructureOut,
+    StructureSettingsIn,
+)
 
 router = APIRouter(prefix="/v1/structures", tags=["structures"])
 
@@ -45,6 +51,28 @@ async def add_structure(
         vat_regime=body.vat_regime,
         vat_exemption_reason=body.vat_exemption_reason,
         address=Address(**body.address.model_dump()) if body.address else None,
+        vat_number=body.vat_number,
+        delivery_format=body.delivery_format,
+    )
+    return _out(structure)
+
+
+@router.patch(
+    "/{siret}",
+    response_model=StructureOut,
+    summary="Change a structure's invoice defaults (VAT number, delivery format)",
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def update_structure(
+    siret: SiretPath, body: StructureSettingsIn, session: SessionDep, caller: OperatorDep
+) -> StructureOut:
+    """Only the fields sent change; `null` clears one. Queued invoices keep their channel."""
+    sent = body.model_fields_set
+    structure = await service.update_settings(
+        session,
+        siret=siret,
+        vat_number=body.vat_number if "vat_number" in sent else service.UNSET,
+        delivery_format=body.delivery_format if "delivery_format" in sent else service.UNSET,
     )
     return _out(structure)
 

@@ -9,6 +9,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr
 
 from app.api_types import SIRET_PATTERN
 from app.domain.invoice import VatRegime
+from app.invoices.channels import Channel
 from app.structures.rules import (
     LOGIN_PATTERN,
     PASSWORD_PATTERN,
@@ -97,6 +98,30 @@ class StructureIn(BaseModel):
         description="The exemption reason (motifExonerationTva) those invoices default to.",
     )
     address: StructureAddress | None = None
+    vat_number: Annotated[str | None, AfterValidator(_checked_text)] = Field(
+        default=None,
+        max_length=32,
+        description="The supplier's French VAT number (BT-31) for invoices that state none.",
+        examples=["FR40412345670"],
+    )
+    delivery_format: Channel | None = Field(
+        default=None,
+        description="How this supplier's invoices go to Chorus, instead of "
+        "CHORUS_DELIVERY_FORMAT (README, Delivery channels).",
+    )
+
+
+class StructureSettingsIn(BaseModel):
+    """Invoice defaults of a registered structure; a field sent replaces (null clears it)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    vat_number: Annotated[str | None, AfterValidator(_checked_text)] = Field(
+        default=None, max_length=32, examples=["FR40412345670"]
+    )
+    delivery_format: Channel | None = Field(
+        default=None, description="null: follow CHORUS_DELIVERY_FORMAT."
+    )
 
 
 class PasswordIn(BaseModel):
@@ -120,5 +145,7 @@ class StructureOut(BaseModel):
     vat_regime: str | None = None
     vat_exemption_reason: str | None = None
     address: StructureAddress | None = None
+    vat_number: str | None = None
+    delivery_format: Channel | None = None
     created_at: datetime
     updated_at: datetime

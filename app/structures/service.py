@@ -11,11 +11,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.chorus.accounts import TechnicalAccount
 from app.db.base import utc_now
 from app.db.conflicts import flush_or_conflict
-from app.domain.identifiers import is_valid_siret, normalize_code, normalize_siret
+from app.domain.identifiers import (
+    is_valid_french_vat_number,
+    is_valid_siret,
+    normalize_code,
+    normalize_siret,
+)
 from app.domain.invoice import Address
 from app.domain.rules import address_violations
 from app.domain.violations import Code, Violation
 from app.errors import Conflict, NotFound, RequestInvalid
+from app.invoices.channels import Channel
 from app.structures.crypto import PasswordBox
 from app.structures.models import SupplierStructure
 from app.structures.rules import login_problem, password_problem, text_problem
@@ -107,10 +113,13 @@ async def add_structure(
     vat_regime: str | None = None,
     vat_exemption_reason: str | None = None,
     address: Address | None = None,
+    vat_number: str | None = None,
+    delivery_format: Channel | None = None,
 ) -> SupplierStructure:
     """Register a supplier structure, its technical account and its invoice defaults."""
     siret = _checked_siret(siret)
     _check_account(login, password, vat_exemption_reason)
+    vat_number = _checked_vat_number(vat_number, siret)
     address = _checked_address(address) or Address()
     exists = StructureExists(f"Structure {siret} is already registered; rotate its password.")
     if await session.get(SupplierStructure, siret) is not None:
@@ -127,11 +136,58 @@ async def add_structure(
         postal_code=address.postal_code,
         city=address.city,
         country_code=address.country_code,
+        vat_number=vat_number,
+        delivery_format=delivery_format,
         created_at=now,
         updated_at=now,
     )
     session.add(structure)
     await flush_or_conflict(session, exists)
+    return structure
+
+
+def _checked_vat_number(vat_number: str | None, siret: str) -> str | None:
+    """Normalized, and 422 unless it is a valid French VAT number of this SIRET's company."""
+    if vat_number is None:
+        return None
+    normalized = normalize_code(vat_number.replace(" ", "").replace(".", "").replace("-", ""))
+    if not normalized:
+        return None
+    if not is_valid_french_vat_number(normalized) or normalized[-9:] != siret[:9]:
+        raise RequestInvalid(
+            errors=[
+                Violation(
+                    "vat_number",
+                    Code.FIELD_INVALID,
+                    "Not a valid French VAT number of this SIRET's company (FR + key + SIREN).",
+                )
+            ]
+        )
+    return normalized
+
+
+class Unset:
+    """Marks a setting the caller did not send (None would clear it)."""
+
+
+UNSET = Unset()
+
+
+async def update_settings(
+    session: AsyncSession,
+    *,
+    siret: str,
+    vat_number: str | Unset | None = UNSET,
+    delivery_format: Channel | Unset | None = UNSET,
+) -> SupplierStructure:
+    """Change a structure's invoice defaults; invoices already accepted keep their channel."""
+    structure = await get_structure(session, siret)
+    if not isinstance(vat_number, Unset):
+        structure.vat_number = _checked_vat_number(vat_number, structure.siret)
+    if not isinstance(delivery_format, Unset):
+        structure.delivery_format = delivery_format
+    structure.updated_at = utc_now()
+    await session.flush()
     return structure
 
 

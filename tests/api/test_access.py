@@ -81,7 +81,7 @@ async def test_another_clients_invoice_is_404_and_absent_from_lists(
     theirs = await make_key(suppliers=(OTHER_SUPPLIER_SIRET,))
     created = await http.post(
         "/v1/invoices",
-        json=invoice_payload(supplier={"siret": OTHER_SUPPLIER_SIRET}),
+        json=invoice_payload(supplier={"siret": OTHER_SUPPLIER_SIRET, "name": "BETA SERVICES"}),
         headers=theirs,
     )
     invoice_id = created.json()["id"]

@@ -192,6 +192,7 @@ async def test_a_structure_gives_its_vat_regime_to_invoices_that_state_none(
             "password": "secret",
             "vat_regime": "SANS_TVA",
             "vat_exemption_reason": REASON,
+            "address": {"city": "Nantes", "postal_code": "44000", "country_code": "FR"},
         },
         headers=operator,
     )
@@ -199,7 +200,8 @@ async def test_a_structure_gives_its_vat_regime_to_invoices_that_state_none(
     assert registered.json()["vat_regime"] == "SANS_TVA"
     assert registered.json()["vat_exemption_reason"] == REASON
     erp = await make_key(suppliers=(franchise,))
-    payload = exempt_invoice(supplier={"siret": franchise})
+    franchisee = {"siret": franchise, "name": "Atelier Martin"}
+    payload = exempt_invoice(supplier=franchisee)
     validated = await http.post("/v1/invoices/validate", json=payload, headers=erp)
     assert validated.status_code == 200, validated.text
     assert validated.json()["invoice"]["vat_regime"] == "SANS_TVA"
@@ -210,12 +212,14 @@ async def test_a_structure_gives_its_vat_regime_to_invoices_that_state_none(
         REASON,
     )
     # The invoice's own regime wins over the structure's.
-    with_vat = invoice_payload(supplier={"siret": franchise}, vat_regime="TVA_SUR_DEBIT")
+    with_vat = invoice_payload(
+        supplier={**franchisee, "vat_number": "FR44732829320"}, vat_regime="TVA_SUR_DEBIT"
+    )
     stated = await http.post("/v1/invoices", json=with_vat, headers=erp)
     assert stated.status_code == 201, stated.text
     assert stated.json()["vat_regime"] == "TVA_SUR_DEBIT"
     # Under SANS_TVA a taxed line is a contradiction.
-    taxed = invoice_payload(supplier={"siret": franchise})
+    taxed = invoice_payload(supplier=franchisee)
     assert errors_of(await http.post("/v1/invoices", json=taxed, headers=erp)) == {
         "lines.0.vat_rate": "FIELD_INVALID",
         "totals.vat": "FIELD_INVALID",

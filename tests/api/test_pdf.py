@@ -134,3 +134,19 @@ async def test_the_idempotency_fingerprint_covers_the_file(
     assert replay.headers["idempotent-replayed"] == "true"
     assert other_file.status_code == 422
     assert other_file.json()["code"] == "IDEMPOTENCY_KEY_REUSED"
+
+
+async def test_a_pdf_that_cannot_carry_a_factur_x_is_refused_when_one_is_made_of_it(
+    http: httpx.AsyncClient, auth: dict[str, str]
+) -> None:
+    """With lines, a PDF goes as Factur-X (the CII embedded into it): it must really open."""
+    response = await http.post(
+        "/v1/invoices",
+        data={"invoice": json.dumps(invoice_payload())},
+        files={"file": ("facture.pdf", b"%PDF-1.7\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n")},
+        headers=auth,
+    )
+    assert response.status_code == 422, response.text
+    [problem] = response.json()["errors"]
+    assert (problem["field"], problem["code"]) == ("file", "PDF_INVALID")
+    assert "Factur-X" in problem["message"]

@@ -27,7 +27,7 @@ async def test_a_valid_invoice_is_stored_queued_with_its_outbox_row(
     http: httpx.AsyncClient, auth: dict[str, str], sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
     payload = invoice_payload(
-        supplier={"siret": "412 345 670 10000"},
+        supplier={"siret": "412 345 670 10000", "name": "ACME"},
         buyer={"siret": "110 002 011 000 44", "service_code": "sfacetat"},
     )
     response = await http.post("/v1/invoices", json=payload, headers=auth)
@@ -123,7 +123,7 @@ async def test_validate_reports_the_same_422(http: httpx.AsyncClient, auth: dict
 async def test_posting_for_a_supplier_the_client_does_not_hold_is_refused(
     http: httpx.AsyncClient, auth: dict[str, str]
 ) -> None:
-    payload = invoice_payload(supplier={"siret": "52345678810009"})
+    payload = invoice_payload(supplier={"siret": "52345678810009", "name": "Autre"})
     response = await http.post("/v1/invoices", json=payload, headers=auth)
     assert response.status_code == 422
     assert {(e["field"], e["code"]) for e in response.json()["errors"]} == {

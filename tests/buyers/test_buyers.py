@@ -15,8 +15,13 @@ from app.main import create_app
 from app.settings import ApiSettings, Settings
 from app.structures.crypto import PasswordBox
 from app.structures.service import add_structure
-from tests.builders import STATE_SIRET, SUPPLIER_SIRET, invoice_payload
-from tests.conftest import TEST_SECRETS_KEY, KeyFactory, emulator_chorus_settings
+from tests.builders import STATE_SIRET, SUPPLIER_SIRET, SUPPLIER_VAT_NUMBER, invoice_payload
+from tests.conftest import (
+    DEMO_ADDRESSES,
+    TEST_SECRETS_KEY,
+    KeyFactory,
+    emulator_chorus_settings,
+)
 
 QUALIFICATION_BUYERS = [STATE_SIRET, "12345678200036", "12345678200051", "63456789510003"]
 
@@ -54,6 +59,8 @@ async def acme_account(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
             siret=SUPPLIER_SIRET,
             login="TECH_1_41234567010000@cpro.fr",
             password=SecretStr("emulator-demo-1"),
+            address=DEMO_ADDRESSES[SUPPLIER_SIRET],
+            vat_number=SUPPLIER_VAT_NUMBER,
         )
 
 

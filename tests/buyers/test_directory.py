@@ -7,7 +7,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from app.buyers.directory import BuyerDirectory, BuyerNotInChorus
+from app.buyers.directory import BuyerDirectory, BuyerNotInChorus, directory_address
+from app.domain.invoice import Address
 from tests.chorus.builders import SUPPLIER_1
 from tests.chorus.conftest import InProcessEmulator
 
@@ -56,3 +57,55 @@ async def test_the_clients_structure_id_cache_is_bounded_too(
         for siret in BUYERS:
             await client.find_structure_id(SUPPLIER_1, siret)
         assert client.cached_structure_ids == 2
+
+
+async def test_a_buyers_profile_carries_its_directory_address(
+    emulator: InProcessEmulator,
+) -> None:
+    async with emulator.client() as client:
+        profile = await BuyerDirectory(client, ttl_seconds=60).profile(SUPPLIER_1, BUYERS[0])
+    assert profile.address == Address(None, None, "75012", "PARIS", "FR")
+    assert profile.requirements().name == profile.name
+    assert profile.name == "SERVICES DE L'ETAT POUR LA FACTURATION ELECTRONIQUE"
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        pytest.param(
+            {
+                "adresse": " 139 rue de Bercy ",
+                "complementAdresse1": "Bâtiment Colbert",
+                "complementAdresse2": "ignored",
+                "codePostal": "75012",
+                "ville": "PARIS",
+                "pays": "fr",
+            },
+            Address("139 rue de Bercy", "Bâtiment Colbert", "75012", "PARIS", "FR"),
+            id="iso_code_upper_cased",
+        ),
+        pytest.param(
+            {"ville": "Paris", "pays": "France"},
+            Address(city="Paris", country_code="FR"),
+            id="name",
+        ),
+        pytest.param(
+            {"ville": "Bruxelles", "pays": "BE"},
+            Address(city="Bruxelles", country_code="BE"),
+            id="be",
+        ),
+        pytest.param(
+            {"ville": "Nouméa", "pays": "NOUVELLE-CALEDONIE"},
+            Address(city="Nouméa"),
+            id="unknown_name",
+        ),
+        pytest.param({"ville": "X", "pays": "É1"}, Address(city="X"), id="not_ascii"),
+        pytest.param({"codePostal": 75012, "ville": ""}, None, id="not_text_and_blank"),
+        pytest.param({}, None, id="empty"),
+        pytest.param(None, None, id="absent"),
+    ],
+)
+def test_a_directory_address_maps_to_an_iso_country(
+    raw: dict[str, object] | None, expected: Address | None
+) -> None:
+    assert directory_address(raw) == expected

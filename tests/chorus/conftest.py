@@ -22,11 +22,17 @@ ASGI_URL = "http://emulator.test"
 
 
 def emulator_config(**overrides: Any) -> EmulatorConfig:
-    """An emulator configuration that ignores the environment: manual lifecycle, dev client."""
+    """An emulator configuration that ignores the environment: manual lifecycle, dev client.
+
+    SAISIE_API invoices keep the sender's number here, as Chorus keeps it for DEPOT_PDF_API and
+    flux deposits: these tests are about the client's duplicate and search handling, which only
+    a kept number exercises (Chorus's own numbering is tests/emulator/test_numbering.py's).
+    """
     values: dict[str, Any] = {
         "client_id": CLIENT_ID,
         "client_secret": CLIENT_SECRET,
         "lifecycle_mode": "manual",
+        "saisie_numbering": "sender",
         **overrides,
     }
     return EmulatorConfig(_env_file=None, **values)

@@ -48,6 +48,11 @@ DEMO_ACCOUNTS: tuple[tuple[str, str, str], ...] = (
     ("52345678810009", "TECH_1_52345678810009@cpro.fr", "emulator-demo-2"),
 )
 SUPPLIER_SIRETS: tuple[str, ...] = tuple(siret for siret, _, _ in DEMO_ACCOUNTS)
+# Registered with each supplier: a structured document (flux channels) needs the seller's address.
+SUPPLIER_ADDRESS: tuple[str, ...] = (
+    *("--address-line1", "10 rue de la Paix", "--postal-code", "75002"),
+    *("--city", "Paris", "--country-code", "FR"),
+)
 
 # Fast retries and short leases so a chaos run drains in seconds, not hours. The lease must
 # outlive connect + read timeouts (a live worker never loses its lease to a slow call).
@@ -228,7 +233,7 @@ class Cluster:
                 f"structures-add-{siret}",
                 [
                     *("structures", "add", "--siret", siret, "--login", login),
-                    *("--password-file", str(path)),
+                    *("--password-file", str(path), *SUPPLIER_ADDRESS),
                 ],
             )
             for (siret, login, _), path in zip(DEMO_ACCOUNTS, password_files, strict=True)

@@ -1,21 +1,30 @@
 """The chaos scenario, shared by `tests/e2e/test_chaos.py` and `scripts/chaos.py`.
 
-1. Start a cluster (emulator in manual lifecycle, API, N workers, a fresh database).
+1. Start a cluster (emulator in manual lifecycle, API, N workers, a fresh database), the
+   gateway delivering through one channel (`CHORUS_DELIVERY_FORMAT`: cii, ubl, facturx, pdf or
+   saisie), with short flux processing and polling delays.
 2. Inject probabilistic faults into the emulator (5xx, 429/503 with Retry-After, read timeouts,
-   committed-then-dropped responses, latency) on submit, search and token endpoints.
-3. Post invoices concurrently, each with an Idempotency-Key (a transport failure is retried
-   with the same key), while the workers deliver them.
+   committed-then-dropped responses, latency) on the deposit endpoints (soumettre, deposer/flux,
+   ajouter/fichier), the reads (search, consulterCR, consulterCRDetaille) and the token.
+3. Post invoices concurrently (multipart with a small PDF on facturx and pdf), each with an
+   Idempotency-Key (a transport failure is retried with the same key), while the workers
+   deliver them.
 4. While the backlog drains, SIGKILL a worker that holds leases (work in flight) and start a
    replacement, `kills` times.
 5. Wait, bounded, until no invoice is `queued`; clear the faults; SIGTERM the workers.
-6. Judge from the emulator's ground truth: every accepted invoice in Chorus exactly once, with
-   the Chorus id the gateway recorded.
+6. Judge from the emulator's ground truth, matching Chorus's invoices to the gateway's by the
+   number their sender gave (the emulator keeps it even where Chorus numbers the invoice
+   itself): every accepted invoice in Chorus exactly once, with the Chorus id the gateway
+   recorded. On `saisie`, where Chorus numbers the invoice, the gateway cannot look for an
+   earlier attempt, so an ambiguous outcome ends `failed` with AMBIGUOUS_DELIVERY and is never
+   resent: those are counted (in Chorus or not) rather than lost, and must never be duplicated.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import json
 import os
 import secrets
@@ -27,29 +36,66 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from pypdf import PdfWriter
 
 from tests.builders import invoice_payload
 from tests.e2e.cluster import SUPPLIER_SIRETS, Backend, Cluster, ClusterConfig, Process
 
 SUBMIT = "factures/v1/soumettre"
+DEPOSIT = "factures/v1/deposer/flux"
+UPLOAD = "transverses/v1/ajouter/fichier"
 SEARCH = "factures/v1/rechercher/fournisseur"
+REPORT = "transverses/v1/consulterCR"
+REPORT_DETAILED = "transverses/v1/consulterCRDetaille"
 TOKEN = "oauth/token"
+
+CHANNELS = ("cii", "ubl", "facturx", "pdf", "saisie")
+# The channels whose invoices the ERP sends with a PDF (multipart).
+PDF_CHANNELS = frozenset({"facturx", "pdf"})
+AMBIGUOUS_DELIVERY = "AMBIGUOUS_DELIVERY"
+# Short enough that a flux's report is final by the first poll, or the second.
+FLUX_PROCESSING_SECONDS = "0.5"
+FAST_FLUX_POLLING: dict[str, str] = {
+    "CHORUS_FLUX_POLL_FIRST_SECONDS": "0.5",
+    "CHORUS_FLUX_POLL_MAX_SECONDS": "2",
+}
+SUPPLIER_VAT = {"41234567010000": "FR96412345670", "52345678810009": "FR31523456788"}
+# The State's address as an ERP would state it (EN 16931 wants the buyer's).
+BUYER_ADDRESS = {"line1": "139 rue de Bercy", "postal_code": "75012", "city": "Paris"} | {
+    "country_code": "FR"
+}
 
 
 def fault_rules(scale: float = 1.0) -> list[dict[str, Any]]:
     """The faults of a chaos run; `scale` multiplies every probability (0 turns them off)."""
+    # Rules on endpoints a channel does not call never fire: one list serves every channel.
     rules: list[tuple[str, str, float, dict[str, int]]] = [
-        (SUBMIT, "http_500", 0.04, {}),
-        (SUBMIT, "http_502", 0.04, {}),
-        (SUBMIT, "http_503", 0.04, {"retry_after": 1}),
-        (SUBMIT, "http_429", 0.04, {"retry_after": 1}),
-        (SUBMIT, "read_timeout", 0.04, {"delay_ms": 2500}),
-        (SUBMIT, "commit_then_drop", 0.05, {}),
-        (SUBMIT, "latency", 0.05, {"delay_ms": 200}),
-        (SEARCH, "http_500", 0.03, {}),
-        (SEARCH, "http_503", 0.03, {"retry_after": 1}),
-        (SEARCH, "read_timeout", 0.03, {"delay_ms": 2500}),
-        (SEARCH, "latency", 0.05, {"delay_ms": 200}),
+        *(
+            rule
+            for endpoint in (SUBMIT, DEPOSIT)
+            for rule in [
+                (endpoint, "http_500", 0.04, {}),
+                (endpoint, "http_502", 0.04, {}),
+                (endpoint, "http_503", 0.04, {"retry_after": 1}),
+                (endpoint, "http_429", 0.04, {"retry_after": 1}),
+                (endpoint, "read_timeout", 0.04, {"delay_ms": 2500}),
+                (endpoint, "commit_then_drop", 0.05, {}),
+                (endpoint, "latency", 0.05, {"delay_ms": 200}),
+            ]
+        ),
+        (UPLOAD, "http_503", 0.03, {"retry_after": 1}),
+        (UPLOAD, "read_timeout", 0.03, {"delay_ms": 2500}),
+        (UPLOAD, "commit_then_drop", 0.03, {}),
+        *(
+            rule
+            for endpoint in (SEARCH, REPORT, REPORT_DETAILED)
+            for rule in [
+                (endpoint, "http_500", 0.03, {}),
+                (endpoint, "http_503", 0.03, {"retry_after": 1}),
+                (endpoint, "read_timeout", 0.03, {"delay_ms": 2500}),
+                (endpoint, "latency", 0.05, {"delay_ms": 200}),
+            ]
+        ),
         # A token is fetched once per worker process: a high rate makes those few calls fail.
         (TOKEN, "http_503", 0.25, {"retry_after": 1}),
         (TOKEN, "http_500", 0.15, {}),
@@ -70,6 +116,9 @@ class ChaosOptions:
     kills: int = 2
     database: Backend = "postgresql"
     workdir: Path = field(default_factory=lambda: Path("chaos-run"))
+    # How the gateway delivers (CHORUS_DELIVERY_FORMAT), and who numbers a SAISIE_API invoice.
+    channel: str = "cii"
+    saisie_numbering: str = "chorus"
     concurrency: int = 16
     seed: int = 20261126
     fault_scale: float = 1.0
@@ -101,6 +150,8 @@ class ChaosReport:
     database: Backend
     workers: int
     invoices_requested: int
+    channel: str = "cii"
+    saisie_numbering: str = "chorus"
     accepted: int = 0
     post_retries: int = 0
     post_replays: int = 0
@@ -114,6 +165,11 @@ class ChaosReport:
     duplicates_refused: int = 0
     lost: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
+    # Failed with AMBIGUOUS_DELIVERY: the gateway could not tell whether Chorus has it.
+    ambiguous: list[str] = field(default_factory=list)
+    ambiguous_in_chorus: int = 0
+    # The gateway's reason for each (its failure detail), counted.
+    ambiguous_causes: dict[str, int] = field(default_factory=dict)
     rejected: list[str] = field(default_factory=list)
     still_queued: list[str] = field(default_factory=list)
     id_mismatches: list[str] = field(default_factory=list)
@@ -121,6 +177,8 @@ class ChaosReport:
     gateway_rows: int = 0
     statuses: dict[str, int] = field(default_factory=dict)
     emulator_total: int = 0
+    chorus_modes: dict[str, int] = field(default_factory=dict)
+    flux_states: dict[str, int] = field(default_factory=dict)
     seconds_posting: float = 0.0
     seconds_to_drain: float | None = None
     timed_out: bool = False
@@ -131,10 +189,17 @@ class ChaosReport:
 
     @property
     def ok(self) -> bool:
-        """No duplicate, nothing lost, no wrong Chorus id, drained in time."""
+        """No duplicate, nothing lost or failed, no wrong Chorus id, drained in time.
+
+        An ambiguous delivery is an accepted outcome only where the gateway cannot look for an
+        earlier attempt: SAISIE_API with Chorus numbering.
+        """
+        ambiguity_allowed = self.channel == "saisie" and self.saisie_numbering == "chorus"
         return not (
             self.duplicates
             or self.lost
+            or self.failed
+            or (self.ambiguous and not ambiguity_allowed)
             or self.id_mismatches
             or self.unknown_in_chorus
             or self.timed_out
@@ -153,9 +218,12 @@ class ChaosReport:
             f"{k.delivered_before} delivered) -> {k.replacement}"
             for k in self.kills
         )
+        numbering = f", SAISIE_API numbered by {self.saisie_numbering}"
         lines = [
             f"machine cores:          {self.cores}",
             f"database:               {self.database}",
+            f"channel:                {self.channel}"
+            + (numbering if self.channel == "saisie" else ""),
             f"workers:                {self.workers}",
             f"invoices requested:     {self.invoices_requested}",
             f"invoices accepted:      {self.accepted} (post retries {self.post_retries}, "
@@ -168,6 +236,10 @@ class ChaosReport:
             f"duplicates:             {len(self.duplicates)} {_few(self.duplicates)}",
             f"lost:                   {len(self.lost)} {_few(self.lost)}",
             f"failed:                 {len(self.failed)} {_few(self.failed)}",
+            f"ambiguous (failed):     {len(self.ambiguous)} (in chorus {self.ambiguous_in_chorus}, "
+            f"not in chorus {len(self.ambiguous) - self.ambiguous_in_chorus}) "
+            f"{_few(self.ambiguous)}",
+            f"  causes:               {_fmt(self.ambiguous_causes)}",
             f"rejected:               {len(self.rejected)} {_few(self.rejected)}",
             f"still queued:           {len(self.still_queued)} {_few(self.still_queued)}",
             f"chorus id mismatches:   {len(self.id_mismatches)} {_few(self.id_mismatches)}",
@@ -175,7 +247,9 @@ class ChaosReport:
             f"{_few(self.unknown_in_chorus)}",
             f"gateway statuses:       {_fmt(self.statuses)} ({self.gateway_rows} rows)",
             f"emulator invoices:      {self.emulator_total} "
-            f"(duplicate submissions refused by Chorus: {self.duplicates_refused})",
+            f"(duplicate submissions refused by Chorus: {self.duplicates_refused}; "
+            f"by mode {_fmt(self.chorus_modes)})",
+            f"flux deposited:         {sum(self.flux_states.values())} {_fmt(self.flux_states)}",
             f"seconds posting:        {self.seconds_posting:.1f}",
             f"seconds to drain:       {drain} (from the first post; {rate})",
             f"workers stopped (TERM): {_fmt(self.worker_exit_codes)}",
@@ -208,9 +282,22 @@ async def run_chaos(options: ChaosOptions) -> ChaosReport:
         database=options.database,
         workers=options.workers,
         invoices_requested=options.invoices,
+        channel=options.channel,
+        saisie_numbering=options.saisie_numbering,
         workdir=str(options.workdir),
     )
-    config = ClusterConfig(database=options.database, workdir=options.workdir)
+    if options.channel not in CHANNELS:
+        raise ValueError(f"unknown channel {options.channel!r}; known: {', '.join(CHANNELS)}")
+    config = ClusterConfig(
+        database=options.database,
+        workdir=options.workdir,
+        # The API chooses the channel at submission; the workers deliver and poll.
+        gateway_env={"CHORUS_DELIVERY_FORMAT": options.channel} | FAST_FLUX_POLLING,
+        emulator_env={
+            "EMULATOR_FLUX_PROCESSING_SECONDS": FLUX_PROCESSING_SECONDS,
+            "EMULATOR_SAISIE_NUMBERING": options.saisie_numbering,
+        },
+    )
     config.worker_env |= options.worker_env
     async with Cluster(config) as cluster:
         await cluster.start(workers=options.workers)
@@ -281,6 +368,8 @@ async def _run(
     report.faults_fired = dict(stats["faults_fired"])
     report.chorus_calls = dict(stats["calls"])
     truth = (await emu.get("/_emulator/invoices")).json()
+    flux = (await emu.get("/_emulator/flux")).json()
+    report.flux_states = dict(Counter(str(entry["state"]) for entry in flux))
     gateway = await _all_invoices(api)
     _judge(report, accepted, truth, gateway)
 
@@ -294,6 +383,7 @@ async def _post_all(
     """Post every invoice, `concurrency` at a time; fills `accepted` (id -> supplier, number)."""
     tag = secrets.token_hex(2).upper()
     today = date.today()
+    pdf = small_pdf() if options.channel in PDF_CHANNELS else None
     queue: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue()
     for i in range(options.invoices):
         supplier = SUPPLIER_SIRETS[i % len(SUPPLIER_SIRETS)]
@@ -301,29 +391,63 @@ async def _post_all(
             invoice_number=f"CH{tag}-{i:06d}",
             issue_date=today.isoformat(),
             due_date=(today + timedelta(days=30)).isoformat(),
-            supplier={"siret": supplier, "name": f"Fournisseur {supplier}"},
+            supplier={
+                "siret": supplier,
+                "name": f"Fournisseur {supplier}",
+                "vat_number": SUPPLIER_VAT[supplier],
+            },
+            buyer={
+                "siret": "11000201100044",
+                "service_code": "SFACETAT",
+                "name": "Etat",
+                "address": BUYER_ADDRESS,
+            },
         )
         queue.put_nowait((f"chaos-{tag}-{i}", payload))
 
     async def poster() -> None:
         while not queue.empty():
             key, payload = queue.get_nowait()
-            invoice = await _post_one(api, key, payload, report)
+            invoice = await _post_one(api, key, payload, report, pdf)
             if invoice is not None:
                 accepted[invoice["id"]] = (invoice["supplier"]["siret"], invoice["invoice_number"])
 
     await asyncio.gather(*(poster() for _ in range(options.concurrency)))
 
 
+def small_pdf() -> bytes:
+    """A valid one-page PDF (a few hundred bytes), the visual copy an ERP would send."""
+    writer = PdfWriter()
+    writer.add_blank_page(width=595, height=842)
+    buffer = io.BytesIO()
+    writer.write(buffer)
+    return buffer.getvalue()
+
+
 async def _post_one(
-    api: httpx.AsyncClient, key: str, payload: dict[str, Any], report: ChaosReport
+    api: httpx.AsyncClient,
+    key: str,
+    payload: dict[str, Any],
+    report: ChaosReport,
+    pdf: bytes | None = None,
 ) -> dict[str, Any] | None:
-    """One invoice, retried with the same key on transport errors, 5xx and in-flight 409."""
+    """One invoice, retried with the same key on transport errors, 5xx and in-flight 409.
+
+    With `pdf`, posted as multipart: the invoice JSON in `invoice`, the PDF in `file`.
+    """
     for attempt in range(1, 31):
         try:
-            response = await api.post(
-                "/v1/invoices", json=payload, headers={"Idempotency-Key": key}
-            )
+            if pdf is None:
+                response = await api.post(
+                    "/v1/invoices", json=payload, headers={"Idempotency-Key": key}
+                )
+            else:
+                response = await api.post(
+                    "/v1/invoices",
+                    data={"invoice": json.dumps(payload)},
+                    files={"file": ("facture.pdf", pdf, "application/pdf")},
+                    headers={"Idempotency-Key": key},
+                )
         except httpx.TransportError:
             report.post_retries += 1
             await asyncio.sleep(min(1.0, 0.1 * attempt))
@@ -433,16 +557,20 @@ def _judge(
     truth: dict[str, Any],
     gateway: list[dict[str, Any]],
 ) -> None:
-    """Compare what the gateway accepted and recorded with what Chorus (the emulator) holds."""
+    """Compare what the gateway accepted and recorded with what Chorus (the emulator) holds.
+
+    Chorus's invoices are matched to the gateway's by supplier and the number the sender gave
+    (`sender_number`; Chorus's own number differs in SAISIE_API under Chorus numbering).
+    """
     in_chorus: dict[tuple[str, str], list[int]] = {}
     for invoice in truth["invoices"]:
-        in_chorus.setdefault((invoice["supplier_siret"], invoice["number"]), []).append(
-            invoice["id"]
-        )
+        number = invoice.get("sender_number") or invoice["number"]
+        in_chorus.setdefault((invoice["supplier_siret"], number), []).append(invoice["id"])
     report.emulator_total = int(truth["total"])
     report.duplicates_refused = int(truth["duplicates_refused"])
+    report.chorus_modes = dict(Counter(str(invoice["mode"]) for invoice in truth["invoices"]))
     report.duplicates = [
-        f"{supplier}/{number} x{len(ids)}"
+        f"{supplier}/{number} x{len(ids)} {ids}"
         for (supplier, number), ids in sorted(in_chorus.items())
         if len(ids) > 1
     ]
@@ -453,13 +581,25 @@ def _judge(
         invoice = by_id.get(invoice_id)
         status = invoice["status"] if invoice else "missing from the gateway"
         label = f"{pair[0]}/{pair[1]} ({invoice_id}, {status})"
+        chorus_ids = in_chorus.get(pair)
+        if (
+            status == "failed"
+            and invoice is not None
+            and _failure_code(invoice) == (AMBIGUOUS_DELIVERY)
+        ):
+            # Never resent: in Chorus at most once (a second copy is a duplicate above).
+            report.ambiguous.append(f"{label}: {'in chorus' if chorus_ids else 'not in chorus'}")
+            report.ambiguous_in_chorus += bool(chorus_ids)
+            # The detail's first clause names the call and the error; the rest is advice.
+            cause = str((invoice.get("failure") or {}).get("detail") or "").split(";")[0][:100]
+            report.ambiguous_causes[cause] = report.ambiguous_causes.get(cause, 0) + 1
+            continue
         if status == "failed":
-            report.failed.append(label)
+            report.failed.append(f"{label}: {_failure_code(invoice) if invoice else None}")
         elif status == "rejected":
             report.rejected.append(label)
         elif status == "queued":
             report.still_queued.append(label)
-        chorus_ids = in_chorus.get(pair)
         if chorus_ids is None:
             if status not in ("failed", "rejected", "queued"):
                 report.lost.append(label)
@@ -473,6 +613,16 @@ def _judge(
         for supplier, number in sorted(in_chorus)
         if (supplier, number) not in accepted_pairs
     ]
+
+
+def _failure_code(invoice: dict[str, Any]) -> str | None:
+    """Why the gateway stopped: `failure.code`, else the code the last history entry begins with."""
+    failure = invoice.get("failure") or {}
+    if failure.get("code"):
+        return str(failure["code"])
+    history = invoice.get("history") or []
+    detail = str(history[-1].get("detail") or "") if history else ""
+    return AMBIGUOUS_DELIVERY if detail.startswith(AMBIGUOUS_DELIVERY) else None
 
 
 def _scan_worker_logs(processes: list[Process]) -> dict[str, int]:

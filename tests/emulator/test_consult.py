@@ -21,6 +21,11 @@ async def _submit(client: httpx.AsyncClient, headers: dict[str, str]) -> int:
     return int(response.json()["identifiantFactureCPP"])
 
 
+async def _chorus_number(client: httpx.AsyncClient, invoice_id: int) -> str:
+    # SAISIE_API invoices carry the number Chorus gave them, not the sender's "F-1".
+    return str((await client.get(f"/_emulator/invoices/{invoice_id}")).json()["number"])
+
+
 async def test_consulter_returns_the_invoice_with_its_status(
     client: httpx.AsyncClient, acme: dict[str, str]
 ) -> None:
@@ -34,7 +39,7 @@ async def test_consulter_returns_the_invoice_with_its_status(
     assert body["codeRetour"] == 0
     facture = body["facture"]
     assert facture["identifiantFactureCPP"] == invoice_id
-    assert facture["numeroFacture"] == "F-1"
+    assert facture["numeroFacture"] == await _chorus_number(client, invoice_id)
     assert facture["statutFacture"] == "DEPOSEE"
     assert facture["modeDepot"] == "SAISIE_API"
     assert facture["destinataire"]["codeDestinataire"] == "11000201100044"
@@ -104,7 +109,7 @@ async def test_historique_starts_with_deposee(
     body = response.json()
     assert body["codeRetour"] == 0
     assert body["idFacture"] == invoice_id
-    assert body["numeroFacture"] == "F-1"
+    assert body["numeroFacture"] == await _chorus_number(client, invoice_id)
     assert body["statutCourantCode"] == "DEPOSEE"
     (entry,) = body["historiquesDesStatuts"]["histoStatut"]
     assert entry["histoStatutCode"] == "DEPOSEE"

@@ -170,9 +170,9 @@ async def test_reset_forgets_everything_but_tokens(
     assert again.json()["codeRetour"] == 0
 
 
-async def test_stats_count_calls_and_refusals(
-    client: httpx.AsyncClient, acme: dict[str, str]
-) -> None:
+async def test_stats_count_calls_and_refusals(make_client: MakeClient) -> None:
+    client = await make_client(saisie_numbering="sender")
+    acme = await login(client)
     await client.post(SOUMETTRE, json=saisie_invoice("F-1"), headers=acme)
     await client.post(SOUMETTRE, json=saisie_invoice("F-1"), headers=acme)
 

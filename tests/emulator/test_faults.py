@@ -11,6 +11,7 @@ import pytest
 from app.emulator.faults import ResponseDropped
 
 from .builders import CLIENT_FORM, login, saisie_invoice
+from .conftest import MakeClient
 
 SOUMETTRE = "/cpro/factures/v1/soumettre"
 HEALTH = "/cpro/transverses/v1/health-check"
@@ -147,6 +148,30 @@ async def test_the_token_endpoint_can_fail_too(client: httpx.AsyncClient) -> Non
     assert retried.status_code == 200
 
 
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        "factures/v1/rechercher/fournisseur",
+        "transverses/v1/consulterCR",
+        "transverses/v1/consulterCRDetaille",
+    ],
+)
+@pytest.mark.parametrize(("kind", "status"), [("http_503", 503), ("read_timeout", 504)])
+async def test_the_reads_the_flux_channel_relies_on_can_fail(
+    client: httpx.AsyncClient, acme: dict[str, str], endpoint: str, kind: str, status: int
+) -> None:
+    await _inject(client, {"endpoint": endpoint, "kind": kind, "next_n": 1, "delay_ms": 10})
+    body = {} if endpoint.startswith("factures") else {"numeroFluxDepot": "CPP" + "0" * 22}
+
+    failed = await client.post(f"/cpro/{endpoint}", json=body, headers=acme)
+    retried = await client.post(f"/cpro/{endpoint}", json=body, headers=acme)
+
+    assert failed.status_code == status
+    assert retried.status_code == 200
+    assert "codeRetour" in retried.json()
+    assert (await client.get("/_emulator/stats")).json()["faults_fired"] == {kind: 1}
+
+
 async def test_latency_delays_then_processes(
     client: httpx.AsyncClient, acme: dict[str, str]
 ) -> None:
@@ -176,8 +201,10 @@ async def test_read_timeout_answers_late_and_records_nothing(
 
 
 async def test_commit_then_drop_records_the_invoice_and_loses_the_answer(
-    client: httpx.AsyncClient, acme: dict[str, str]
+    make_client: MakeClient,
 ) -> None:
+    client = await make_client(saisie_numbering="sender")
+    acme = await login(client)
     await _inject(
         client, {"endpoint": "factures/v1/soumettre", "kind": "commit_then_drop", "next_n": 1}
     )
@@ -191,6 +218,26 @@ async def test_commit_then_drop_records_the_invoice_and_loses_the_answer(
     truth = (await client.get("/_emulator/invoices")).json()
     assert truth["total"] == 1
     assert truth["duplicates_refused"] == 1
+
+
+async def test_a_blind_resend_after_a_dropped_saisie_answer_makes_a_second_chorus_invoice(
+    client: httpx.AsyncClient, acme: dict[str, str]
+) -> None:
+    # Chorus numbers SAISIE_API invoices (the default), so nothing tells the resend apart.
+    await _inject(
+        client, {"endpoint": "factures/v1/soumettre", "kind": "commit_then_drop", "next_n": 1}
+    )
+
+    with pytest.raises(httpx.RemoteProtocolError):
+        await client.post(SOUMETTRE, json=saisie_invoice("F-1"), headers=acme)
+    retry = await client.post(SOUMETTRE, json=saisie_invoice("F-1"), headers=acme)
+
+    assert retry.json()["codeRetour"] == 0
+    truth = (await client.get("/_emulator/invoices")).json()
+    assert truth["total"] == 2
+    assert truth["duplicates_refused"] == 0
+    assert [invoice["sender_number"] for invoice in truth["invoices"]] == ["F-1", "F-1"]
+    assert truth["invoices"][1]["number"] == retry.json()["numeroFacture"]
 
 
 async def test_commit_then_drop_can_hang_first(

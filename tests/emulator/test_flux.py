@@ -295,8 +295,10 @@ async def test_a_second_flux_with_the_same_number_is_a_refused_duplicate(
 
 
 async def test_a_flux_duplicating_a_soumettre_invoice_is_refused(
-    client: httpx.AsyncClient, clock: Clock, acme: dict[str, str]
+    make_client: MakeClient, clock: Clock
 ) -> None:
+    client = await make_client(saisie_numbering="sender")
+    acme = await login(client)
     submitted = await client.post(
         "/cpro/factures/v1/soumettre", json=saisie_invoice("SAME-1"), headers=acme
     )
@@ -307,6 +309,21 @@ async def test_a_flux_duplicating_a_soumettre_invoice_is_refused(
     assert submitted.json()["codeRetour"] == 0
     assert report["etatCourantDepotFlux"] == "IN_REJETE"
     assert "SAME-1 existe déjà" in report["listeErreurDP"][0]["libelleErreurDP"]
+
+
+async def test_a_flux_with_the_sender_number_of_a_chorus_numbered_invoice_integrates(
+    client: httpx.AsyncClient, clock: Clock, acme: dict[str, str]
+) -> None:
+    # Chorus only knows its own number for a SAISIE_API invoice: the flux is a second invoice.
+    await client.post("/cpro/factures/v1/soumettre", json=saisie_invoice("SAME-1"), headers=acme)
+    _, report = await _processed(
+        client, clock, acme, deposit_body(ubl(number="SAME-1"), "IN_DP_E1_UBL_INVOICE")
+    )
+
+    assert report["etatCourantDepotFlux"] == "IN_INTEGRE"
+    truth = (await client.get("/_emulator/invoices")).json()
+    assert [invoice["sender_number"] for invoice in truth["invoices"]] == ["SAME-1", "SAME-1"]
+    assert truth["invoices"][1]["number"] == "SAME-1"
 
 
 async def test_search_by_flux_finds_only_that_flux(

@@ -19,7 +19,10 @@ async def test_a_restarted_emulator_keeps_its_state(
     make_client: MakeClient, tmp_path: Path
 ) -> None:
     state_file = tmp_path / "emulator" / "state.json"
-    first = await make_client(state_file=state_file, lifecycle_mode="manual")
+    # Sender numbering, so a resent number is a refused duplicate across the restart.
+    first = await make_client(
+        state_file=state_file, lifecycle_mode="manual", saisie_numbering="sender"
+    )
     headers = await login(first)
     submitted = await first.post(SOUMETTRE, json=saisie_invoice("F-1"), headers=headers)
     await first.post(SOUMETTRE, json=saisie_invoice("F-1"), headers=headers)
@@ -30,7 +33,9 @@ async def test_a_restarted_emulator_keeps_its_state(
     invoice_id = submitted.json()["identifiantFactureCPP"]
     await first.post(f"/_emulator/invoices/{invoice_id}/status", json={"statut": "MANDATEE"})
 
-    second = await make_client(state_file=state_file, lifecycle_mode="manual")
+    second = await make_client(
+        state_file=state_file, lifecycle_mode="manual", saisie_numbering="sender"
+    )
     found = await second.post(RECHERCHER, json={}, headers=headers)
     duplicate = await second.post(SOUMETTRE, json=saisie_invoice("F-1"), headers=headers)
     other = await second.post(SOUMETTRE, json=saisie_invoice("F-2"), headers=headers)
@@ -59,7 +64,9 @@ async def test_the_state_file_is_plain_json(make_client: MakeClient, tmp_path: P
 
     saved = json.loads(state_file.read_text(encoding="utf-8"))
     assert saved["version"] == 1
-    assert [invoice["number"] for invoice in saved["invoices"]] == ["F-2025-0001"]
+    [invoice] = saved["invoices"]
+    assert invoice["sender_number"] == "F-2025-0001"
+    assert len(invoice["number"]) == 20
     assert not state_file.with_name("state.json.tmp").exists()
 
 

@@ -74,9 +74,9 @@ async def test_descending_order_reverses_the_list(
     assert [i["identifiantFactureCPP"] for i in response.json()["listeFactures"]] == ids[::-1]
 
 
-async def test_an_item_carries_the_chorus_field_names(
-    client: httpx.AsyncClient, acme: dict[str, str]
-) -> None:
+async def test_an_item_carries_the_chorus_field_names(make_client: MakeClient) -> None:
+    client = await make_client(saisie_numbering="sender")
+    acme = await login(client)
     (invoice_id,) = await _submit(client, acme, 1)
 
     response = await client.post(RECHERCHER, json={"numeroFacture": "F-001"}, headers=acme)
@@ -136,7 +136,9 @@ async def test_a_page_past_the_last_is_not_a_search_that_found_nothing(
 
 
 async def test_filters_combine(make_client: MakeClient, clock: Clock) -> None:
-    client = await make_client(lifecycle_mode="manual", empty_search_not_found=False)
+    client = await make_client(
+        lifecycle_mode="manual", empty_search_not_found=False, saisie_numbering="sender"
+    )
     acme = await login(client)
     await _submit(client, acme, 2)
     clock.advance(24 * 3600)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -11,12 +12,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.chorus.accounts import TechnicalAccount
 from app.chorus.client import ChorusClient
 from app.chorus.errors import ChorusDuplicate, ChorusRefusal
+from app.emulator.app import create_emulator_app
+from app.emulator.config import EmulatorConfig
 from app.invoices import repository
 from app.invoices.chorus_mapping import UploadedPdf, to_submit_request
 from app.invoices.models import Invoice
 from app.settings import ApiSettings, Settings
 from tests.builders import STATE_SIRET, SUPPLIER_SIRET, invoice_payload
 from tests.conftest import emulator_chorus_settings
+from tests.support.servers import serve_app
 
 pytestmark = pytest.mark.usefixtures("registered_suppliers")
 
@@ -32,6 +36,14 @@ def settings(settings: Settings) -> Settings:
             "api": ApiSettings(allowed_buyer_sirets=QUALIFICATION_BUYERS, online_validation=False)
         }
     )
+
+
+@pytest.fixture(scope="module")
+def served_emulator() -> Iterator[str]:
+    """An emulator that keeps SAISIE_API numbers, so a second sending is a duplicate to see."""
+    config = EmulatorConfig(lifecycle_mode="manual", saisie_numbering="sender")
+    with serve_app(create_emulator_app(config)) as url:
+        yield url
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from asgi_lifespan import LifespanManager
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from app.domain.invoice import Address
 from app.invoices import repository
 from app.invoices.models import Invoice
 from app.main import create_app
@@ -28,6 +29,8 @@ from tests.conftest import TEST_SECRETS_KEY, emulator_chorus_settings
 
 ACME_LOGIN = "TECH_1_41234567010000@cpro.fr"
 ACME_PASSWORD = "emulator-demo-1"
+ACME_VAT_NUMBER = "FR96412345670"
+ACME_ADDRESS = Address("12 rue des Fournisseurs", None, "69002", "Lyon", "FR")
 
 # Fast clocks: retries and polls in milliseconds so tests run in seconds.
 FAST_OUTBOX = OutboxSettings(
@@ -47,7 +50,12 @@ def settings(settings: Settings, served_emulator: str) -> Settings:
     return settings.model_copy(
         update={
             "api": ApiSettings(online_validation=False, max_body_bytes=64 * 1024),
-            "chorus": emulator_chorus_settings(served_emulator, read_timeout_seconds=0.5),
+            "chorus": emulator_chorus_settings(
+                served_emulator,
+                read_timeout_seconds=0.5,
+                flux_poll_first_seconds=0.01,
+                flux_poll_max_seconds=0.05,
+            ),
             "outbox": FAST_OUTBOX,
         }
     )
@@ -88,6 +96,8 @@ async def acme(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
             siret=SUPPLIER_SIRET,
             login=ACME_LOGIN,
             password=SecretStr(ACME_PASSWORD),
+            address=ACME_ADDRESS,
+            vat_number=ACME_VAT_NUMBER,
         )
 
 

@@ -1,10 +1,17 @@
-"""Delivering to the emulator over real HTTP: every outcome class of reliability.md."""
+"""Delivering with `soumettre` to the emulator over real HTTP: every outcome class of
+reliability.md.
+
+These run the `saisie` channel against an emulator that keeps the sender's number (as Chorus
+does for DEPOT_PDF_API, and as the reconciliation by number needs); test_saisie_delivery.py
+covers a Chorus that numbers SAISIE_API invoices itself, test_flux_delivery.py the flux.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -14,18 +21,37 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.auth.scopes import Scope
 from app.chorus.accounts import TechnicalAccount
+from app.emulator.app import create_emulator_app
+from app.emulator.config import EmulatorConfig
 from app.events.models import Event
 from app.invoices import repository
 from app.invoices.chorus_mapping import to_submit_request
 from app.outbox.models import OutboxItem
 from app.outbox.worker import Worker
 from app.resources import Resources
+from app.settings import Settings
 from app.structures.models import SupplierStructure
 from tests.builders import STATE_SIRET, invoice_payload
 from tests.conftest import KeyFactory
+from tests.support.servers import serve_app
 from tests.worker.conftest import ACME_LOGIN, ACME_PASSWORD, Post, drain
 
 pytestmark = pytest.mark.usefixtures("acme")
+
+
+@pytest.fixture(scope="module")
+def served_emulator() -> Iterator[str]:
+    config = EmulatorConfig(lifecycle_mode="manual", saisie_numbering="sender")
+    with serve_app(create_emulator_app(config)) as url:
+        yield url
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    chorus = settings.chorus.model_copy(
+        update={"delivery_format": "saisie", "saisie_keeps_number": True}
+    )
+    return settings.model_copy(update={"chorus": chorus})
 
 
 async def faults(emulator: httpx.AsyncClient, *rules: dict[str, Any]) -> None:

@@ -33,10 +33,11 @@ async def test_metrics_count_requests_validation_deliveries_and_chorus_calls(
     before = {
         "gets": sample("gateway_http_requests_total", **route, status="200"),
         "ej": sample("gateway_validation_failures_total", code="EJ_REQUIRED"),
-        "success": sample("gateway_deliveries_total", outcome="success"),
-        "soumettre": sample(
+        "deposited": sample("gateway_deliveries_total", outcome="deposited"),
+        "integrated": sample("gateway_deliveries_total", outcome="integrated"),
+        "flux": sample(
             "gateway_chorus_call_duration_seconds_count",
-            endpoint="factures/v1/soumettre",
+            endpoint="factures/v1/deposer/flux",
             outcome="success",
         ),
     }
@@ -51,14 +52,15 @@ async def test_metrics_count_requests_validation_deliveries_and_chorus_calls(
     await drain(worker, sessionmaker, invoice_id, lambda i: i.status == "submitted")
     assert sample("gateway_http_requests_total", **route, status="200") == before["gets"] + 1
     assert sample("gateway_validation_failures_total", code="EJ_REQUIRED") == before["ej"] + 1
-    assert sample("gateway_deliveries_total", outcome="success") == before["success"] + 1
+    assert sample("gateway_deliveries_total", outcome="deposited") == before["deposited"] + 1
+    assert sample("gateway_deliveries_total", outcome="integrated") == before["integrated"] + 1
     assert (
         sample(
             "gateway_chorus_call_duration_seconds_count",
-            endpoint="factures/v1/soumettre",
+            endpoint="factures/v1/deposer/flux",
             outcome="success",
         )
-        == before["soumettre"] + 1
+        == before["flux"] + 1
     )
     after = (await gateway.get("/metrics")).text
     assert 'gateway_invoices{status="submitted"} 1.0' in after

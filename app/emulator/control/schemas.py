@@ -24,7 +24,9 @@ class InvoiceOut(BaseModel):
     id: int
     supplier_siret: str
     supplier_id: int
+    # Chorus's number, and the one the sender gave (they differ when Chorus numbers SAISIE_API).
     number: str
+    sender_number: str | None
     type: str
     mode: str
     status: str

@@ -39,6 +39,7 @@ def describe_invoice(emulator: Emulator, record: InvoiceRecord) -> InvoiceOut:
         supplier_siret=record.supplier_identifier,
         supplier_id=record.supplier_id,
         number=record.number,
+        sender_number=record.sender_number,
         type=record.invoice_type,
         mode=record.mode_depot,
         status=status.code,

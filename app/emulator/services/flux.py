@@ -356,6 +356,7 @@ def _integrate(emulator: Emulator, record: FluxRecord, invoice: SoumettreFacture
             supplier_identifier=supplier.identifier,
             login=record.login,
             number=number,
+            sender_number=number,
             invoice_type=invoice_type,
             mode_depot=MODE_DEPOT_FLUX,
             recipient_id=recipient.id,

@@ -20,9 +20,13 @@ def submit_invoice(
     """Accept the invoice as DEPOSEE or raise the first refusal Chorus would answer."""
     config = emulator.config
     store = emulator.store
-    number = (invoice.numeroFactureSaisi or "").strip() or None
-    if number is None and not config.auto_number_invoices:
+    sender_number = (invoice.numeroFactureSaisi or "").strip() or None
+    if sender_number is None and not config.auto_number_invoices:
         raise MalformedRequest("Requête invalide - numeroFactureSaisi : obligatoire")
+    chorus_numbers = invoice.modeDepot == "SAISIE_API" and config.saisie_numbering == "chorus"
+    # When Chorus numbers the invoice, the sender's number is not Chorus's business: the same
+    # invoice sent twice becomes two invoices, never a refused duplicate.
+    number = None if chorus_numbers else sender_number
     supplier_id = invoice.fournisseur.idFournisseur
     invoice_type = invoice.references.typeFacture
     duplicate = (
@@ -49,12 +53,14 @@ def submit_invoice(
     invoice_id = store.allocate_invoice_id()
     now = emulator.now()
     today = emulator.today()
-    # Chorus numbers an invoice sent without a number itself: 20 digits in MFP's sandbox run [L].
+    # Chorus's own number: 20 digits in MFP's sandbox run [L]; unique and increasing with the id.
     number = number or f"{today.year}{invoice_id:016d}"
     steps: list[tuple[str, str | None]] = []
     if config.lifecycle_mode == "auto":
+        # Keyed on the sender's number when there is one, so an invoice's fate stays the same
+        # whoever numbers it.
         fate = fate_of(
-            f"{supplier.identifier}:{number}:{invoice_type}",
+            f"{supplier.identifier}:{sender_number or number}:{invoice_type}",
             config.rejected_share,
             config.suspended_share,
         )
@@ -76,6 +82,7 @@ def submit_invoice(
             supplier_identifier=supplier.identifier,
             login=caller.login,
             number=number,
+            sender_number=sender_number,
             invoice_type=invoice_type,
             mode_depot=invoice.modeDepot,
             recipient_id=recipient.id,

@@ -1,0 +1,168 @@
+"""A stored invoice written as the document a flux deposits: CII, UBL, or Factur-X.
+
+The same stored invoice always renders to the same bytes (no generation time inside), so the
+document a retried deposit sends is the one the first attempt sent, and `?format=` can render
+another syntax later. Pure but for the formats' own process-wide caches.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from app.chorus.schemas import FluxSyntax
+from app.domain.invoice import (
+    DEFAULT_VAT_REGIME,
+    Buyer,
+    InvoiceDraft,
+    InvoiceType,
+    Line,
+    Payment,
+    Supplier,
+    Totals,
+)
+from app.formats.cii import write_cii
+from app.formats.conformance import Syntax
+from app.formats.facturx import write_facturx
+from app.formats.from_canonical import to_en16931
+from app.formats.model import EN16931Invoice
+from app.formats.ubl import write_ubl
+from app.invoices.channels import Channel
+from app.invoices.documents import PartyAddresses
+from app.invoices.models import Invoice
+from app.invoices.views import buyer_address, supplier_address
+
+XML_MEDIA_TYPE = "application/xml"
+PDF_MEDIA_TYPE = "application/pdf"
+# Chorus's file names are short (50 characters for attachments, chorus-pro.md §5); flux names
+# follow the same prudence: letters, digits, dot, dash and underscore only.
+_FILE_NAME_LENGTH = 50
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_SYNTAXES: dict[Channel, FluxSyntax] = {
+    Channel.CII: "IN_DP_E1_CII_16B",
+    Channel.UBL: "IN_DP_E1_UBL_INVOICE",
+    Channel.FACTURX: "IN_DP_E2_CII_FACTURX",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedDocument:
+    """A document ready for `deposer/flux`, with what its conformance check needs."""
+
+    channel: Channel
+    syntax: FluxSyntax
+    conformance_syntax: Syntax
+    filename: str
+    content_type: str
+    content: bytes
+
+
+class PdfRequired(Exception):
+    """A Factur-X is the ERP's PDF with the CII inside; there is no PDF to embed it in."""
+
+
+def stored_draft(invoice: Invoice) -> InvoiceDraft:
+    """The domain's view of a stored invoice (lines must be loaded)."""
+    return InvoiceDraft(
+        invoice_number=invoice.invoice_number,
+        type=InvoiceType(invoice.type),
+        issue_date=invoice.issue_date,
+        due_date=invoice.due_date,
+        currency=invoice.currency,
+        supplier=Supplier(
+            siret=invoice.supplier_siret,
+            name=invoice.supplier_name,
+            vat_number=invoice.supplier_vat_number,
+            address=supplier_address(invoice),
+        ),
+        buyer=Buyer(
+            siret=invoice.buyer_siret,
+            service_code=invoice.buyer_service_code,
+            name=invoice.buyer_name,
+            address=buyer_address(invoice),
+        ),
+        legal_commitment=invoice.legal_commitment,
+        framework=invoice.framework,
+        lines=tuple(
+            Line(
+                description=line.description,
+                quantity=line.quantity,
+                unit_price=line.unit_price,
+                vat_rate=line.vat_rate,
+                unit=line.unit,
+                reference=line.reference,
+                unit_code=line.unit_code,
+            )
+            for line in invoice.lines
+        ),
+        totals=Totals(net=invoice.total_net, vat=invoice.total_vat, gross=invoice.total_gross),
+        preceding_invoice=invoice.preceding_invoice,
+        note=invoice.note,
+        vat_regime=invoice.vat_regime or DEFAULT_VAT_REGIME,
+        vat_exemption_reason=invoice.vat_exemption_reason,
+        payment=Payment(
+            means=invoice.payment_means, iban=invoice.payment_iban, bic=invoice.payment_bic
+        )
+        if invoice.payment_means is not None
+        else None,
+        validator_siret=invoice.validator_siret,
+        contract_reference=invoice.contract_reference,
+    )
+
+
+def en16931_for(
+    invoice: Invoice, addresses: PartyAddresses, *, buyer_name: str | None = None
+) -> EN16931Invoice:
+    """The EN 16931 model of a stored invoice, with the parties' resolved addresses (and the
+    buyer's name from Chorus's directory when the invoice gave none)."""
+    return to_en16931(
+        stored_draft(invoice),
+        seller_address=addresses.seller,
+        buyer_address=addresses.buyer,
+        buyer_name=invoice.buyer_name or buyer_name,
+        payment_terms=invoice.payment_terms,
+    )
+
+
+def render(
+    invoice: Invoice,
+    channel: Channel,
+    addresses: PartyAddresses,
+    *,
+    pdf: bytes | None = None,
+    buyer_name: str | None = None,
+) -> RenderedDocument:
+    """The bytes `channel` deposits for `invoice`; a Factur-X needs the ERP's PDF."""
+    document = en16931_for(invoice, addresses, buyer_name=buyer_name)
+    stem = _file_stem(invoice.invoice_number)
+    if channel is Channel.UBL:
+        return RenderedDocument(
+            channel,
+            _SYNTAXES[channel],
+            Syntax.UBL,
+            f"{stem}.xml",
+            XML_MEDIA_TYPE,
+            write_ubl(document),
+        )
+    cii = write_cii(document)
+    if channel is Channel.CII:
+        return RenderedDocument(
+            channel, _SYNTAXES[channel], Syntax.CII, f"{stem}.xml", XML_MEDIA_TYPE, cii
+        )
+    if channel is Channel.FACTURX:
+        if pdf is None:
+            raise PdfRequired(invoice.id)
+        return RenderedDocument(
+            channel,
+            _SYNTAXES[channel],
+            Syntax.FACTURX,
+            f"{stem}.pdf",
+            PDF_MEDIA_TYPE,
+            write_facturx(pdf, cii),
+        )
+    raise ValueError(f"channel {channel} deposits no structured document")
+
+
+def _file_stem(invoice_number: str) -> str:
+    # The extension must fit in the limit too.
+    return (_UNSAFE.sub("_", invoice_number) or "facture")[: _FILE_NAME_LENGTH - 4]
