@@ -23,6 +23,7 @@ from app.domain.identifiers import normalize_siret
 from app.domain.invoice import Address, VatRegime
 from app.errors import GatewayError
 from app.health import probe
+from app.invoices.channels import Channel
 from app.invoices.service import retry_invoice
 from app.settings import Settings, get_settings
 from app.structures import service as structures
@@ -398,12 +399,22 @@ def structures_add(
     country_code: Annotated[
         str | None, typer.Option(metavar="CC", help="Country, ISO 3166-1 alpha-2 (e.g. FR).")
     ] = None,
+    vat_number: Annotated[
+        str | None,
+        typer.Option(metavar="VAT", help="The supplier's VAT number for invoices that state none."),
+    ] = None,
+    delivery_format: Annotated[
+        Channel | None,
+        typer.Option(help="How its invoices go to Chorus, instead of CHORUS_DELIVERY_FORMAT."),
+    ] = None,
 ) -> None:
     """Register a supplier structure and its technical account (password stored encrypted)."""
     address = Address(address_line1, address_line2, postal_code, city, country_code)
-    if rotate and address != Address():
-        # Rotation changes the account only; silently dropping an address would mislead.
-        raise typer.BadParameter("--rotate changes the password only, not the address.")
+    if rotate and (address != Address() or vat_number or delivery_format):
+        # Rotation changes the account only; silently dropping the rest would mislead.
+        raise typer.BadParameter(
+            "--rotate changes the password only, not the address, VAT number or delivery format."
+        )
     settings = get_settings()
     _migrate_if_configured(settings)
     password = SecretStr(password_file.read_text(encoding="utf-8").strip())
@@ -428,6 +439,8 @@ def structures_add(
                         vat_exemption_reason=vat_exemption_reason,
                         # The seller's address on invoices that give none (EN 16931 BG-5).
                         address=address,
+                        vat_number=vat_number,
+                        delivery_format=delivery_format,
                     )
         finally:
             await engine.dispose()
@@ -437,6 +450,57 @@ def structures_add(
     except GatewayError as exc:
         raise typer.BadParameter(exc.detail or exc.title) from exc
     typer.echo(f"Structure {normalize_siret(siret)} {'updated' if rotate else 'registered'}.")
+
+
+@structures_cli.command("set")
+def structures_set(
+    siret: Annotated[str, typer.Argument(metavar="SIRET", help="The supplier's SIRET.")],
+    vat_number: Annotated[
+        str | None,
+        typer.Option(metavar="VAT", help="VAT number for invoices that state none ('' clears)."),
+    ] = None,
+    delivery_format: Annotated[
+        str | None,
+        typer.Option(
+            metavar="FORMAT",
+            help="cii, ubl, facturx, pdf or saisie; 'default' follows CHORUS_DELIVERY_FORMAT.",
+        ),
+    ] = None,
+) -> None:
+    """Change a registered structure's invoice defaults; queued invoices keep their channel."""
+    channel: Channel | structures.Unset | None = structures.UNSET
+    if delivery_format is not None:
+        if delivery_format == "default":
+            channel = None
+        else:
+            try:
+                channel = Channel(delivery_format)
+            except ValueError:
+                choices = ", ".join(c.value for c in Channel)
+                raise typer.BadParameter(
+                    f"--delivery-format: one of {choices} or default"
+                ) from None
+    settings = get_settings()
+    _migrate_if_configured(settings)
+
+    async def store() -> None:
+        engine = create_engine(settings.database)
+        try:
+            async with create_sessionmaker(engine)() as session, session.begin():
+                await structures.update_settings(
+                    session,
+                    siret=siret,
+                    vat_number=vat_number if vat_number is not None else structures.UNSET,
+                    delivery_format=channel,
+                )
+        finally:
+            await engine.dispose()
+
+    try:
+        asyncio.run(store())
+    except GatewayError as exc:
+        raise typer.BadParameter(exc.detail or exc.title) from exc
+    typer.echo(f"Structure {normalize_siret(siret)} updated.")
 
 
 @invoices_cli.command("retry")
@@ -465,6 +529,88 @@ def invoices_retry(
 def structures_new_key() -> None:
     """Print a new key for CHORUS_SECRETS_KEY (prepend it to rotate: new,old)."""
     typer.echo(new_key())
+
+
+@cli.command()
+def qualify(
+    target: Annotated[
+        str | None,
+        typer.Option(metavar="TARGET", help="sandbox or emulator. Default: CHORUS_TARGET."),
+    ] = None,
+    supplier: Annotated[
+        str | None,
+        typer.Option(
+            metavar="SIRET",
+            help="The registered supplier structure to invoice from (needed when several are).",
+        ),
+    ] = None,
+    report: Annotated[
+        Path, typer.Option(metavar="FILE", help="Where to write the JSON report.")
+    ] = Path("qualify-report.json"),
+    apply: Annotated[
+        bool, typer.Option("--apply", help="Write the settings that differ into the .env file.")
+    ] = False,
+    env_file: Annotated[
+        Path, typer.Option(metavar="PATH", help="The .env file --apply writes.")
+    ] = Path(".env"),
+    buyer: Annotated[
+        str,
+        typer.Option(
+            metavar="SIRET",
+            help="Who the QUAL- invoices go to (by default the qualification test structure "
+            "without EJ/SE flags).",
+        ),
+    ] = "12345678200051",
+    service_code: Annotated[
+        str | None, typer.Option(metavar="CODE", help="The buyer's SE, if it needs one.")
+    ] = None,
+    flux_wait: Annotated[
+        float, typer.Option(metavar="SECONDS", help="How long to follow the CII flux.")
+    ] = 600.0,
+    real_invoices: Annotated[
+        bool,
+        typer.Option(
+            "--i-know-this-creates-real-invoices",
+            help="Allow a production target (the QUAL- invoices are then real).",
+        ),
+    ] = False,
+) -> None:
+    """Check what Chorus Pro really does against what the gateway assumes.
+
+    With the configured PISTE credentials and a registered supplier's technical account, runs a
+    short scenario (token, directory, a SAISIE_API, a PDF and a CII flux invoice numbered QUAL-...,
+    a duplicate, an empty search, a refusal, a history), prints each fact next to the gateway's
+    assumption, writes a JSON report, and with --apply writes the settings that differ.
+    """
+    from app.qualify import runner
+    from app.qualify.invoices import Recipient
+    from app.qualify.probe import QualifyError
+    from app.qualify.scenario import ScenarioOptions
+
+    if target is not None and target not in {t.value for t in runner.QualifyTarget}:
+        raise typer.BadParameter("--target: sandbox or emulator")
+    settings = get_settings()
+    chorus = runner.target_settings(
+        settings.chorus, runner.QualifyTarget(target) if target else None
+    )
+    options = ScenarioOptions(
+        recipient=Recipient(normalize_siret(buyer), service_code),
+        flux_wait_seconds=flux_wait,
+        # The report is read as often as the gateway would first read it.
+        flux_poll_seconds=chorus.flux_poll_first_seconds,
+    )
+    try:
+        runner.refuse_production(chorus, allowed=real_invoices)
+        _migrate_if_configured(settings)
+        account = asyncio.run(runner.load_supplier(settings, supplier))
+        typer.echo(f"Qualifying {chorus.resolved_api_url} as supplier {account.siret}...")
+        outcome = asyncio.run(
+            runner.qualify(chorus, account, options, progress=lambda step: typer.echo(f"  {step}"))
+        )
+    except QualifyError as exc:
+        typer.echo(f"qualify: {exc}", err=True)
+        raise typer.Exit(1) from None
+    runner.publish(outcome, runner.Outputs(report, env_file, apply), typer.echo)
 
 
 def _migrate_if_configured(settings: Settings) -> None:
