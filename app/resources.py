@@ -42,7 +42,11 @@ class Resources:
 async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
     """Build the resources for `settings`, and close them on exit."""
     engine = create_engine(settings.database)
-    chorus = ChorusClient(settings.chorus)
+    chorus = ChorusClient(
+        settings.chorus,
+        duplicate_codes=settings.chorus.duplicate_code_set,
+        no_result_codes=settings.chorus.no_result_code_set,
+    )
     http = webhook_client(
         timeout_seconds=settings.webhook.timeout_seconds,
         allow_private=settings.webhook.allow_private_targets,

@@ -72,6 +72,12 @@ class ApiSettings(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65535)
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     max_pdf_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    # Supporting documents: Chorus's limits (10 Mo each, 120 Mo with the invoice PDF).
+    max_attachment_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    max_attachments_total_bytes: int = Field(default=120 * 1024 * 1024, ge=1024)
+    max_attachments: int = Field(default=20, ge=0, le=100)
+    # Refuse signed PDFs whose certificate does not chain to a trusted root (else only reported).
+    require_trusted_signature: bool = False
     allowed_buyer_sirets: CsvList = Field(default_factory=lambda: [STATE_SIRET])
     allowed_currencies: CsvList = Field(default_factory=lambda: ["EUR"])
     allowed_vat_rates: CsvDecimals = Field(
@@ -151,6 +157,33 @@ class ChorusSettings(BaseSettings):
     # number prove that an uncertain SAISIE_API attempt did not land; otherwise such an invoice
     # fails with AMBIGUOUS_DELIVERY rather than risk a second one.
     saisie_keeps_number: bool = False
+    # The codeRetour values that mean "this invoice number is already in Chorus" (the worker
+    # then finds and adopts it) and "the search found nothing"; `gateway qualify` reads them.
+    duplicate_codes: CsvList = Field(default_factory=lambda: ["20300"])
+    no_result_codes: CsvList = Field(default_factory=lambda: ["20000"])
+
+    @field_validator("duplicate_codes", "no_result_codes", mode="before")
+    @classmethod
+    def _read_codes(cls, value: object) -> object:
+        return _split_csv(value)
+
+    @field_validator("duplicate_codes", "no_result_codes")
+    @classmethod
+    def _codes_are_integers(cls, value: list[str]) -> list[str]:
+        for code in value:
+            if not code.strip().lstrip("-").isdigit():
+                raise ValueError(f"{code!r} is not a codeRetour (an integer)")
+        return [code.strip() for code in value]
+
+    @property
+    def duplicate_code_set(self) -> frozenset[int]:
+        """`duplicate_codes` as the client compares them."""
+        return frozenset(int(code) for code in self.duplicate_codes)
+
+    @property
+    def no_result_code_set(self) -> frozenset[int]:
+        """`no_result_codes` as the client compares them."""
+        return frozenset(int(code) for code in self.no_result_codes)
 
     @property
     def resolved_token_url(self) -> str:

@@ -60,6 +60,8 @@ class Assumptions:
         """The assumptions of a gateway running with these settings."""
         return cls(
             saisie_keeps_number=settings.saisie_keeps_number,
+            duplicate_codes=settings.duplicate_code_set,
+            no_result_codes=settings.no_result_code_set,
             token_refresh_margin_seconds=settings.token_refresh_margin_seconds,
             flux_poll_first_seconds=settings.flux_poll_first_seconds,
             flux_poll_max_seconds=settings.flux_poll_max_seconds,
@@ -266,7 +268,7 @@ def _numbering_facts(observations: Observations, assumed: Assumptions) -> list[F
     )
     duplicate = observations.duplicate
     assumed_text = (
-        f"codeRetour {_codes(assumed.duplicate_codes)} (DUPLICATE_CODES), HTTP 200 or 400"
+        f"codeRetour {_codes(assumed.duplicate_codes)} (CHORUS_DUPLICATE_CODES), HTTP 200 or 400"
     )
     if duplicate is None:
         facts.append(
@@ -282,10 +284,15 @@ def _numbering_facts(observations: Observations, assumed: Assumptions) -> list[F
                 + duplicate.refusal.describe(),
                 code is not None and code in assumed.duplicate_codes,
                 "L",
+                setting=None
+                if code is None or code in assumed.duplicate_codes
+                else "CHORUS_DUPLICATE_CODES",
+                value=None
+                if code is None or code in assumed.duplicate_codes
+                else _with_code(assumed.duplicate_codes, code),
                 note=None
                 if code in assumed.duplicate_codes
-                else f"no setting: add {code} to DUPLICATE_CODES (app/chorus/classify.py), or a "
-                "resent invoice is taken for a plain refusal",
+                else "otherwise a resent invoice is taken for a plain refusal",
             )
         )
     else:
@@ -366,11 +373,16 @@ def _flux_facts(observations: Observations, assumed: Assumptions) -> list[Fact]:
     ]
 
 
+def _with_code(codes: frozenset[int], code: int) -> str:
+    """The setting's value that adds `code` to `codes`."""
+    return ",".join(str(c) for c in sorted(codes | {code}))
+
+
 def _answer_facts(observations: Observations, assumed: Assumptions) -> list[Fact]:
     empty = observations.empty_search
     empty_assumed = (
-        f"HTTP 200 with codeRetour {_codes(assumed.no_result_codes)} (NO_RESULT_CODES), or an "
-        "empty list: both read as no result"
+        f"HTTP 200 with codeRetour {_codes(assumed.no_result_codes)} (CHORUS_NO_RESULT_CODES), "
+        "or an empty list: both read as no result"
     )
     if empty is None:
         search = Fact(
@@ -392,9 +404,10 @@ def _answer_facts(observations: Observations, assumed: Assumptions) -> list[Fact
             empty.describe() + listed,
             as_code or as_list,
             "M",
-            note=None
-            if as_code or as_list
-            else f"no setting: add {empty.code} to NO_RESULT_CODES (app/chorus/classify.py)",
+            setting=None if as_code or as_list or empty.code is None else "CHORUS_NO_RESULT_CODES",
+            value=None
+            if as_code or as_list or empty.code is None
+            else _with_code(assumed.no_result_codes, empty.code),
         )
     refusal = observations.refusal
     return [

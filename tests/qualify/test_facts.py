@@ -100,7 +100,7 @@ def test_a_duplicate_chorus_accepts_or_answers_with_an_unknown_code_is_a_mismatc
         judge(observations(duplicate=accepted), Assumptions()), "duplicate.refusal"
     ) == Fact(
         "duplicate.refusal",
-        "codeRetour 20300 (DUPLICATE_CODES), HTTP 200 or 400",
+        "codeRetour 20300 (CHORUS_DUPLICATE_CODES), HTTP 200 or 400",
         "pdf QUAL-261128100000P01 sent again: accepted as a second invoice "
         "(identifiantFactureCPP 7)",
         False,
@@ -111,7 +111,7 @@ def test_a_duplicate_chorus_accepts_or_answers_with_an_unknown_code_is_a_mismatc
     assert unknown.matches is False
     assert 'HTTP 400, codeRetour 20999, libelle "déjà"' in unknown.observed
     assert unknown.note is not None
-    assert "20999" in unknown.note
+    assert (unknown.setting, unknown.value) == ("CHORUS_DUPLICATE_CODES", "20300,20999")
     assert fact(judge(observations(duplicate=known), Assumptions()), "duplicate.refusal").matches
 
 

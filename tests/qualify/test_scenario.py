@@ -143,6 +143,27 @@ async def test_refusals_are_reported_on_the_status_the_emulator_uses(status: int
     assert f"HTTP {status}, codeRetour 20300," in fact(outcome, "duplicate.refusal").observed
 
 
+async def test_other_codes_are_found_and_apply_writes_the_codes_that_match(
+    tmp_path: Path,
+) -> None:
+    env_file = tmp_path / ".env"
+    with emulator(code_duplicate_invoice=20999, code_search_empty=20777) as url:
+        first = await run(url)
+        assert first.changes == {
+            "CHORUS_DUPLICATE_CODES": "20300,20999",
+            "CHORUS_NO_RESULT_CODES": "20000,20777",
+        }
+        apply_to_env_file(env_file, first.changes)
+        applied = ChorusSettings(
+            _env_file=env_file, target="emulator", api_url=url, token_url=f"{url}/api/oauth/token"
+        )
+        again = await run(url, applied)
+
+    assert fact(again, "duplicate.refusal").matches is True
+    assert fact(again, "search.empty").matches is True
+    assert again.changes == {}
+
+
 async def test_behaviours_the_gateway_has_no_setting_for_are_reported_as_mismatches() -> None:
     with emulator(
         token_expires_in=1800,
@@ -171,9 +192,11 @@ async def test_behaviours_the_gateway_has_no_setting_for_are_reported_as_mismatc
         "duplicate.refusal",
         "search.empty",
     }
-    # None of them has a setting yet: nothing to apply, each says where the constant lives.
-    assert outcome.changes == {}
-    assert all(f.note and "no setting" in f.note for f in outcome.mismatches)
+    # The dates have no setting yet: each says where the constant lives.
+    assert set(outcome.changes) == {"CHORUS_DUPLICATE_CODES", "CHORUS_NO_RESULT_CODES"}
+    unsettable = [f for f in outcome.mismatches if f.setting is None]
+    assert {f.name for f in unsettable} == {"history.date_format", "history.time_zone"}
+    assert all(f.note and "no setting" in f.note for f in unsettable)
     timing = outcome.observations.flux
     assert timing is not None
     assert timing.seconds_to_final is not None
