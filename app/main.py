@@ -80,8 +80,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         BodySizeLimitMiddleware,
         max_bytes=settings.api.max_body_bytes,
-        # The PDF plus its JSON part and the multipart framing.
-        max_upload_bytes=settings.api.max_pdf_bytes + settings.api.max_body_bytes,
+        # The PDF and its attachments, plus the JSON part and the multipart framing.
+        max_upload_bytes=max(settings.api.max_pdf_bytes, settings.api.max_attachments_total_bytes)
+        + settings.api.max_body_bytes,
     )
     app.add_middleware(NulRefusalMiddleware)
     app.add_middleware(AccessLogMiddleware)

@@ -101,6 +101,9 @@ class EmulatorConfig(BaseSettings):
     # "10 Mo": whether Chorus means 10 * 10^6 or 10 * 2^20 bytes is not documented.
     attachment_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
     attachment_name_max_length: int = Field(default=50, ge=1)
+    # "120 Mo" for an invoice with all its attachments (principal and complementary, or a flux
+    # document's BG-24 and embedded files); the same 2^20 reading as the per-file limit.
+    attachments_total_max_bytes: int = Field(default=120 * 1024 * 1024, ge=1)
     # Comma-separated in the environment, like the gateway's lists.
     attachment_extensions: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: list(DEFAULT_ATTACHMENT_EXTENSIONS)
@@ -135,6 +138,11 @@ class EmulatorConfig(BaseSettings):
     code_attachment_name_invalid: int = 20091
     code_structure_not_found: int = 20092
     code_malformed_request: int = 20099
+    # Invented too: attachments over the total, DEPOT_PDF_SIGNE_API with a file carrying no PDF
+    # signature, and an attachment named twice (or the principal one as complementary).
+    code_attachments_total_too_large: int = 20093
+    code_pdf_not_signed: int = 20094
+    code_attachment_reused: int = 20095
     # deposer/flux: 20001 for an oversize flux is from a synthetic fixture [L]; the others and
     # the unknown-flux code of consulterCR are invented.
     code_flux_too_large: int = 20001

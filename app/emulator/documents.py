@@ -11,7 +11,11 @@ find becomes an error text for `listeErreurDP`, reported when the flux is proces
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
 import io
+import mimetypes
 import tarfile
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -20,6 +24,8 @@ from lxml import etree
 from pydantic import BaseModel, Field
 from pypdf import PdfReader
 from pypdf.errors import PyPdfError
+
+from app.emulator.signature import is_signed_pdf
 
 SYNTAX_CII = "IN_DP_E1_CII_16B"
 SYNTAX_UBL = "IN_DP_E1_UBL_INVOICE"
@@ -72,23 +78,43 @@ def _parse_xml(content: bytes) -> etree._Element:
     return root
 
 
-def _facturx_xml(content: bytes) -> bytes:
-    """The `factur-x.xml` embedded in a Factur-X PDF."""
+def _facturx_parts(content: bytes) -> tuple[bytes, list[tuple[str, bytes]]]:
+    """The `factur-x.xml` embedded in a Factur-X PDF, and its other embedded files."""
     if not content.startswith(b"%PDF-"):
         raise FluxUnreadable("Le fichier n'est pas un PDF.")
     try:
         attachments = PdfReader(io.BytesIO(content)).attachments
-        embedded = attachments.get(FACTURX_ATTACHMENT)
+        embedded = {name: list(attachments[name]) for name in attachments}
     except (PyPdfError, ValueError, KeyError, TypeError) as exc:
         raise FluxUnreadable(f"Le PDF est illisible : {exc}") from None
-    if not embedded:
+    xml = embedded.pop(FACTURX_ATTACHMENT, None)
+    if not xml:
         raise SyntaxMismatch(f"Le PDF ne contient pas de fichier {FACTURX_ATTACHMENT}.")
-    return embedded[0]
+    return xml[0], [(name, data) for name, files in embedded.items() for data in files]
 
 
 def open_flux(content: bytes, syntax: str) -> etree._Element:
     """The invoice document's root element, checked against the announced syntax."""
-    xml = _facturx_xml(content) if syntax == SYNTAX_FACTURX else content
+    return _checked_root(
+        _facturx_parts(content)[0] if syntax == SYNTAX_FACTURX else content, syntax
+    )
+
+
+def read_document(content: bytes, syntax: str) -> DocumentInvoice:
+    """One flux document: what it says, the files it carries, whether it is a signed PDF.
+
+    A Factur-X's files are its BG-24 documents and the PDF's embedded files but `factur-x.xml`.
+    """
+    xml, embedded = _facturx_parts(content) if syntax == SYNTAX_FACTURX else (content, [])
+    document = extract(_checked_root(xml, syntax))
+    document.attachments += [
+        _attachment(name, data, mimetypes.guess_type(name)[0]) for name, data in embedded
+    ]
+    document.signed_pdf = syntax == SYNTAX_FACTURX and is_signed_pdf(content)
+    return document
+
+
+def _checked_root(xml: bytes, syntax: str) -> etree._Element:
     root = _parse_xml(xml)
     expected = UBL_ROOTS if syntax == SYNTAX_UBL else (CII_ROOT,)
     if root.tag not in expected:
@@ -152,6 +178,21 @@ class VatBreakdown(BaseModel):
     amount: Decimal
 
 
+class DocumentAttachment(BaseModel):
+    """A file the document carries (BG-24 or embedded in the PDF); its content is not kept."""
+
+    name: str
+    mime_type: str | None
+    size: int
+    sha256: str
+
+
+def _attachment(name: str, data: bytes, mime_type: str | None) -> DocumentAttachment:
+    return DocumentAttachment(
+        name=name, mime_type=mime_type, size=len(data), sha256=hashlib.sha256(data).hexdigest()
+    )
+
+
 class DocumentInvoice(BaseModel):
     """What the business rules need from one invoice document."""
 
@@ -175,6 +216,8 @@ class DocumentInvoice(BaseModel):
     payable: Decimal | None = None
     lines: list[DocumentLine] = Field(default_factory=list)
     vat: list[VatBreakdown] = Field(default_factory=list)
+    attachments: list[DocumentAttachment] = Field(default_factory=list)
+    signed_pdf: bool = False
     # Why the document cannot be processed at all (missing mandatory data), as Chorus words it.
     problems: list[str] = Field(default_factory=list)
 
@@ -248,6 +291,20 @@ def extract(root: etree._Element) -> DocumentInvoice:
     if not invoice.lines:
         problems.append("La facture doit comporter au moins une ligne.")
     return invoice
+
+
+def _embedded(root: etree._Element, path: str, problems: list[str]) -> list[DocumentAttachment]:
+    """BG-24 documents embedded as base64 (BT-125), named by @filename, typed by @mimeCode."""
+    found = []
+    for node in _nodes(root, path):
+        name = (node.get("filename") or "").strip()
+        try:
+            data = base64.b64decode("".join((node.text or "").split()), validate=True)
+        except (binascii.Error, ValueError):
+            problems.append(f"La pièce jointe {name or '(sans nom)'} (BT-125) n'est pas en base64.")
+            continue
+        found.append(_attachment(name, data, node.get("mimeCode")))
+    return found
 
 
 def _line_problems(lines: list[DocumentLine | None]) -> list[str]:
@@ -362,6 +419,11 @@ def _extract_cii(root: etree._Element) -> DocumentInvoice:
         payable=_amount(root, summation + "ram:DuePayableAmount", problems, "BT-115"),
         lines=[line for line in lines if line is not None],
         vat=vat,
+        attachments=_embedded(
+            root,
+            agreement + "ram:AdditionalReferencedDocument/ram:AttachmentBinaryObject",
+            problems,
+        ),
         problems=problems + _line_problems(lines),
     )
 
@@ -419,5 +481,10 @@ def _extract_ubl(root: etree._Element) -> DocumentInvoice:
         payable=_amount(root, totals + "cbc:PayableAmount", problems, "BT-115"),
         lines=[line for line in lines if line is not None],
         vat=vat,
+        attachments=_embedded(
+            root,
+            "cac:AdditionalDocumentReference/cac:Attachment/cbc:EmbeddedDocumentBinaryObject",
+            problems,
+        ),
         problems=problems + _line_problems(lines),
     )

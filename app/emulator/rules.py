@@ -8,7 +8,8 @@ functions return every violation, in the order the emulator reports them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
 from app.emulator.config import EmulatorConfig
@@ -41,13 +42,24 @@ class Refusal:
 
 
 @dataclass(frozen=True)
+class UploadedFile:
+    """What the rules know of an attachment: from ajouter/fichier, or embedded in a document."""
+
+    name: str
+    extension: str
+    size: int
+    signed_pdf: bool = False
+
+
+@dataclass(frozen=True)
 class SubmissionContext:
     """What the rules need to know beyond the invoice itself."""
 
     caller_structure_ids: frozenset[int]
     recipient: StructureSpec | None
     duplicate: bool
-    usable_attachment_ids: frozenset[int]
+    # The files the caller uploaded, by `pieceJointeId`: the only ones its invoices may name.
+    uploads: Mapping[int, UploadedFile] = field(default_factory=dict)
 
 
 def siret_is_valid(siret: str) -> bool:
@@ -100,7 +112,7 @@ def check_submission(
                 "Un avoir doit indiquer la facture d'origine (numeroFactureOrigine).",
             )
         )
-    refusals += _content_refusals(invoice, context.usable_attachment_ids, config)
+    refusals += _content_refusals(invoice, context.uploads, config)
     refusals += _amount_refusals(invoice, config)
     if context.duplicate:
         refusals.append(
@@ -190,7 +202,7 @@ def _service_problem(code: str, service: ServiceSpec | None) -> str | None:
 
 
 def _content_refusals(
-    invoice: SoumettreFactureIn, usable_attachment_ids: frozenset[int], config: EmulatorConfig
+    invoice: SoumettreFactureIn, uploads: Mapping[int, UploadedFile], config: EmulatorConfig
 ) -> list[Refusal]:
     refusals: list[Refusal] = []
     if invoice.modeDepot == "SAISIE_API" and not invoice.lignePoste:
@@ -200,7 +212,8 @@ def _content_refusals(
                 "En mode SAISIE_API, la facture doit comporter au moins une ligne de poste.",
             )
         )
-    main = invoice.pieceJointePrincipale or []
+    main = [piece.pieceJointePrincipaleId for piece in invoice.pieceJointePrincipale or []]
+    extra = [piece.pieceJointeComplementaireId for piece in invoice.pieceJointeComplementaire or []]
     if invoice.modeDepot != "SAISIE_API" and not main:
         refusals.append(
             Refusal(
@@ -208,10 +221,7 @@ def _content_refusals(
                 f"En mode {invoice.modeDepot}, la pièce jointe principale est obligatoire.",
             )
         )
-    named = [piece.pieceJointePrincipaleId for piece in main] + [
-        piece.pieceJointeComplementaireId for piece in invoice.pieceJointeComplementaire or []
-    ]
-    unknown = [str(piece_id) for piece_id in named if piece_id not in usable_attachment_ids]
+    unknown = [str(piece_id) for piece_id in main + extra if piece_id not in uploads]
     if unknown:
         refusals.append(
             Refusal(
@@ -219,7 +229,32 @@ def _content_refusals(
                 f"Pièce(s) jointe(s) inconnue(s) : {', '.join(unknown)}.",
             )
         )
-    return refusals
+    repeated = sorted({str(piece_id) for piece_id in extra if (main + extra).count(piece_id) > 1})
+    if repeated:
+        refusals.append(
+            Refusal(
+                config.code_attachment_reused,
+                f"Pièce(s) jointe(s) citée(s) plusieurs fois ou principale et complémentaire à la "
+                f"fois : {', '.join(repeated)}.",
+            )
+        )
+    if invoice.modeDepot == "DEPOT_PDF_SIGNE_API":
+        unsigned = [str(piece_id) for piece_id in main if not _signed(uploads.get(piece_id))]
+        if main and unsigned:
+            refusals.append(
+                Refusal(
+                    config.code_pdf_not_signed,
+                    f"En mode DEPOT_PDF_SIGNE_API, la pièce jointe principale doit être un PDF "
+                    f"signé (dictionnaire de signature /ByteRange et /Contents) : "
+                    f"{', '.join(unsigned)}.",
+                )
+            )
+    known = [uploads[piece_id] for piece_id in dict.fromkeys(main + extra) if piece_id in uploads]
+    return refusals + check_attachment_files(known, config)
+
+
+def _signed(upload: UploadedFile | None) -> bool:
+    return upload is not None and upload.signed_pdf
 
 
 def _amount_refusals(invoice: SoumettreFactureIn, config: EmulatorConfig) -> list[Refusal]:
@@ -261,7 +296,8 @@ def check_attachment(name: str, extension: str, size: int, config: EmulatorConfi
         refusals.append(
             Refusal(
                 config.code_attachment_too_large,
-                f"La pièce jointe dépasse la taille maximale autorisée ({size} octets).",
+                f"La pièce jointe {name} dépasse la taille maximale autorisée ({size} octets, "
+                f"au plus {config.attachment_max_bytes}).",
             )
         )
     stem, dot, name_extension = name.rpartition(".")
@@ -270,7 +306,7 @@ def check_attachment(name: str, extension: str, size: int, config: EmulatorConfi
         refusals.append(
             Refusal(
                 config.code_attachment_name_invalid,
-                f"Le nom de la pièce jointe doit comporter une extension et au plus "
+                f"Le nom de la pièce jointe {name} doit comporter une extension et au plus "
                 f"{config.attachment_name_max_length} caractères.",
             )
         )
@@ -278,7 +314,30 @@ def check_attachment(name: str, extension: str, size: int, config: EmulatorConfi
         refusals.append(
             Refusal(
                 config.code_attachment_name_invalid,
-                f"L'extension {extension} n'est pas autorisée pour une pièce jointe.",
+                f"L'extension {extension} n'est pas autorisée pour une pièce jointe ({name}).",
+            )
+        )
+    return refusals
+
+
+def check_attachment_files(files: Sequence[UploadedFile], config: EmulatorConfig) -> list[Refusal]:
+    """Every reason Chorus would refuse this set of attachments of one invoice.
+
+    Each file again, since a file uploaded under other settings, or embedded in a flux document,
+    was never checked; then their total, the principal included.
+    """
+    refusals = [
+        refusal
+        for upload in files
+        for refusal in check_attachment(upload.name, upload.extension, upload.size, config)
+    ]
+    total = sum(upload.size for upload in files)
+    if total > config.attachments_total_max_bytes:
+        refusals.append(
+            Refusal(
+                config.code_attachments_total_too_large,
+                f"Les pièces jointes de la facture dépassent ensemble la taille maximale "
+                f"autorisée ({total} octets, au plus {config.attachments_total_max_bytes}).",
             )
         )
     return refusals

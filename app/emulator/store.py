@@ -15,7 +15,7 @@ import time
 from collections import Counter
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -33,6 +33,16 @@ def id_floor() -> int:
     the real clock, not the emulator's (which tests freeze), since restarts happen in real time.
     """
     return (time.time_ns() - ID_EPOCH_NS) // 1000
+
+
+class InvoiceAttachment(BaseModel):
+    """A file that came with an invoice: its PDF (`principal`) or a supporting document."""
+
+    name: str
+    size: int
+    sha256: str
+    kind: Literal["principal", "complementary"]
+    mime_type: str | None = None
 
 
 class InvoiceRecord(BaseModel):
@@ -59,6 +69,11 @@ class InvoiceRecord(BaseModel):
     events: list[StatusEvent]
     # The deposer/flux deposit the invoice came in (None for soumettre).
     flux_id: str | None = None
+    # Whether the invoice's PDF (principal attachment, or the Factur-X deposited) carries a PDF
+    # signature, as detected, whatever mode it was sent in: Chorus cannot know a signed PDF sent
+    # as DEPOT_PDF_API, a test can.
+    signed_pdf: bool = False
+    attachments: list[InvoiceAttachment] = Field(default_factory=list)
 
 
 class AttachmentRecord(BaseModel):
@@ -72,6 +87,7 @@ class AttachmentRecord(BaseModel):
     sha256: str
     owner_ids: list[int]
     uploaded_at: datetime
+    signed_pdf: bool = False
 
 
 class FluxErrorRecord(BaseModel):
@@ -103,6 +119,8 @@ class FluxRecord(BaseModel):
     deposit_date: date
     processing_at: datetime
     documents: list[dict[str, Any]]
+    # `avecSignature` as the depositor announced it (not checked against the file).
+    with_signature: bool = False
     final_state: str | None = None
     errors: list[FluxErrorRecord] = Field(default_factory=list)
     invoice_ids: list[int] = Field(default_factory=list)
@@ -203,13 +221,13 @@ class Store:
         self._attachments[record.id] = record
         self._save()
 
-    def attachment_ids_of(self, structure_ids: frozenset[int]) -> frozenset[int]:
-        """Attachments uploaded for any of these supplier structures."""
-        return frozenset(
-            record.id
+    def attachments_of(self, structure_ids: frozenset[int]) -> dict[int, AttachmentRecord]:
+        """Attachments uploaded for any of these supplier structures, by id."""
+        return {
+            record.id: record
             for record in self._attachments.values()
             if structure_ids.intersection(record.owner_ids)
-        )
+        }
 
     # --- invoices ------------------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ agreement, delivery and settlement.
 
 from __future__ import annotations
 
+import base64
 from datetime import date
 from decimal import Decimal
 
@@ -16,6 +17,7 @@ from lxml import etree
 from app.formats.model import (
     EN16931_SPECIFICATION,
     SIRET_SCHEME,
+    AdditionalDocument,
     Address,
     DocumentLine,
     EN16931Invoice,
@@ -34,6 +36,8 @@ _RSM = f"{{{RSM_NS}}}"
 _RAM = f"{{{RAM_NS}}}"
 # UNTDID 2379 "CCYYMMDD", the only date format EN 16931 allows in CII.
 _DATE_FORMAT = "102"
+# BG-24's document type code in CII (UNTDID 1001 "related document").
+SUPPORTING_DOCUMENT_TYPE = "916"
 # Scheme of a VAT identifier in SpecifiedTaxRegistration (BT-31, BT-48).
 _VAT_SCHEME = "VA"
 
@@ -91,6 +95,26 @@ def _agreement(transaction: etree._Element, invoice: EN16931Invoice) -> None:
             "IssuerAssignedID",
             invoice.contract_reference,
         )
+    for document in invoice.additional_documents:
+        _additional_document(agreement, document)
+
+
+def _additional_document(agreement: etree._Element, document: AdditionalDocument) -> None:
+    """BG-24, a supporting document, embedded."""
+    referenced = _ram(agreement, "AdditionalReferencedDocument")
+    _text(referenced, "IssuerAssignedID", document.reference)  # BT-122
+    # UNTDID 1001 916 "related document": what CII calls a supporting document (BG-24), as
+    # opposed to 50 (tender or lot) and 130 (invoiced object).
+    _text(referenced, "TypeCode", SUPPORTING_DOCUMENT_TYPE)
+    if document.description:
+        _text(referenced, "Name", document.description)  # BT-123
+    _text(
+        referenced,
+        "AttachmentBinaryObject",
+        base64.b64encode(document.content).decode("ascii"),
+        mimeCode=document.mime_code,
+        filename=document.filename,
+    )
 
 
 def _party(element: etree._Element, party: Party, *, seller: bool) -> None:

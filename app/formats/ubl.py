@@ -9,6 +9,7 @@ date goes: UBL 2.1's CreditNote has no `cbc:DueDate`).
 
 from __future__ import annotations
 
+import base64
 from datetime import date
 from decimal import Decimal
 
@@ -16,6 +17,7 @@ from lxml import etree
 
 from app.formats.model import (
     SIRET_SCHEME,
+    AdditionalDocument,
     Address,
     DocumentLine,
     DocumentType,
@@ -68,6 +70,8 @@ def write_ubl(invoice: EN16931Invoice) -> bytes:
             _cbc(reference, "IssueDate", _date(invoice.preceding_invoice.issue_date))
     if invoice.contract_reference:
         _cbc(_cac(root, "ContractDocumentReference"), "ID", invoice.contract_reference)
+    for document in invoice.additional_documents:  # BG-24, in both Invoice and CreditNote
+        _additional_document(root, document)
     _party(_cac(root, "AccountingSupplierParty"), invoice.seller)
     _party(_cac(root, "AccountingCustomerParty"), invoice.buyer)
     if invoice.delivery_date:  # BT-72
@@ -78,6 +82,21 @@ def write_ubl(invoice: EN16931Invoice) -> bytes:
     for line in invoice.lines:
         _line(root, line, invoice.currency, credit=credit)
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+
+
+def _additional_document(root: etree._Element, document: AdditionalDocument) -> None:
+    """BG-24, a supporting document, embedded (no DocumentTypeCode: that marks BT-18's 130)."""
+    reference = _cac(root, "AdditionalDocumentReference")
+    _cbc(reference, "ID", document.reference)  # BT-122
+    if document.description:
+        _cbc(reference, "DocumentDescription", document.description)  # BT-123
+    _cbc(
+        _cac(reference, "Attachment"),
+        "EmbeddedDocumentBinaryObject",
+        base64.b64encode(document.content).decode("ascii"),
+        mimeCode=document.mime_code,
+        filename=document.filename,
+    )
 
 
 def _party(role: etree._Element, party: Party) -> None:

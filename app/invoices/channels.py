@@ -58,12 +58,22 @@ def resolve_channel(
     structure_override: Channel | None,
     has_pdf: bool,
     has_lines: bool = True,
+    signed: bool = False,
+    signed_facturx: bool = False,
 ) -> Channel:
-    """The channel an invoice takes, given the preferences and what came with it."""
+    """The channel an invoice takes, given the preferences and what came with it.
+
+    A signed PDF cannot have a CII embedded into it (that would break the signature): it goes
+    as `pdf` (DEPOT_PDF_SIGNE_API), unless it already is a Factur-X (`signed_facturx`), which
+    the Factur-X channel then deposits as is.
+    """
     preferred = structure_override or configured
     if has_pdf and not has_lines:
         return Channel.PDF
-    return (_WITH_PDF if has_pdf else _WITHOUT_PDF)[preferred]
+    channel = (_WITH_PDF if has_pdf else _WITHOUT_PDF)[preferred]
+    if signed and channel is Channel.FACTURX and not signed_facturx:
+        return Channel.PDF
+    return channel
 
 
 def needs_structured_document(channel: Channel) -> bool:

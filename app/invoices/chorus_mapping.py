@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import cast
 
@@ -11,8 +12,10 @@ from app.chorus.schemas import (
     Fournisseur,
     LignePoste,
     LigneTva,
+    ModeDepot,
     ModePaiement,
     MontantTotal,
+    PieceJointeComplementaire,
     PieceJointePrincipale,
     References,
     SubmitInvoiceRequest,
@@ -25,22 +28,35 @@ from app.invoices.views import payment_means
 
 @dataclass(frozen=True, slots=True)
 class UploadedPdf:
-    """The invoice PDF once `ajouter/fichier` gave it an id."""
+    """The invoice PDF (or a supporting document) once `ajouter/fichier` gave it an id."""
 
     attachment_id: int
     name: str
+    # A signed PDF goes as DEPOT_PDF_SIGNE_API.
+    signed: bool = False
+
+
+def _mode(pdf: UploadedPdf | None) -> ModeDepot:
+    if pdf is None:
+        return "SAISIE_API"
+    return "DEPOT_PDF_SIGNE_API" if pdf.signed else "DEPOT_PDF_API"
 
 
 def to_submit_request(
-    invoice: Invoice, *, supplier_structure_id: int, pdf: UploadedPdf | None = None
+    invoice: Invoice,
+    *,
+    supplier_structure_id: int,
+    pdf: UploadedPdf | None = None,
+    attachments: Sequence[UploadedPdf] = (),
 ) -> SubmitInvoiceRequest:
-    """The `factures/v1/soumettre` body for `invoice` (lines must be loaded)."""
+    """The `factures/v1/soumettre` body for `invoice` (lines must be loaded), with its PDF and
+    its supporting documents as uploaded."""
     lines = [
         Line(quantity=line.quantity, unit_price=line.unit_price, vat_rate=line.vat_rate)
         for line in invoice.lines
     ]
     return SubmitInvoiceRequest(
-        modeDepot="DEPOT_PDF_API" if pdf is not None else "SAISIE_API",
+        modeDepot=_mode(pdf),
         numeroFactureSaisi=invoice.invoice_number,
         dateFacture=invoice.issue_date,
         destinataire=Destinataire(
@@ -97,5 +113,14 @@ def to_submit_request(
         ]
         if pdf is not None
         else [],
+        # BIMP sends the type as "" (chorus-pro.md §2.1).
+        pieceJointeComplementaire=[
+            PieceJointeComplementaire(
+                pieceJointeComplementaireDesignation=attachment.name,
+                pieceJointeComplementaireId=attachment.attachment_id,
+                pieceJointeComplementaireType="",
+            )
+            for attachment in attachments
+        ],
         commentaire=invoice.note,
     )

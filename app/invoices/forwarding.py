@@ -47,7 +47,7 @@ from app.invoices import repository, transitions
 from app.invoices.channels import FLUX_CHANNELS, Channel, stored_channel
 from app.invoices.chorus_mapping import UploadedPdf, to_submit_request
 from app.invoices.documents import MissingAddress
-from app.invoices.models import Invoice, InvoiceDocument
+from app.invoices.models import Invoice, InvoiceAttachment, InvoiceDocument
 from app.invoices.parties import stored_invoice_parties
 from app.invoices.rendering import PdfRequired, RenderedDocument, render
 from app.invoices.transitions import ChorusChange, Deposit
@@ -76,9 +76,12 @@ class _Context:
     structure: SupplierStructure
     account: TechnicalAccount
     document: InvoiceDocument | None
+    attachments: tuple[InvoiceAttachment, ...] = ()
 
 
-async def _load(resources: Resources, item: OutboxItem) -> _Context | Outcome:
+async def _load(
+    resources: Resources, item: OutboxItem, *, with_attachments: bool = False
+) -> _Context | Outcome:
     """Everything the handler needs, read in a short session closed before any HTTP call."""
     if item.invoice_id is None:
         return GiveUp("outbox item without an invoice")
@@ -88,6 +91,7 @@ async def _load(resources: Resources, item: OutboxItem) -> _Context | Outcome:
             return GiveUp(f"invoice {item.invoice_id} not found")
         structure = await session.get(SupplierStructure, invoice.supplier_siret)
         document = await session.get(InvoiceDocument, invoice.id) if invoice.has_pdf else None
+        attachments = await repository.attachments(session, invoice.id) if with_attachments else ()
     recheck = utc_now() + timedelta(seconds=resources.settings.outbox.paused_recheck_seconds)
     if structure is None:
         DELIVERIES.labels("no_account").inc()
@@ -100,7 +104,7 @@ async def _load(resources: Resources, item: OutboxItem) -> _Context | Outcome:
         DELIVERIES.labels("paused").inc()
         return Reschedule(recheck, note=f"structure paused: {structure.paused_reason}")
     account = technical_account(structure, resources.password_box)
-    return _Context(invoice, structure, account, document)
+    return _Context(invoice, structure, account, document, attachments)
 
 
 def _chain(*applies: Apply | None) -> Apply:
@@ -114,7 +118,7 @@ def _chain(*applies: Apply | None) -> Apply:
 
 async def deliver_invoice(resources: Resources, item: OutboxItem) -> Outcome:
     """Send one queued invoice to Chorus Pro and classify what happened."""
-    loaded = await _load(resources, item)
+    loaded = await _load(resources, item, with_attachments=True)
     if not isinstance(loaded, _Context):
         return loaded
     invoice = loaded.invoice
@@ -160,7 +164,11 @@ def _reconcile_first(item: OutboxItem) -> bool:
 async def _submit(
     resources: Resources, loaded: _Context, item: OutboxItem, channel: Channel
 ) -> Outcome:
-    """`soumettre`, as SAISIE_API or (with the ERP's PDF) DEPOT_PDF_API."""
+    """`soumettre`, as SAISIE_API or (with the ERP's PDF) DEPOT_PDF_API, DEPOT_PDF_SIGNE_API
+    for a signed one; supporting documents are uploaded first, then named in the invoice.
+
+    Re-uploading on a retry is harmless: an uploaded file Chorus shows nobody until an invoice
+    names it."""
     invoice, client = loaded.invoice, resources.chorus
     first_sync = timedelta(seconds=resources.settings.outbox.sync_first_delay_seconds)
     # Where Chorus numbers the invoice itself, a search by our number proves nothing.
@@ -185,8 +193,23 @@ async def _submit(
                 loaded.document.content_type,
                 loaded.document.content,
             )
-            pdf = UploadedPdf(attachment_id=attachment_id, name=loaded.document.filename)
-        request = to_submit_request(invoice, supplier_structure_id=structure_id, pdf=pdf)
+            pdf = UploadedPdf(
+                attachment_id=attachment_id,
+                name=loaded.document.filename,
+                signed=loaded.document.signed,
+            )
+        uploaded = [
+            UploadedPdf(
+                attachment_id=await client.upload_attachment(
+                    loaded.account, attachment.filename, attachment.content_type, attachment.content
+                ),
+                name=attachment.filename,
+            )
+            for attachment in loaded.attachments
+        ]
+        request = to_submit_request(
+            invoice, supplier_structure_id=structure_id, pdf=pdf, attachments=uploaded
+        )
         if unsearchable:
             await _mark_sending(resources, item)
         response = await client.submit_invoice(loaded.account, request)
@@ -315,6 +338,7 @@ async def _deposit_flux(
             document=rendered.content,
             file_name=rendered.filename,
             syntax=rendered.syntax,
+            signed=rendered.signed,
         )
     except ChorusRefusal as refusal:
         if refusal.endpoint not in DEPOSIT_ENDPOINTS:
@@ -364,7 +388,16 @@ async def _render(
         pdf = loaded.document.content if loaded.document is not None else None
         # Embedding into a large PDF takes a while: keep the event loop (and leases) moving.
         rendered = await asyncio.to_thread(
-            render, invoice, channel, parties.addresses, pdf=pdf, buyer_name=parties.buyer_name
+            partial(
+                render,
+                invoice,
+                channel,
+                parties.addresses,
+                pdf=pdf,
+                buyer_name=parties.buyer_name,
+                attachments=loaded.attachments,
+                signed=loaded.document is not None and loaded.document.signed,
+            )
         )
     except (MissingAddress, PdfRequired, PdfUnusable, ValueError) as problem:
         return _format_invalid(invoice, f"the document cannot be written: {problem}")

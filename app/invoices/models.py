@@ -137,6 +137,28 @@ class InvoiceDocument(Base):
     size: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(64))
     content: Mapped[bytes] = mapped_column(LargeBinary)
+    # A signed PDF is sent as is (DEPOT_PDF_SIGNE_API, or a signed Factur-X flux), never modified.
+    signed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    signer: Mapped[str | None] = mapped_column(String(300))
+    signed_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class InvoiceAttachment(Base):
+    """A supporting document sent with an invoice (Chorus's "pièce jointe complémentaire")."""
+
+    __tablename__ = "invoice_attachment"
+    __table_args__ = (UniqueConstraint("invoice_id", "position"),)
+
+    id: Mapped[int] = mapped_column(BigIntegerKey, primary_key=True, autoincrement=True)
+    invoice_id: Mapped[str] = mapped_column(ForeignKey("invoice.id"), index=True)
+    # 1, 2, ... in the order received; the `n` of GET /v1/invoices/{id}/attachments/{n}.
+    position: Mapped[int] = mapped_column(Integer)
+    filename: Mapped[str] = mapped_column(String(50))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
 
 

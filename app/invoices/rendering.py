@@ -8,6 +8,7 @@ another syntax later. Pure but for the formats' own process-wide caches.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from app.chorus.schemas import FluxSyntax
@@ -25,11 +26,11 @@ from app.formats.cii import write_cii
 from app.formats.conformance import Syntax
 from app.formats.facturx import write_facturx
 from app.formats.from_canonical import to_en16931
-from app.formats.model import EN16931Invoice
+from app.formats.model import AdditionalDocument, EN16931Invoice, mime_code_for
 from app.formats.ubl import write_ubl
 from app.invoices.channels import Channel
 from app.invoices.documents import PartyAddresses
-from app.invoices.models import Invoice
+from app.invoices.models import Invoice, InvoiceAttachment
 from app.invoices.views import buyer_address, supplier_address
 
 XML_MEDIA_TYPE = "application/xml"
@@ -55,6 +56,8 @@ class RenderedDocument:
     filename: str
     content_type: str
     content: bytes
+    # A signed Factur-X, deposited as the ERP sent it (`avecSignature`).
+    signed: bool = False
 
 
 class PdfRequired(Exception):
@@ -111,17 +114,42 @@ def stored_draft(invoice: Invoice) -> InvoiceDraft:
 
 
 def en16931_for(
-    invoice: Invoice, addresses: PartyAddresses, *, buyer_name: str | None = None
+    invoice: Invoice,
+    addresses: PartyAddresses,
+    *,
+    buyer_name: str | None = None,
+    attachments: Sequence[InvoiceAttachment] = (),
 ) -> EN16931Invoice:
     """The EN 16931 model of a stored invoice, with the parties' resolved addresses (and the
-    buyer's name from Chorus's directory when the invoice gave none)."""
+    buyer's name from Chorus's directory when the invoice gave none), and as BG-24 those
+    attachments EN 16931 can embed."""
     return to_en16931(
         stored_draft(invoice),
         seller_address=addresses.seller,
         buyer_address=addresses.buyer,
         buyer_name=invoice.buyer_name or buyer_name,
         payment_terms=invoice.payment_terms,
+        additional_documents=additional_documents(attachments),
     )
+
+
+def additional_documents(attachments: Sequence[InvoiceAttachment]) -> list[AdditionalDocument]:
+    """BG-24 entries for the attachments whose type EN 16931 takes (submission refused the
+    others on the CII and UBL channels)."""
+    documents = []
+    for attachment in attachments:
+        mime_code = mime_code_for(attachment.filename)
+        if mime_code is not None:
+            documents.append(
+                AdditionalDocument(
+                    reference=attachment.filename,
+                    description=None,
+                    filename=attachment.filename,
+                    mime_code=mime_code,
+                    content=attachment.content,
+                )
+            )
+    return documents
 
 
 def render(
@@ -131,10 +159,21 @@ def render(
     *,
     pdf: bytes | None = None,
     buyer_name: str | None = None,
+    attachments: Sequence[InvoiceAttachment] = (),
+    signed: bool = False,
 ) -> RenderedDocument:
-    """The bytes `channel` deposits for `invoice`; a Factur-X needs the ERP's PDF."""
-    document = en16931_for(invoice, addresses, buyer_name=buyer_name)
+    """The bytes `channel` deposits for `invoice`; a Factur-X needs the ERP's PDF.
+
+    Attachments go inside a CII or UBL (BG-24), beside the CII in a Factur-X. A `signed` PDF
+    on the Factur-X channel already is a Factur-X and is deposited as is.
+    """
     stem = _file_stem(invoice.invoice_number)
+    if channel is Channel.FACTURX and signed and pdf is not None:
+        return RenderedDocument(
+            channel, _SYNTAXES[channel], Syntax.FACTURX, f"{stem}.pdf", PDF_MEDIA_TYPE, pdf, True
+        )
+    embedded = attachments if channel is not Channel.FACTURX else ()
+    document = en16931_for(invoice, addresses, buyer_name=buyer_name, attachments=embedded)
     if channel is Channel.UBL:
         return RenderedDocument(
             channel,
@@ -158,7 +197,7 @@ def render(
             Syntax.FACTURX,
             f"{stem}.pdf",
             PDF_MEDIA_TYPE,
-            write_facturx(pdf, cii),
+            write_facturx(pdf, cii, {a.filename: a.content for a in attachments}),
         )
     raise ValueError(f"channel {channel} deposits no structured document")
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from app.invoices.models import Invoice
+from app.invoices.models import Invoice, InvoiceAttachment, InvoiceDocument
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,3 +64,60 @@ async def list_page(session: AsyncSession, where: InvoiceFilter, limit: int) -> 
         query = query.where(Invoice.id < where.before_id)
     query = _with_children(query.order_by(Invoice.id.desc()).limit(limit))
     return (await session.scalars(query)).all()
+
+
+@dataclass(frozen=True, slots=True)
+class Extras:
+    """What an invoice's answer says of its PDF's signature and its attachments."""
+
+    signed: bool = False
+    signer: str | None = None
+    signed_at: datetime | None = None
+    attachments: int = 0
+
+
+NO_EXTRAS = Extras()
+
+
+async def extras(session: AsyncSession, invoice_ids: Sequence[str]) -> dict[str, Extras]:
+    """The signature and attachment count of these invoices, without reading any content."""
+    if not invoice_ids:
+        return {}
+    ids = list(invoice_ids)
+    signed = {
+        row.invoice_id: row
+        for row in await session.execute(
+            select(
+                InvoiceDocument.invoice_id,
+                InvoiceDocument.signer,
+                InvoiceDocument.signed_at,
+            ).where(InvoiceDocument.invoice_id.in_(ids), InvoiceDocument.signed.is_(True))
+        )
+    }
+    counts: dict[str, int] = {
+        invoice_id: count
+        for invoice_id, count in await session.execute(
+            select(InvoiceAttachment.invoice_id, func.count())
+            .where(InvoiceAttachment.invoice_id.in_(ids))
+            .group_by(InvoiceAttachment.invoice_id)
+        )
+    }
+    return {
+        invoice_id: Extras(
+            signed=invoice_id in signed,
+            signer=signed[invoice_id].signer if invoice_id in signed else None,
+            signed_at=signed[invoice_id].signed_at if invoice_id in signed else None,
+            attachments=counts.get(invoice_id, 0),
+        )
+        for invoice_id in ids
+    }
+
+
+async def attachments(session: AsyncSession, invoice_id: str) -> tuple[InvoiceAttachment, ...]:
+    """Every supporting document of an invoice, with its bytes, in order (for delivery)."""
+    rows = await session.scalars(
+        select(InvoiceAttachment)
+        .where(InvoiceAttachment.invoice_id == invoice_id)
+        .order_by(InvoiceAttachment.position)
+    )
+    return tuple(rows)

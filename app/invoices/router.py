@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from functools import partial
 from typing import Annotated
+from urllib.parse import quote
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from app.api_types import CursorQuery, InvoiceIdPath, SiretQuery
@@ -15,18 +16,20 @@ from app.db.session import SessionDep, SessionmakerDep
 from app.dependencies import ResourcesDep, SettingsDep
 from app.errors import UnsupportedMediaType
 from app.idempotency import service as idempotency
-from app.invoices import document_service, service
+from app.invoices import attachment_service, document_service, service
 from app.invoices.document_service import ConformanceLevel, DocumentFormat, ValidationReport
 from app.invoices.parsing import decode_json_body
 from app.invoices.schemas import (
+    AttachmentList,
     InvoiceIn,
     InvoiceOut,
     InvoicePage,
     InvoiceStatus,
     ValidationOut,
 )
-from app.invoices.uploads import PdfSubmission, read_pdf_submission
+from app.invoices.uploads import PdfSubmission, read_attachments, read_pdf_submission
 from app.problems import problem_responses
+from app.settings import ApiSettings
 
 router = APIRouter(prefix="/v1/invoices", tags=["invoices"])
 
@@ -38,12 +41,22 @@ _INVOICE_BODY = {
             "multipart/form-data": {
                 "schema": {
                     "type": "object",
-                    "required": ["file", "invoice"],
+                    "required": ["invoice"],
                     "properties": {
                         "file": {
                             "type": "string",
                             "format": "binary",
-                            "description": "The invoice PDF, at most API_MAX_PDF_BYTES.",
+                            "description": "The invoice PDF, at most API_MAX_PDF_BYTES; signed "
+                            "or not (a signed PDF is sent as is). Required unless attachments "
+                            "come with a JSON invoice.",
+                        },
+                        "attachment": {
+                            "type": "array",
+                            "items": {"type": "string", "format": "binary"},
+                            "description": "Supporting documents (repeat the part): a name of "
+                            "at most 50 characters with an extension Chorus accepts, at most "
+                            "API_MAX_ATTACHMENT_BYTES each, API_MAX_ATTACHMENTS_TOTAL_BYTES with "
+                            "the PDF.",
                         },
                         "invoice": {
                             "type": "string",
@@ -72,11 +85,19 @@ IdempotencyKey = Annotated[
 ]
 
 
-async def _read_submission(request: Request, max_pdf_bytes: int) -> PdfSubmission:
-    """The invoice JSON, and the PDF when the body is multipart."""
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+def _content_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+async def _read_submission(request: Request, settings: ApiSettings) -> PdfSubmission:
+    """The invoice JSON, and the PDF and attachments when the body is multipart."""
+    content_type = _content_type(request)
     if content_type == "multipart/form-data":
-        return await read_pdf_submission(request, max_pdf_bytes=max_pdf_bytes)
+        return await read_pdf_submission(
+            request,
+            max_pdf_bytes=settings.max_pdf_bytes,
+            limits=service.attachment_limits(settings),
+        )
     if content_type != "application/json" and not content_type.endswith("+json"):
         raise UnsupportedMediaType(
             "Send the invoice as application/json, or multipart/form-data with a PDF."
@@ -105,7 +126,7 @@ async def create_invoice(
 ) -> JSONResponse:
     """Normalize, validate and store an invoice; it is then delivered to Chorus Pro."""
     key = idempotency.checked_key(idempotency_key)
-    read = await _read_submission(request, resources.settings.api.max_pdf_bytes)
+    read = await _read_submission(request, resources.settings.api)
     submission = await service.submit_invoice(
         session,
         sessionmaker,
@@ -113,6 +134,7 @@ async def create_invoice(
         document=read.document,
         pdf=read.pdf,
         pdf_problems=read.violations,
+        attachments=read.attachments,
         idempotency_key=key,
         settings=resources.settings.api,
         lookup=partial(online_requirements, resources, caller),
@@ -145,7 +167,7 @@ async def validate_invoice(
     ] = None,
 ) -> ValidationReport:
     """Run normalization and every rule (the supplier's registration too); store nothing."""
-    read = await _read_submission(request, resources.settings.api.max_pdf_bytes)
+    read = await _read_submission(request, resources.settings.api)
     accepted = await service.check_invoice(
         read.document,
         resources.settings.api,
@@ -156,6 +178,7 @@ async def validate_invoice(
         with_pdf=read.pdf is not None,
         delivery_format=resources.settings.chorus.delivery_format,
         pdf=read.pdf.content if read.pdf is not None else None,
+        attachments=read.attachments,
     )
     report = (
         await document_service.check_conformance(
@@ -231,6 +254,99 @@ async def get_invoice_pdf(
         media_type="application/pdf",
         headers={"Content-Disposition": f'attachment; filename="{document.filename}"'},
     )
+
+
+_ATTACHMENT_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["attachment"],
+                    "properties": {
+                        "attachment": {
+                            "type": "array",
+                            "items": {"type": "string", "format": "binary"},
+                            "description": "Supporting documents (repeat the part), checked as "
+                            "at submission.",
+                        }
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+@router.post(
+    "/{invoice_id}/attachments",
+    status_code=201,
+    response_model=AttachmentList,
+    summary="Add supporting documents to a queued invoice",
+    openapi_extra=_ATTACHMENT_BODY,
+    responses=problem_responses(400, 401, 403, 404, 409, 413, 415, 422),
+)
+async def add_attachments(
+    invoice_id: InvoiceIdPath,
+    request: Request,
+    session: SessionDep,
+    caller: WriterDep,
+    settings: SettingsDep,
+) -> AttachmentList:
+    """Only before the first delivery attempt (409 ATTACHMENTS_CLOSED after); answers them all."""
+    if _content_type(request) != "multipart/form-data":
+        raise UnsupportedMediaType("Send the attachments as multipart/form-data parts.")
+    attachments = await read_attachments(request, service.attachment_limits(settings.api))
+    return await attachment_service.add_attachments(
+        session, caller, invoice_id, attachments, settings.api
+    )
+
+
+@router.get(
+    "/{invoice_id}/attachments",
+    response_model=AttachmentList,
+    summary="The supporting documents sent with an invoice",
+    responses=problem_responses(401, 403, 404),
+)
+async def list_attachments(
+    invoice_id: InvoiceIdPath, session: SessionDep, caller: ReaderDep
+) -> AttachmentList:
+    """In the order received, without their bytes."""
+    return await attachment_service.list_attachments(session, caller, invoice_id)
+
+
+@router.get(
+    "/{invoice_id}/attachments/{position}",
+    response_class=Response,
+    summary="One supporting document",
+    responses={
+        200: {"content": {"application/octet-stream": {}}, "description": "As uploaded."},
+        **problem_responses(401, 403, 404, 422),
+    },
+)
+async def get_attachment(
+    invoice_id: InvoiceIdPath,
+    position: Annotated[int, Path(ge=1, le=10_000)],
+    session: SessionDep,
+    caller: ReaderDep,
+) -> Response:
+    """Served back exactly as uploaded."""
+    attachment = await attachment_service.get_attachment(session, caller, invoice_id, position)
+    return Response(
+        attachment.content,
+        media_type=attachment.content_type,
+        headers={
+            "Content-Disposition": _disposition(attachment.filename),
+            "ETag": f'"{attachment.sha256}"',
+        },
+    )
+
+
+def _disposition(filename: str) -> str:
+    # Headers are Latin-1: an ASCII fallback, and the exact name per RFC 6266 / RFC 8187.
+    fallback = filename.encode("ascii", "replace").decode("ascii").replace("?", "_")
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
 _DOCUMENT_HEADERS = {

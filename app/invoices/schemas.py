@@ -406,6 +406,40 @@ class PdfOut(BaseModel):
     url: str
 
 
+class DocumentOut(BaseModel):
+    """The invoice PDF's signature: a signed PDF is sent as is (DEPOT_PDF_SIGNE_API)."""
+
+    signed: bool
+    signer: str | None = Field(description="The signing certificate's common name.")
+    signed_at: datetime | None = Field(
+        description="The signature's timestamp, else the time the signer declared."
+    )
+
+
+class AttachmentsOut(BaseModel):
+    """The supporting documents sent with the invoice."""
+
+    count: int
+    url: str
+
+
+class AttachmentOut(BaseModel):
+    """One supporting document."""
+
+    position: int = Field(description="1, 2, ...: the `n` of its URL.")
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    url: str
+
+
+class AttachmentList(BaseModel):
+    """An invoice's supporting documents, in the order received."""
+
+    items: list[AttachmentOut]
+
+
 class PaymentOut(BaseModel):
     """The payment means sent to Chorus Pro, and the account."""
 
@@ -441,6 +475,10 @@ class InvoiceOut(BaseModel):
     lines: list[LineOut]
     totals: TotalsOut
     pdf: PdfOut | None
+    document: DocumentOut | None = Field(
+        default=None, description="The PDF's signature; null for an invoice without a PDF."
+    )
+    attachments: AttachmentsOut | None = None
     validation: ValidationOut
     chorus: ChorusOut
     failure: FailureOut | None = None

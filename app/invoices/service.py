@@ -7,7 +7,7 @@ import base64
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from functools import partial
 from typing import Any, Literal, TypeVar
 
@@ -44,6 +44,12 @@ from app.formats.conformance import unit_codes
 from app.formats.facturx import PdfUnusable, ensure_embeddable
 from app.idempotency import service as idempotency
 from app.invoices import repository, transitions
+from app.invoices.attachments import (
+    AttachmentLimits,
+    UploadedAttachment,
+    attachment_violations,
+    channel_violations,
+)
 from app.invoices.channels import (
     DEFAULT_CHANNEL,
     Channel,
@@ -51,10 +57,23 @@ from app.invoices.channels import (
     resolve_channel,
 )
 from app.invoices.documents import country_codes
-from app.invoices.models import Invoice, InvoiceDocument, InvoiceHistory, InvoiceLine
+from app.invoices.models import (
+    Invoice,
+    InvoiceAttachment,
+    InvoiceDocument,
+    InvoiceHistory,
+    InvoiceLine,
+)
 from app.invoices.parsing import parse_invoice, to_address, to_draft, totals_violations
 from app.invoices.repository import InvoiceFilter
 from app.invoices.schemas import AddressIn, InvoiceIn, InvoiceOut, InvoicePage, TotalsIn
+from app.invoices.signed_pdfs import (
+    UNSIGNED,
+    Signature,
+    SignatureCheck,
+    check_signatures,
+    facturx_violations,
+)
 from app.invoices.uploads import UploadedFile, chorus_filename
 from app.invoices.views import invoice_out
 from app.metrics_registry import VALIDATION_FAILURES
@@ -75,6 +94,8 @@ class Accepted:
     validation_mode: Literal["online", "offline"]
     # How it goes to Chorus Pro, decided now: it was validated for that channel.
     channel: Channel = DEFAULT_CHANNEL
+    # The PDF's signature, when it is signed (it is then sent as is).
+    signature: Signature | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,16 +201,33 @@ def _with_defaults(invoice: InvoiceIn, profile: SupplierProfile | None) -> Invoi
     )
 
 
+def attachment_limits(settings: ApiSettings) -> AttachmentLimits:
+    """Chorus's limits on supporting documents, as configured."""
+    return AttachmentLimits(
+        max_bytes=settings.max_attachment_bytes,
+        max_total_bytes=settings.max_attachments_total_bytes,
+        max_count=settings.max_attachments,
+    )
+
+
 def _channel(
     configured: Channel,
     profile: SupplierProfile | None,
     invoice: InvoiceIn | None,
     *,
     has_pdf: bool,
+    signature: Signature | None = None,
+    with_attachments: bool = False,
 ) -> Channel:
     override = profile.delivery_format if profile else None
     channel = resolve_channel(
-        configured, structure_override=Channel(override) if override else None, has_pdf=has_pdf
+        configured,
+        structure_override=Channel(override) if override else None,
+        has_pdf=has_pdf,
+        signed=signature is not None,
+        # A signed Factur-X is deposited as is, so nothing can be added inside it: with
+        # supporting documents it goes by `soumettre`, which takes them beside it.
+        signed_facturx=signature is not None and signature.facturx and not with_attachments,
     )
     # A PDF invoice may come without lines; a Factur-X cannot (EN 16931 BR-16), so that PDF
     # goes as it always did, DEPOT_PDF_API, which keeps the supplier's number too.
@@ -231,15 +269,30 @@ async def check_invoice(
     with_pdf: bool = False,
     delivery_format: Channel = DEFAULT_CHANNEL,
     pdf: bytes | None = None,
+    attachments: Sequence[UploadedAttachment] = (),
 ) -> Accepted:
     """Normalize and validate for the channel the invoice will take (`delivery_format`, or its
-    structure's override); raises `InvoiceInvalid` listing every problem (the PDF's too)."""
+    structure's override); raises `InvoiceInvalid` listing every problem (the PDF's and the
+    attachments' too)."""
     parsed = parse_invoice(document)
     invoice = _compact_vat_number(parsed.invoice)
-    violations = [*pdf_violations, *parsed.violations]
+    signed: SignatureCheck = UNSIGNED
+    if pdf is not None and not pdf_violations:
+        signed = await check_signatures(pdf, require_trusted=settings.require_trusted_signature)
+    violations = [*pdf_violations, *signed.violations, *parsed.violations]
+    violations += attachment_violations(
+        attachments, attachment_limits(settings), pdf_size=len(pdf) if pdf is not None else 0
+    )
     requirements: BuyerRequirements | None = None
     profile: SupplierProfile | None = None
-    channel = _channel(delivery_format, None, invoice, has_pdf=with_pdf)
+    route = partial(
+        _channel,
+        delivery_format,
+        has_pdf=with_pdf,
+        signature=signed.signature,
+        with_attachments=bool(attachments),
+    )
+    channel = route(None, invoice)
     if invoice is not None:
         reported = {violation.field for violation in violations}
         # A malformed total was reported (and left out) by the parser: not "required" again.
@@ -250,7 +303,7 @@ async def check_invoice(
             profile = await suppliers(supplier_siret)
             supplier_registered = profile is not None
             invoice = _with_defaults(invoice, profile)
-            channel = _channel(delivery_format, profile, invoice, has_pdf=with_pdf)
+            channel = route(profile, invoice)
         buyer = invoice.buyer
         if (
             buyer is not None
@@ -270,7 +323,16 @@ async def check_invoice(
             country_codes=country_codes(),
         )
         violations += validate_invoice(to_draft(invoice), policy)
-        if channel is Channel.FACTURX and pdf is not None and not pdf_violations:
+        violations += channel_violations(attachments, channel)
+        if channel is Channel.FACTURX:
+            violations += facturx_violations(signed.signature, invoice.invoice_number)
+        # A signed PDF is deposited as is: nothing is embedded into it.
+        if (
+            channel is Channel.FACTURX
+            and pdf is not None
+            and not pdf_violations
+            and signed.signature is None
+        ):
             violations += await _facturx_pdf_violations(pdf)
     if violations or invoice is None:
         for violation in violations:
@@ -283,6 +345,7 @@ async def check_invoice(
         invoice=_completed(invoice),
         validation_mode="offline" if requirements is None else "online",
         channel=channel,
+        signature=signed.signature,
     )
 
 
@@ -308,8 +371,10 @@ async def submit_invoice(
     pdf: UploadedFile | None = None,
     pdf_problems: Sequence[Violation] = (),
     delivery_format: Channel = DEFAULT_CHANNEL,
+    attachments: Sequence[UploadedAttachment] = (),
 ) -> Submission:
-    """Validate, then store the invoice (and its PDF) with its outbox row in one transaction."""
+    """Validate, then store the invoice (its PDF and attachments) with its outbox row in one
+    transaction."""
     accepted = await check_invoice(
         document,
         settings,
@@ -320,9 +385,11 @@ async def submit_invoice(
         with_pdf=pdf is not None,
         delivery_format=delivery_format,
         pdf=pdf.content if pdf is not None else None,
+        attachments=attachments,
     )
+    store = partial(_store, session, sessionmaker, caller, accepted, pdf, attachments)
     if idempotency_key is None:
-        created = await _store(session, sessionmaker, caller, accepted, pdf)
+        created = await store()
         return Submission(201, created, f"/v1/invoices/{created['id']}", replayed=False)
 
     key_policy = idempotency.KeyPolicy(
@@ -333,13 +400,15 @@ async def submit_invoice(
         sessionmaker,
         client_id=caller.client_id,
         key=idempotency_key,
-        request_fingerprint=submission_fingerprint(accepted.invoice.model_dump(mode="json"), pdf),
+        request_fingerprint=submission_fingerprint(
+            accepted.invoice.model_dump(mode="json"), pdf, attachments
+        ),
         policy=key_policy,
     )
     if replay is not None:
         return Submission(replay.status, replay.body, replay.location, replayed=True)
     try:
-        created = await _store(session, sessionmaker, caller, accepted, pdf)
+        created = await store()
         location = f"/v1/invoices/{created['id']}"
         await idempotency.complete(
             session,
@@ -357,15 +426,24 @@ async def submit_invoice(
     return Submission(201, created, location, replayed=False)
 
 
-def submission_fingerprint(normalized_invoice: dict[str, Any], pdf: UploadedFile | None) -> str:
+def submission_fingerprint(
+    normalized_invoice: dict[str, Any],
+    pdf: UploadedFile | None,
+    attachments: Sequence[UploadedAttachment] = (),
+) -> str:
     """What makes two submissions "the same request" for an Idempotency-Key.
 
     Absent (null) fields are left out, so a release that adds an optional field still replays
-    the keys stored before it instead of answering IDEMPOTENCY_KEY_REUSED.
+    the keys stored before it instead of answering IDEMPOTENCY_KEY_REUSED; for the same reason
+    attachments count only when there are some.
     """
-    return idempotency.fingerprint(
-        {"invoice": _without_nulls(normalized_invoice), "pdf": pdf.sha256 if pdf else None}
-    )
+    request: dict[str, Any] = {
+        "invoice": _without_nulls(normalized_invoice),
+        "pdf": pdf.sha256 if pdf else None,
+    }
+    if attachments:
+        request["attachments"] = [[a.filename, a.sha256] for a in attachments]
+    return idempotency.fingerprint(request)
 
 
 def _without_nulls(document: Any) -> Any:
@@ -382,6 +460,7 @@ async def _store(
     caller: Caller,
     accepted: Accepted,
     pdf: UploadedFile | None,
+    attachments: Sequence[UploadedAttachment] = (),
 ) -> dict[str, Any]:
     invoice_in = accepted.invoice
     supplier, buyer = _present(invoice_in.supplier), _present(invoice_in.buyer)
@@ -466,22 +545,50 @@ async def _store(
         await session.execute(insert(InvoiceLine), [_row(line) for line in invoice.lines])
     await session.execute(insert(InvoiceHistory), [_row(entry) for entry in invoice.history])
     if pdf is not None:
-        session.add(
-            InvoiceDocument(
-                invoice_id=invoice.id,
-                filename=chorus_filename(invoice_number),
-                content_type="application/pdf",
-                size=len(pdf.content),
-                sha256=pdf.sha256,
-                content=pdf.content,
-                created_at=now,
-            )
+        signature = accepted.signature
+        document = InvoiceDocument(
+            invoice_id=invoice.id,
+            filename=chorus_filename(invoice_number),
+            content_type="application/pdf",
+            size=len(pdf.content),
+            sha256=pdf.sha256,
+            content=pdf.content,
+            signed=signature is not None,
+            signer=signature.signer if signature else None,
+            signed_at=signature.signed_at if signature else None,
+            created_at=now,
         )
+        session.add(document)
+    for position, attachment in enumerate(attachments, start=1):
+        session.add(attachment_row(invoice.id, position, attachment, now))
     await record_event(session, type=EventType.INVOICE_QUEUED, invoice=invoice)
     enqueue(session, OutboxKind.DELIVER_INVOICE, invoice_id=invoice.id)
     await session.flush()
     # `invoice` was never added to the session: it is the in-memory copy of what was inserted.
-    return invoice_out(invoice).model_dump(mode="json")
+    signature = accepted.signature if pdf is not None else None
+    extras = repository.Extras(
+        signed=signature is not None,
+        signer=signature.signer if signature else None,
+        signed_at=signature.signed_at if signature else None,
+        attachments=len(attachments),
+    )
+    return invoice_out(invoice, extras).model_dump(mode="json")
+
+
+def attachment_row(
+    invoice_id: str, position: int, attachment: UploadedAttachment, now: datetime
+) -> InvoiceAttachment:
+    """The row of a supporting document (its bytes are the ones read from the request)."""
+    return InvoiceAttachment(
+        invoice_id=invoice_id,
+        position=position,
+        filename=attachment.filename,
+        content_type=attachment.content_type,
+        size=len(attachment.content),
+        sha256=attachment.sha256,
+        content=attachment.content,
+        created_at=now,
+    )
 
 
 def _address_columns(party: str, address: AddressIn | None) -> dict[str, str | None]:
@@ -525,7 +632,8 @@ async def get_invoice(session: AsyncSession, caller: Caller, invoice_id: str) ->
     invoice = await repository.get(session, invoice_id)
     if invoice is None or not caller.may_see_supplier(invoice.supplier_siret):
         raise NotFound(f"No invoice {invoice_id}.")
-    return invoice_out(invoice)
+    found = await repository.extras(session, [invoice.id])
+    return invoice_out(invoice, found[invoice.id])
 
 
 def _decode_cursor(cursor: str) -> str:
@@ -565,7 +673,9 @@ async def list_invoices(
         before_id=_decode_cursor(cursor) if cursor else None,
     )
     rows: Sequence[Invoice] = await repository.list_page(session, where, limit + 1)
-    items = [invoice_out(row) for row in rows[:limit]]
+    page = rows[:limit]
+    found = await repository.extras(session, [row.id for row in page])
+    items = [invoice_out(row, found[row.id]) for row in page]
     next_cursor = _encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
     return InvoicePage(items=items, next_cursor=next_cursor)
 
@@ -582,7 +692,8 @@ async def retry_invoice(session: AsyncSession, invoice_id: str) -> InvoiceOut:
     await transitions.requeue(session, invoice)
     await session.flush()
     refreshed = await repository.get(session, invoice_id, fresh=True)
-    return invoice_out(refreshed or invoice)
+    found = await repository.extras(session, [invoice_id])
+    return invoice_out(refreshed or invoice, found[invoice_id])
 
 
 async def get_pdf(session: AsyncSession, caller: Caller, invoice_id: str) -> InvoiceDocument:

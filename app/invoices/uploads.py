@@ -12,6 +12,7 @@ from starlette.requests import Request
 
 from app.domain.violations import Code, Violation
 from app.errors import MalformedRequest
+from app.invoices.attachments import AttachmentLimits, UploadedAttachment
 from app.invoices.parsing import decode_json_body
 
 PDF_MAGIC = b"%PDF-"
@@ -35,31 +36,70 @@ class UploadedFile:
 
 @dataclass(frozen=True, slots=True)
 class PdfSubmission:
-    """The two parts, read; the file's problems are listed, not raised."""
+    """The parts, read; the file's problems are listed, not raised (the attachments' are
+    checked with the invoice)."""
 
     document: dict[str, Any]
     pdf: UploadedFile | None
     violations: list[Violation]
+    attachments: tuple[UploadedAttachment, ...] = ()
 
 
-async def read_pdf_submission(request: Request, *, max_pdf_bytes: int) -> PdfSubmission:
-    """Parse the multipart body; a missing or malformed `invoice` part is a 400."""
-    async with request.form(max_files=1, max_fields=1, max_part_size=1024 * 1024) as form:
+async def read_pdf_submission(
+    request: Request, *, max_pdf_bytes: int, limits: AttachmentLimits
+) -> PdfSubmission:
+    """Parse the multipart body; a missing or malformed `invoice` part is a 400.
+
+    Each file is read into memory once, at most its limit plus one byte (enough to tell it is
+    over); those bytes are the ones checked, fingerprinted and stored.
+    """
+    async with request.form(
+        max_files=limits.max_count + 2, max_fields=1, max_part_size=1024 * 1024
+    ) as form:
         invoice_part = form.get("invoice")
         file_part = form.get("file")
         if invoice_part is None:
             raise MalformedRequest("The multipart body needs an 'invoice' part (the JSON).")
         text = invoice_part if isinstance(invoice_part, str) else (await invoice_part.read())
         document = decode_json_body(text.encode("utf-8") if isinstance(text, str) else text)
+        attachments = await _attachments(form.getlist(ATTACHMENT_PART), limits)
         if not isinstance(file_part, UploadFile):
-            return PdfSubmission(
-                document, None, [Violation("file", Code.PDF_INVALID, "The 'file' part is missing.")]
-            )
+            # Supporting documents may come with a JSON invoice, which then has no PDF.
+            missing = [] if attachments else [Violation("file", Code.PDF_INVALID, _NO_FILE)]
+            return PdfSubmission(document, None, missing, attachments)
         content = await file_part.read(max_pdf_bytes + 1)
         filename = file_part.filename or "invoice.pdf"
     return PdfSubmission(
-        document, UploadedFile(filename, content), pdf_violations(content, max_pdf_bytes)
+        document,
+        UploadedFile(filename, content),
+        pdf_violations(content, max_pdf_bytes),
+        attachments,
     )
+
+
+ATTACHMENT_PART = "attachment"
+_NO_FILE = "The 'file' part is missing."
+
+
+async def read_attachments(request: Request, limits: AttachmentLimits) -> list[UploadedAttachment]:
+    """The `attachment` parts of a multipart body (`POST /v1/invoices/{id}/attachments`)."""
+    async with request.form(max_files=limits.max_count + 1, max_fields=0) as form:
+        attachments = await _attachments(form.getlist(ATTACHMENT_PART), limits)
+    if not attachments:
+        raise MalformedRequest("The multipart body needs at least one 'attachment' part.")
+    return list(attachments)
+
+
+async def _attachments(
+    parts: list[UploadFile | str], limits: AttachmentLimits
+) -> tuple[UploadedAttachment, ...]:
+    read = []
+    for part in parts:
+        if not isinstance(part, UploadFile):
+            raise MalformedRequest("Each 'attachment' part must be a file (with a filename).")
+        content = await part.read(limits.max_bytes + 1)
+        read.append(UploadedAttachment((part.filename or "").strip(), content))
+    return tuple(read)
 
 
 def pdf_violations(content: bytes, max_pdf_bytes: int) -> list[Violation]:

@@ -12,11 +12,14 @@ from app.domain.invoice import (
 )
 from app.invoices.channels import CHORUS_NAMES, Channel, stored_channel
 from app.invoices.models import Invoice
+from app.invoices.repository import NO_EXTRAS, Extras
 from app.invoices.schemas import (
     AddressOut,
+    AttachmentsOut,
     BuyerOut,
     ChorusOut,
     ChorusRejection,
+    DocumentOut,
     FailureOut,
     HistoryOut,
     InvoiceOut,
@@ -38,6 +41,10 @@ _ROUTES: dict[Channel, Literal["flux", "pdf", "saisie"]] = {
 }
 
 
+# A signed PDF goes by `soumettre` in its own mode (a signed Factur-X flux keeps its syntax).
+SIGNED_PDF_MODE = "DEPOT_PDF_SIGNE_API"
+
+
 def _chorus_number(invoice: Invoice) -> str | None:
     if invoice.chorus_invoice_id is None:
         return None
@@ -51,8 +58,9 @@ def _failure(invoice: Invoice) -> FailureOut | None:
     return FailureOut(code=invoice.failure_code, detail=failures[-1].detail if failures else None)
 
 
-def invoice_out(invoice: Invoice) -> InvoiceOut:
-    """The resource for `invoice` (lines and history must be loaded)."""
+def invoice_out(invoice: Invoice, extras: Extras = NO_EXTRAS) -> InvoiceOut:
+    """The resource for `invoice` (lines and history must be loaded; `extras` from
+    `repository.extras`)."""
     rejection = invoice.chorus_rejection
     channel = stored_channel(invoice.chorus_channel, has_pdf=invoice.has_pdf)
     return InvoiceOut(
@@ -101,12 +109,20 @@ def invoice_out(invoice: Invoice) -> InvoiceOut:
         ],
         totals=TotalsOut(net=invoice.total_net, vat=invoice.total_vat, gross=invoice.total_gross),
         pdf=PdfOut(url=f"/v1/invoices/{invoice.id}/pdf") if invoice.has_pdf else None,
+        document=DocumentOut(signed=extras.signed, signer=extras.signer, signed_at=extras.signed_at)
+        if invoice.has_pdf
+        else None,
+        attachments=AttachmentsOut(
+            count=extras.attachments, url=f"/v1/invoices/{invoice.id}/attachments"
+        ),
         validation=ValidationOut(mode=cast(Literal["online", "offline"], invoice.validation_mode)),
         chorus=ChorusOut(
             invoice_id=invoice.chorus_invoice_id,
             number=_chorus_number(invoice),
             channel=_ROUTES[channel],
-            syntax=CHORUS_NAMES[channel],
+            syntax=SIGNED_PDF_MODE
+            if channel is Channel.PDF and extras.signed
+            else CHORUS_NAMES[channel],
             flux_id=invoice.chorus_flux_number,
             flux_number=invoice.chorus_flux_number,
             status=invoice.chorus_status,

@@ -51,6 +51,8 @@ class Doc:
     # A document-level allowance (BG-20), taken off BT-106 to give BT-109.
     allowance: Decimal = Decimal("0.00")
     extra: dict[str, Any] = field(default_factory=dict)
+    # BG-24 supporting documents embedded in the XML: (file name, MIME code, content).
+    attachments: list[tuple[str, str, bytes]] = field(default_factory=list)
 
     @property
     def net(self) -> Decimal:
@@ -148,6 +150,17 @@ def cii(doc: Doc | None = None, **values: Any) -> bytes:
     _add(_add(buyer, a + "PostalTradeAddress"), a + "CountryID", "FR")
     if doc.ej is not None:
         _add(_add(agreement, a + "BuyerOrderReferencedDocument"), a + "IssuerAssignedID", doc.ej)
+    for index, (name, mime, content) in enumerate(doc.attachments, start=1):
+        reference = _add(agreement, a + "AdditionalReferencedDocument")
+        _add(reference, a + "IssuerAssignedID", f"PJ-{index}")
+        _add(reference, a + "TypeCode", "916")
+        _add(
+            reference,
+            a + "AttachmentBinaryObject",
+            base64.b64encode(content).decode(),
+            mimeCode=mime,
+            filename=name,
+        )
     _add(trade, a + "ApplicableHeaderTradeDelivery")
     settlement = _add(trade, a + "ApplicableHeaderTradeSettlement")
     _add(settlement, a + "InvoiceCurrencyCode", doc.currency)
@@ -213,6 +226,16 @@ def ubl(doc: Doc | None = None, **values: Any) -> bytes:
             b + "ID",
             doc.preceding,
         )
+    for index, (name, mime, content) in enumerate(doc.attachments, start=1):
+        reference = _add(root, c + "AdditionalDocumentReference")
+        _add(reference, b + "ID", f"PJ-{index}")
+        _add(
+            _add(reference, c + "Attachment"),
+            b + "EmbeddedDocumentBinaryObject",
+            base64.b64encode(content).decode(),
+            mimeCode=mime,
+            filename=name,
+        )
     supplier = _add(_add(root, c + "AccountingSupplierParty"), c + "Party")
     if doc.supplier is not None:
         _add(_add(supplier, c + "PartyIdentification"), b + "ID", doc.supplier, schemeID="0009")
@@ -271,12 +294,14 @@ def ubl(doc: Doc | None = None, **values: Any) -> bytes:
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
 
 
-def facturx(xml: bytes, attachment_name: str = "factur-x.xml") -> bytes:
-    """A one-page PDF with `xml` embedded under `attachment_name` (not PDF/A: the emulator reads
-    the embedded CII, it does not check PDF/A conformance)."""
+def facturx(xml: bytes, attachment_name: str = "factur-x.xml", *extra: tuple[str, bytes]) -> bytes:
+    """A one-page PDF with `xml` embedded under `attachment_name`, and any `extra` files (not
+    PDF/A: the emulator reads the embedded files, it does not check PDF/A conformance)."""
     writer = PdfWriter()
     writer.add_blank_page(width=595, height=842)
     writer.add_attachment(attachment_name, xml)
+    for name, content in extra:
+        writer.add_attachment(name, content)
     buffer = io.BytesIO()
     writer.write(buffer)
     return buffer.getvalue()

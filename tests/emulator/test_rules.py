@@ -42,7 +42,6 @@ def test_every_violation_is_reported_in_order() -> None:
         caller_structure_ids=frozenset({999}),
         recipient=DIRECTORY.by_identifier("11000201100044"),
         duplicate=True,
-        usable_attachment_ids=frozenset(),
     )
 
     refusals = check_submission(SoumettreFactureIn.model_validate(body), context, CONFIG)
@@ -55,7 +54,6 @@ def test_a_valid_invoice_has_no_violation() -> None:
         caller_structure_ids=frozenset({ACME.structure_id}),
         recipient=DIRECTORY.by_identifier("11000201100044"),
         duplicate=False,
-        usable_attachment_ids=frozenset(),
     )
 
     assert (

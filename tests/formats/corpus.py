@@ -21,7 +21,8 @@ from app.domain.invoice import (
     Supplier,
     compute_totals,
 )
-from app.formats.model import Address, EN16931Invoice
+from app.formats.model import AdditionalDocument, Address, EN16931Invoice
+from tests.formats.pdfs import blank_pdf
 
 STATE_SIRET = "11000201100044"
 SUPPLIER_SIRET = "41234567010000"
@@ -63,6 +64,8 @@ class Scenario:
     seller_identifier_type: str | None = None
     preceding_invoice_date: date | None = None
     payment_terms: str | None = None
+    # BG-24: supporting documents embedded in the CII or UBL.
+    additional_documents: tuple[AdditionalDocument, ...] = ()
     tags: frozenset[str] = field(default_factory=frozenset)
 
     def document(self) -> EN16931Invoice:
@@ -77,6 +80,7 @@ class Scenario:
             seller_identifier_type=self.seller_identifier_type,
             preceding_invoice_date=self.preceding_invoice_date,
             payment_terms=self.payment_terms,
+            additional_documents=self.additional_documents,
         )
 
 
@@ -244,6 +248,42 @@ SCENARIOS: tuple[Scenario, ...] = (
             framework="A2_FACTURE_FOURNISSEUR_DEJA_PAYEE",
             contract_reference="MARCHE-2026-017",
         ),
+    ),
+)
+
+DELIVERY_NOTE = AdditionalDocument(
+    reference="BL-2026-0457",
+    description="Bon de livraison signe",
+    filename="bon-de-livraison.pdf",
+    mime_code="application/pdf",
+    content=blank_pdf(),
+)
+TIMESHEET = AdditionalDocument(
+    reference="RELEVE-2026-11",
+    description=None,
+    filename="releve d'heures novembre.csv",
+    mime_code="text/csv",
+    content=b"date;heures\n2026-11-02;7,5\n2026-11-03;8\n",
+)
+
+SCENARIOS += (
+    Scenario(
+        "one_attachment",
+        _draft("F2026-000112", (_line("Livraison de mobilier", "1", "2450.00", "20"),)),
+        additional_documents=(DELIVERY_NOTE,),
+        tags=frozenset({"attachments"}),
+    ),
+    Scenario(
+        "two_attachments",
+        _draft(
+            "AV2026-000113",
+            (_line("Avoir sur heures de maintenance", "3", "65.00", "20", "HUR"),),
+            type=InvoiceType.CREDIT_NOTE,
+            preceding_invoice="F2026-000112",
+        ),
+        preceding_invoice_date=date(2026, 11, 20),
+        additional_documents=(DELIVERY_NOTE, TIMESHEET),
+        tags=frozenset({"attachments", "credit_note"}),
     ),
 )
 

@@ -46,7 +46,11 @@ def _all(root: etree._Element, path: str) -> list[str]:
 def test_every_scenario_passes_the_xsd_and_the_en16931_schematron(case: Scenario) -> None:
     report = check(write_cii(case.document()), Syntax.CII)
 
-    assert report.findings == ()
+    # CII-SR-476 counts BG-24 attachments over the whole header agreement, though EN 16931 lets
+    # each supporting document carry one: a warning, not fatal, with two or more attachments.
+    several = len(case.additional_documents) > 1
+    assert [f.rule_id for f in report.findings] == (["CII-SR-476"] if several else [])
+    assert report.ok
 
 
 @pytest.mark.parametrize("case", SCENARIOS, ids=lambda case: case.name)

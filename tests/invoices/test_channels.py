@@ -57,3 +57,16 @@ def test_only_flux_channels_need_a_structured_document() -> None:
         Channel.FACTURX,
     }
     assert CHORUS_NAMES[Channel.FACTURX] == "IN_DP_E2_CII_FACTURX"
+
+
+@pytest.mark.parametrize("configured", [Channel.CII, Channel.UBL, Channel.FACTURX])
+def test_a_signed_pdf_is_never_embedded_into_so_it_goes_as_a_pdf(configured: Channel) -> None:
+    chosen = resolve_channel(configured, structure_override=None, has_pdf=True, signed=True)
+    assert chosen is Channel.PDF
+
+
+def test_a_signed_factur_x_keeps_the_factur_x_channel_and_is_deposited_as_is() -> None:
+    chosen = resolve_channel(
+        Channel.CII, structure_override=None, has_pdf=True, signed=True, signed_facturx=True
+    )
+    assert chosen is Channel.FACTURX

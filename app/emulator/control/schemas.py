@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -16,6 +17,16 @@ class StatusEventOut(BaseModel):
     code: str
     at: datetime
     comment: str | None
+
+
+class AttachmentOut(BaseModel):
+    """A file that came with an invoice (its content is not kept, its digest is)."""
+
+    name: str
+    size: int
+    sha256: str
+    kind: Literal["principal", "complementary"]
+    mime_type: str | None
 
 
 class InvoiceOut(BaseModel):
@@ -39,6 +50,9 @@ class InvoiceOut(BaseModel):
     history: list[StatusEventOut]
     # The deposer/flux deposit it came in, for `mode` EDI.
     flux_id: str | None = None
+    # Whether its PDF carries a signature dictionary, as detected, whatever `mode` says.
+    signed_pdf: bool = False
+    attachments: list[AttachmentOut] = Field(default_factory=list)
 
 
 class InvoiceList(BaseModel):
@@ -74,6 +88,8 @@ class FluxOut(BaseModel):
     state_at: datetime
     deposited_at: datetime
     processing_at: datetime
+    # `avecSignature` as deposited.
+    with_signature: bool
     document_numbers: list[str | None]
     errors: list[FluxErrorOut]
     invoice_ids: list[int]

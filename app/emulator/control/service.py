@@ -6,6 +6,7 @@ from collections import Counter
 
 from app.emulator.control.schemas import (
     AccountOut,
+    AttachmentOut,
     FluxErrorOut,
     FluxOut,
     InvoiceList,
@@ -54,6 +55,11 @@ def describe_invoice(emulator: Emulator, record: InvoiceRecord) -> InvoiceOut:
             for event in visible(record.events, now)
         ],
         flux_id=record.flux_id,
+        signed_pdf=record.signed_pdf,
+        attachments=[
+            AttachmentOut.model_validate(attachment.model_dump())
+            for attachment in record.attachments
+        ],
     )
 
 
@@ -85,6 +91,7 @@ def describe_flux(emulator: Emulator, record: FluxRecord) -> FluxOut:
         state_at=since,
         deposited_at=record.deposited_at,
         processing_at=record.processing_at,
+        with_signature=record.with_signature,
         document_numbers=[document.get("number") for document in record.documents],
         errors=[
             FluxErrorOut(

@@ -10,6 +10,7 @@ from app.emulator.auth import Caller
 from app.emulator.envelope import ChorusRefusal, MalformedRequest
 from app.emulator.rules import check_attachment
 from app.emulator.runtime import Emulator
+from app.emulator.signature import is_signed_pdf
 from app.emulator.store import AttachmentRecord
 from app.emulator.wire.transverses import AjouterFichierIn, AjouterFichierOut
 
@@ -17,7 +18,7 @@ from app.emulator.wire.transverses import AjouterFichierIn, AjouterFichierOut
 def add_attachment(
     emulator: Emulator, caller: Caller, upload: AjouterFichierIn
 ) -> AjouterFichierOut:
-    """Check and record the file; only its digest is kept, the content is dropped."""
+    """Check and record the file; only its digest (and whether it is a signed PDF) is kept."""
     try:
         # Some encoders wrap base64 in lines; the line breaks carry no data.
         content = base64.b64decode("".join(upload.pieceJointeFichier.split()), validate=True)
@@ -39,6 +40,7 @@ def add_attachment(
         sha256=hashlib.sha256(content).hexdigest(),
         owner_ids=sorted(caller.structure_ids),
         uploaded_at=emulator.now(),
+        signed_pdf=is_signed_pdf(content),
     )
     emulator.store.add_attachment(record)
     return AjouterFichierOut(libelle=emulator.config.success_libelle, pieceJointeId=record.id)

@@ -9,6 +9,8 @@ next call to the emulator (`settle_flux`, run before every request) applies the 
 (`modeDepot` `EDI`, the document's own number, planned lifecycle from the processing instant),
 one that fails is listed with its reasons in `listeErreurDP`. The flux ends `IN_INTEGRE` (all
 integrated), `IN_REJETE` (none) or `IN_INTEGRE_PARTIEL` (a `.tar.gz` with some of each).
+The files a document carries (BG-24, or embedded in a Factur-X) meet the attachment limits of
+`soumettre` and stay with the integrated invoice as its complementary attachments.
 """
 
 from __future__ import annotations
@@ -30,16 +32,20 @@ from app.emulator.documents import (
     FluxTooLarge,
     FluxUnreadable,
     SyntaxMismatch,
-    extract,
     is_archive,
-    open_flux,
+    read_document,
     unpack,
 )
 from app.emulator.envelope import ChorusRefusal
 from app.emulator.lifecycle import fate_of, planned_steps, schedule
-from app.emulator.rules import SubmissionContext, check_submission
+from app.emulator.rules import (
+    SubmissionContext,
+    UploadedFile,
+    check_attachment_files,
+    check_submission,
+)
 from app.emulator.runtime import Emulator
-from app.emulator.store import FluxErrorRecord, FluxRecord, InvoiceRecord
+from app.emulator.store import FluxErrorRecord, FluxRecord, InvoiceAttachment, InvoiceRecord
 from app.emulator.wire.factures import CadreFacturationCode, SoumettreFactureIn
 from app.emulator.wire.flux import (
     ConsulterCRDetailleOut,
@@ -112,6 +118,7 @@ def deposit_flux(emulator: Emulator, caller: Caller, body: DeposerFluxIn) -> Dep
         deposit_date=emulator.today(),
         processing_at=now + timedelta(seconds=config.flux_processing_seconds),
         documents=[document.model_dump(mode="json") for document in documents],
+        with_signature=body.avecSignature,
     )
     store.add_flux(record)
     return DeposerFluxOut(
@@ -128,12 +135,12 @@ def _read_documents(emulator: Emulator, content: bytes, syntax: str) -> list[Doc
     One unreadable or mistaken file refuses the whole archive, naming the file.
     """
     if not is_archive(content):
-        return [extract(open_flux(content, syntax))]
+        return [read_document(content, syntax)]
     config = emulator.config
     documents = []
     for name, data in unpack(content, config.flux_max_invoices, config.flux_max_bytes):
         try:
-            documents.append(extract(open_flux(data, syntax)))
+            documents.append(read_document(data, syntax))
         except (FluxUnreadable, SyntaxMismatch) as exc:
             raise type(exc)(f"{name} : {exc}") from None
     return documents
@@ -281,9 +288,15 @@ def _check(
         caller_structure_ids=frozenset(record.caller_structure_ids),
         recipient=store.directory.by_identifier((document.buyer_siret or "").strip()),
         duplicate=duplicate,
-        usable_attachment_ids=frozenset(),
     )
     refusals = check_submission(invoice, context, emulator.config)
+    refusals += check_attachment_files(
+        [
+            UploadedFile(item.name, item.name.rpartition(".")[2], item.size)
+            for item in document.attachments
+        ],
+        emulator.config,
+    )
     if duplicate:
         store.count_duplicate(supplier.identifier)
     return [refusal.libelle for refusal in refusals], invoice
@@ -307,7 +320,7 @@ def _process(emulator: Emulator, record: FluxRecord) -> None:
                 for reason in problems or ["Facture non intégrée."]
             ]
         else:
-            record.invoice_ids.append(_integrate(emulator, record, invoice))
+            record.invoice_ids.append(_integrate(emulator, record, document, invoice))
     if rejected == 0:
         record.final_state = IN_INTEGRE
     elif rejected == len(record.documents):
@@ -317,7 +330,9 @@ def _process(emulator: Emulator, record: FluxRecord) -> None:
     emulator.store.save_flux(record)
 
 
-def _integrate(emulator: Emulator, record: FluxRecord, invoice: SoumettreFactureIn) -> int:
+def _integrate(
+    emulator: Emulator, record: FluxRecord, document: DocumentInvoice, invoice: SoumettreFactureIn
+) -> int:
     """Record the invoice the flux carried; its lifecycle starts when the flux is processed."""
     config = emulator.config
     store = emulator.store
@@ -369,6 +384,17 @@ def _integrate(emulator: Emulator, record: FluxRecord, invoice: SoumettreFacture
             request=invoice.model_dump(mode="json"),
             events=events,
             flux_id=record.number,
+            signed_pdf=document.signed_pdf,
+            attachments=[
+                InvoiceAttachment(
+                    name=item.name,
+                    size=item.size,
+                    sha256=item.sha256,
+                    kind="complementary",
+                    mime_type=item.mime_type,
+                )
+                for item in document.attachments
+            ],
         )
     )
     return invoice_id

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from typing import Literal
 
 from app.emulator.auth import Caller
 from app.emulator.envelope import ChorusRefusal, MalformedRequest
 from app.emulator.lifecycle import DEPOSEE, fate_of, planned_steps, schedule
-from app.emulator.rules import SubmissionContext, check_submission
+from app.emulator.rules import SubmissionContext, UploadedFile, check_submission
 from app.emulator.runtime import Emulator
-from app.emulator.store import InvoiceRecord
+from app.emulator.store import AttachmentRecord, InvoiceAttachment, InvoiceRecord
 from app.emulator.wire.factures import SoumettreFactureIn, SoumettreFactureOut
 
 
@@ -35,11 +36,15 @@ def submit_invoice(
         and store.find_invoice(supplier_id, number, invoice_type) is not None
     )
     recipient = store.directory.by_identifier(invoice.destinataire.codeDestinataire.strip())
+    uploads = store.attachments_of(caller.structure_ids)
     context = SubmissionContext(
         caller_structure_ids=caller.structure_ids,
         recipient=recipient,
         duplicate=duplicate,
-        usable_attachment_ids=store.attachment_ids_of(caller.structure_ids),
+        uploads={
+            upload.id: UploadedFile(upload.name, upload.extension, upload.size, upload.signed_pdf)
+            for upload in uploads.values()
+        },
     )
     refusals = check_submission(invoice, context, config)
     supplier = store.directory.by_id(supplier_id)
@@ -71,6 +76,13 @@ def submit_invoice(
     service_code = (invoice.destinataire.codeServiceExecutant or "").strip() or None
     service = recipient.service_by_code(service_code) if service_code else None
     request = invoice.model_dump(mode="json")
+    principal = [
+        uploads[piece.pieceJointePrincipaleId] for piece in invoice.pieceJointePrincipale or []
+    ]
+    complementary = [
+        uploads[piece.pieceJointeComplementaireId]
+        for piece in invoice.pieceJointeComplementaire or []
+    ]
     # Stands in for the SHA-256 of the deposit certificate Chorus returns ([L] on the algorithm).
     fingerprint = base64.b64encode(
         hashlib.sha256(f"{invoice_id}|{supplier.identifier}|{number}|{today}".encode()).digest()
@@ -94,6 +106,9 @@ def submit_invoice(
             fingerprint=fingerprint,
             request=request,
             events=events,
+            signed_pdf=any(upload.signed_pdf for upload in principal),
+            attachments=[_kept(upload, "principal") for upload in principal]
+            + [_kept(upload, "complementary") for upload in complementary],
         )
     )
     return SoumettreFactureOut(
@@ -104,4 +119,16 @@ def submit_invoice(
         dateDepot=today,
         identifiantStructure=supplier.identifier,
         empreinteCertificatDepot=fingerprint,
+    )
+
+
+def _kept(
+    upload: AttachmentRecord, kind: Literal["principal", "complementary"]
+) -> InvoiceAttachment:
+    return InvoiceAttachment(
+        name=upload.name,
+        size=upload.size,
+        sha256=upload.sha256,
+        kind=kind,
+        mime_type=upload.mime_type,
     )
