@@ -251,7 +251,6 @@ def postgres_pids() -> list[int]:
     return pids
 
 
-@dataclass
 def with_descendants(pids: Sequence[int]) -> list[int]:
     """`pids` and every process they started (a worker's schematron pool, say), from /proc."""
     found: list[int] = []
@@ -267,6 +266,7 @@ def with_descendants(pids: Sequence[int]) -> list[int]:
     return found
 
 
+@dataclass
 class CpuMeter:
     """CPU used by some processes, and by the whole machine, between start() and stop().
 

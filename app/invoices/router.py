@@ -16,7 +16,7 @@ from app.db.session import SessionDep, SessionmakerDep
 from app.dependencies import ResourcesDep, SettingsDep
 from app.errors import UnsupportedMediaType
 from app.idempotency import service as idempotency
-from app.invoices import attachment_service, document_service, service
+from app.invoices import attachment_service, batch, document_service, service
 from app.invoices.document_service import ConformanceLevel, DocumentFormat, ValidationReport
 from app.invoices.parsing import decode_json_body
 from app.invoices.schemas import (
@@ -144,6 +144,46 @@ async def create_invoice(
     if submission.replayed:
         headers["Idempotent-Replayed"] = "true"
     return JSONResponse(submission.body, status_code=submission.status, headers=headers)
+
+
+_BATCH_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/InvoiceBatchIn"}}
+        },
+    }
+}
+
+
+@router.post(
+    "/batch",
+    response_model=batch.InvoiceBatchOut,
+    summary="Submit up to 500 invoices at once",
+    openapi_extra=_BATCH_BODY,
+    responses=problem_responses(400, 401, 403, 413, 415, 422),
+)
+async def create_invoice_batch(
+    request: Request,
+    sessionmaker: SessionmakerDep,
+    caller: WriterDep,
+    resources: ResourcesDep,
+) -> JSONResponse:
+    """Each item is answered as `POST /v1/invoices` would answer it, in order; valid ones are
+    stored even when others fail. A body that is not a batch stores nothing."""
+    content_type = _content_type(request)
+    if content_type != "application/json" and not content_type.endswith("+json"):
+        raise UnsupportedMediaType("Send the batch as application/json.")
+    items = batch.read_batch(decode_json_body(await request.body()))
+    body = await batch.submit_batch(
+        sessionmaker,
+        items,
+        caller=caller,
+        settings=resources.settings.api,
+        lookup=partial(online_requirements, resources, caller),
+        delivery_format=resources.settings.chorus.delivery_format,
+    )
+    return JSONResponse(body)
 
 
 @router.post(
@@ -420,4 +460,4 @@ async def retry_invoice(
 
 
 # Referenced by the request bodies above, which are read by hand to report every problem at once.
-INVOICE_SCHEMAS = (InvoiceIn,)
+INVOICE_SCHEMAS = (InvoiceIn, batch.InvoiceBatchIn)

@@ -1,0 +1,174 @@
+"""Batch benchmark: `POST /v1/invoices/batch` with 100 ten-line invoices per request.
+
+    .venv/bin/python -m bench.batch                              # PostgreSQL, 1 API process
+    .venv/bin/python -m bench.batch --db sqlite --batches 5 --connections 1
+
+Serves the gateway (`gateway serve --workers N`) on a fresh database, then, from this process,
+posts `--batches` batches over `--connections` concurrent connections, `--runs` times (numbers
+unique across runs, each item with its own idempotency key unless `--no-idempotency-key`).
+Prints accepted invoices/s per run and their median, and the API's CPU per accepted invoice.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import httpx
+
+from bench.common import (
+    LOOPBACK,
+    BenchError,
+    Database,
+    Gateway,
+    background_busy,
+    cpu_by_pid,
+    fmt,
+    free_port,
+    invoice_body_parts,
+    log,
+    machine_summary,
+    print_table,
+    with_descendants,
+    workdir,
+)
+
+TARGET_RATE = 5000.0
+
+
+@dataclass
+class Run:
+    """One timed run."""
+
+    invoices: int
+    accepted: int
+    seconds: float
+    api_cpu_ms: float  # per accepted invoice
+
+    @property
+    def rate(self) -> float:
+        """Accepted invoices per second."""
+        return self.accepted / self.seconds if self.seconds else 0.0
+
+
+def _batch_body(prefix: str, suffix: str, tag: str, size: int, keys: bool) -> bytes:
+    items = []
+    for n in range(size):
+        number = f"{tag}-{n}"
+        key = f',"idempotency_key":"{number}"' if keys else ""
+        items.append(f'{{"invoice":{prefix}{number}{suffix}{key}}}')
+    return ('{"invoices":[' + ",".join(items) + "]}").encode("utf-8")
+
+
+def _post(client: httpx.Client, body: bytes) -> int:
+    response = client.post("/v1/invoices/batch", content=body)
+    if response.status_code != 200:
+        raise BenchError(f"batch answered {response.status_code}: {response.text[:300]}")
+    return sum(1 for item in response.json()["items"] if item["status"] == 201)
+
+
+def _api_cpu(api_pid: int) -> float:
+    return sum(cpu_by_pid(with_descendants([api_pid])).values())
+
+
+def _run(
+    port: int, api_pid: int, key: str, *, batches: int, size: int, connections: int, keys: bool
+) -> Run:
+    prefix, suffix = invoice_body_parts()
+    # Built before the clock starts: the load generator's work is not the gateway's.
+    bodies = [
+        _batch_body(prefix, suffix, f"B{uuid.uuid4().hex[:8]}", size, keys) for _ in range(batches)
+    ]
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    clients = [
+        httpx.Client(base_url=f"http://{LOOPBACK}:{port}", headers=headers, timeout=300)
+        for _ in range(connections)
+    ]
+    try:
+        with ThreadPoolExecutor(connections) as pool:
+            cpu0 = _api_cpu(api_pid)
+            started = time.monotonic()
+            futures = [
+                pool.submit(_post, clients[i % connections], body) for i, body in enumerate(bodies)
+            ]
+            accepted = sum(future.result() for future in futures)
+            seconds = time.monotonic() - started
+            cpu = _api_cpu(api_pid) - cpu0
+    finally:
+        for client in clients:
+            client.close()
+    cpu_ms = 1000 * cpu / accepted if accepted else 0.0
+    return Run(batches * size, accepted, seconds, cpu_ms)
+
+
+def main() -> None:
+    """Parse arguments, run, print the figures."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", choices=["sqlite", "postgresql"], default="postgresql")
+    parser.add_argument("--workers", type=int, default=1, help="API processes")
+    parser.add_argument("--batches", type=int, default=10, help="batches per run")
+    parser.add_argument("--size", type=int, default=100, help="invoices per batch")
+    parser.add_argument("--connections", type=int, default=4)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--no-idempotency-key", dest="keys", action="store_false")
+    args = parser.parse_args()
+    if not (1 <= args.size <= 500 and 1 <= args.batches <= 1000 and 1 <= args.runs <= 20):
+        parser.error("--size 1..500, --batches 1..1000, --runs 1..20")
+    machine = machine_summary()
+    busy = background_busy()
+    runs: list[Run] = []
+    with workdir() as root:
+        database = Database.create(args.db, root)
+        try:
+            gateway = Gateway(database, root)
+            gateway.migrate()
+            key = gateway.create_client()
+            gateway.add_structure()
+            port = free_port()
+            api = gateway.serve(port, args.workers)
+            try:
+                log("warm-up batch")
+                _run(port, api.pid, key, batches=1, size=10, connections=1, keys=args.keys)
+                for n in range(args.runs):
+                    log(f"run {n + 1}/{args.runs}: {args.batches} batches of {args.size}")
+                    runs.append(
+                        _run(
+                            port,
+                            api.pid,
+                            key,
+                            batches=args.batches,
+                            size=args.size,
+                            connections=args.connections,
+                            keys=args.keys,
+                        )
+                    )
+            finally:
+                api.stop()
+        finally:
+            database.drop()
+    rates = sorted(run.rate for run in runs)
+    median = statistics.median(rates)
+    print(f"\n## POST /v1/invoices/batch ({args.db}, {args.workers} API process(es))\n")
+    print(
+        f"machine: {machine['cpu_count']} cores, {machine['cpu_model']}, commit "
+        f"{machine['revision']}, busy before start {busy:.0f} %; {args.size} invoices per batch, "
+        f"{args.connections} connections, idempotency keys {'on' if args.keys else 'off'}\n"
+    )
+    rows = [
+        [n + 1, r.invoices, r.accepted, fmt(r.seconds, 2), fmt(r.rate), fmt(r.api_cpu_ms, 2)]
+        for n, r in enumerate(runs)
+    ]
+    print_table(
+        ["run", "invoices", "accepted", "seconds", "invoices/s", "API CPU ms/invoice"], rows
+    )
+    print(f"\nmedian: **{fmt(median)} invoices/s** (target ≥ {fmt(TARGET_RATE, 0)})")
+    print(json.dumps({"median_invoices_per_second": round(median, 1)}))
+
+
+if __name__ == "__main__":
+    main()
