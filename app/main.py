@@ -18,6 +18,7 @@ from app.events.router import router as events_router
 from app.formats import conformance
 from app.health.router import router as health_router
 from app.idempotency.service import purge_expired
+from app.invoices.batch import BATCH_PATH
 from app.invoices.router import INVOICE_SCHEMAS
 from app.invoices.router import router as invoices_router
 from app.logging import configure_logging
@@ -83,6 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # The PDF and its attachments, plus the JSON part and the multipart framing.
         max_upload_bytes=max(settings.api.max_pdf_bytes, settings.api.max_attachments_total_bytes)
         + settings.api.max_body_bytes,
+        path_limits={BATCH_PATH: (settings.api.max_batch_body_bytes, "API_MAX_BATCH_BODY_BYTES")},
     )
     app.add_middleware(NulRefusalMiddleware)
     app.add_middleware(AccessLogMiddleware)

@@ -6,6 +6,7 @@ import json
 import re
 import time
 import uuid
+from collections.abc import Mapping
 from urllib.parse import parse_qsl
 
 from starlette.routing import Match, Route
@@ -159,13 +160,22 @@ def _route_template(scope: Scope) -> str:
 class BodySizeLimitMiddleware:
     """Refuse bodies over the limit with 413, whether announced or streamed.
 
-    Multipart bodies carry a PDF and get `max_upload_bytes`; everything else `max_bytes`.
+    Multipart bodies carry a PDF and get `max_upload_bytes`; a path in `path_limits` its own
+    limit (the batch route); everything else `max_bytes`.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int, max_upload_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        max_upload_bytes: int,
+        path_limits: Mapping[str, tuple[int, str]] | None = None,
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.max_upload_bytes = max_upload_bytes
+        # path -> (limit, the setting that names it, for the problem's detail)
+        self.path_limits = dict(path_limits or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -174,9 +184,12 @@ class BodySizeLimitMiddleware:
         headers = dict(scope["headers"])
         is_upload = headers.get(b"content-type", b"").lower().startswith(b"multipart/")
         limit = self.max_upload_bytes if is_upload else self.max_bytes
+        setting = "API_MAX_BODY_BYTES, API_MAX_PDF_BYTES"
+        if not is_upload and scope["path"] in self.path_limits:
+            limit, setting = self.path_limits[scope["path"]]
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            await self._refuse(scope, send, limit)
+            await self._refuse(scope, send, limit, setting)
             return
         received = 0
 
@@ -186,16 +199,18 @@ class BodySizeLimitMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    raise PayloadTooLarge(self._detail(limit))
+                    raise PayloadTooLarge(self._detail(limit, setting))
             return message
 
         await self.app(scope, counting_receive, send)
 
-    def _detail(self, limit: int) -> str:
-        return f"The body is over the {limit}-byte limit (API_MAX_BODY_BYTES, API_MAX_PDF_BYTES)."
+    def _detail(self, limit: int, setting: str) -> str:
+        return f"The body is over the {limit}-byte limit ({setting})."
 
-    async def _refuse(self, scope: Scope, send: Send, limit: int) -> None:
-        problem = PayloadTooLarge(self._detail(limit)).to_problem(instance=scope.get("path"))
+    async def _refuse(self, scope: Scope, send: Send, limit: int, setting: str) -> None:
+        problem = PayloadTooLarge(self._detail(limit, setting)).to_problem(
+            instance=scope.get("path")
+        )
         body = json.dumps(problem).encode()
         await send(
             {

@@ -18,6 +18,7 @@ from app.chorus.client import ChorusClient
 from app.db.engine import create_engine, create_sessionmaker
 from app.db.migrations import head_revision
 from app.events.transport import webhook_client
+from app.invoices.suppliers import SupplierCache
 from app.settings import Settings
 from app.structures.crypto import PasswordBox, load_password_box
 
@@ -36,6 +37,7 @@ class Resources:
     # Outbound HTTP for webhooks (not Chorus: that goes through `chorus`), guarded against SSRF.
     http: httpx.AsyncClient
     callers: CallerCache
+    suppliers: SupplierCache
 
 
 @contextlib.asynccontextmanager
@@ -66,6 +68,7 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
             ),
             http=http,
             callers=CallerCache(settings.api.auth_cache_seconds),
+            suppliers=SupplierCache(settings.api.supplier_cache_seconds),
         )
     finally:
         await http.aclose()

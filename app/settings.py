@@ -87,6 +87,9 @@ class ApiSettings(BaseSettings):
         ]
     )
     max_lines: int = Field(default=1000, ge=1)
+    # POST /v1/invoices/batch only: a 500-invoice batch is well over API_MAX_BODY_BYTES.
+    max_batch_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+    max_batch_items: int = Field(default=500, ge=1)
     # The State's EJ is 10 digits in practice; a setting lets an operator widen it if Chorus does.
     state_ej_pattern: str = r"^[0-9]{10}$"
     max_future_issue_days: int = Field(default=1, ge=0)
@@ -96,6 +99,8 @@ class ApiSettings(BaseSettings):
     default_page_size: int = Field(default=50, ge=1, le=500)
     # Recognized API keys are remembered this long per process (0: ask the database every time).
     auth_cache_seconds: float = Field(default=5.0, ge=0)
+    # Registered supplier structures are remembered this long per process (0: read every time).
+    supplier_cache_seconds: float = Field(default=5.0, ge=0)
     # Ask Chorus Pro's directory (buyer flags, active services) while validating; offline when
     # it does not answer within the timeout, and for a while after that.
     online_validation: bool = True

@@ -24,7 +24,6 @@ from app.invoices.schemas import InvoiceIn, InvoiceOut
 from app.problems import Problem
 from app.settings import ApiSettings
 
-MAX_BATCH_ITEMS = 500
 BATCH_PATH = "/v1/invoices/batch"
 
 
@@ -51,7 +50,11 @@ class InvoiceBatchIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    invoices: list[InvoiceBatchItemIn] = Field(min_length=1, max_length=MAX_BATCH_ITEMS)
+    invoices: list[InvoiceBatchItemIn] = Field(
+        min_length=1,
+        description="At most `API_MAX_BATCH_ITEMS` (500 by default) items; more is a 422 and "
+        "stores nothing.",
+    )
 
 
 class InvoiceBatchItemOut(BaseModel):
@@ -82,7 +85,7 @@ class BatchItem:
     error: GatewayError | None
 
 
-def read_batch(document: dict[str, Any]) -> list[BatchItem]:
+def read_batch(document: dict[str, Any], max_items: int) -> list[BatchItem]:
     """The items of a batch body; 422 for a body that is not one (nothing is stored then)."""
     unknown = sorted(set(document) - {"invoices"})
     if unknown:
@@ -96,13 +99,13 @@ def read_batch(document: dict[str, Any]) -> list[BatchItem]:
         raise RequestInvalid(
             errors=[Violation("invoices", Code.FIELD_INVALID, "A non-empty list of items.")]
         )
-    if len(items) > MAX_BATCH_ITEMS:
+    if len(items) > max_items:
         raise RequestInvalid(
             errors=[
                 Violation(
                     "invoices",
                     Code.FIELD_INVALID,
-                    f"{len(items)} items; at most {MAX_BATCH_ITEMS} per batch.",
+                    f"{len(items)} items; at most {max_items} per batch.",
                 )
             ]
         )
@@ -149,6 +152,7 @@ async def submit_batch(
     caller: Caller,
     settings: ApiSettings,
     lookup: service.RequirementsLookup,
+    suppliers: service.SupplierLookup | None = None,
     delivery_format: Channel = DEFAULT_CHANNEL,
 ) -> dict[str, Any]:
     """Submit each item in order, each in its own transaction; the `InvoiceBatchOut` body."""
@@ -169,6 +173,7 @@ async def submit_batch(
                     idempotency_key=item.idempotency_key,
                     settings=settings,
                     lookup=lookup,
+                    suppliers=suppliers,
                     delivery_format=delivery_format,
                 )
                 await session.commit()

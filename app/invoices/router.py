@@ -138,6 +138,7 @@ async def create_invoice(
         idempotency_key=key,
         settings=resources.settings.api,
         lookup=partial(online_requirements, resources, caller),
+        suppliers=partial(resources.suppliers.find, sessionmaker),
         delivery_format=resources.settings.chorus.delivery_format,
     )
     headers = {"Location": submission.location} if submission.location else {}
@@ -159,7 +160,7 @@ _BATCH_BODY = {
 @router.post(
     "/batch",
     response_model=batch.InvoiceBatchOut,
-    summary="Submit up to 500 invoices at once",
+    summary="Submit many invoices at once (up to API_MAX_BATCH_ITEMS, 500 by default)",
     openapi_extra=_BATCH_BODY,
     responses=problem_responses(400, 401, 403, 413, 415, 422),
 )
@@ -174,13 +175,16 @@ async def create_invoice_batch(
     content_type = _content_type(request)
     if content_type != "application/json" and not content_type.endswith("+json"):
         raise UnsupportedMediaType("Send the batch as application/json.")
-    items = batch.read_batch(decode_json_body(await request.body()))
+    items = batch.read_batch(
+        decode_json_body(await request.body()), resources.settings.api.max_batch_items
+    )
     body = await batch.submit_batch(
         sessionmaker,
         items,
         caller=caller,
         settings=resources.settings.api,
         lookup=partial(online_requirements, resources, caller),
+        suppliers=partial(resources.suppliers.find, sessionmaker),
         delivery_format=resources.settings.chorus.delivery_format,
     )
     return JSONResponse(body)
@@ -213,7 +217,7 @@ async def validate_invoice(
         resources.settings.api,
         caller,
         partial(online_requirements, resources, caller),
-        suppliers=partial(service.find_supplier, sessionmaker),
+        suppliers=partial(resources.suppliers.find, sessionmaker),
         pdf_violations=read.violations,
         with_pdf=read.pdf is not None,
         delivery_format=resources.settings.chorus.delivery_format,

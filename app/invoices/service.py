@@ -149,6 +149,17 @@ class SupplierProfile:
 SupplierLookup = Callable[[str], Awaitable[SupplierProfile | None]]
 
 
+def supplier_profile(structure: SupplierStructure) -> SupplierProfile:
+    """What an invoice takes from its supplier's registered structure."""
+    return SupplierProfile(
+        vat_regime=structure.vat_regime,
+        vat_exemption_reason=structure.vat_exemption_reason,
+        vat_number=structure.vat_number,
+        address=structure_address(structure),
+        delivery_format=structure.delivery_format,
+    )
+
+
 async def find_supplier(
     sessionmaker: async_sessionmaker[AsyncSession], siret: str
 ) -> SupplierProfile | None:
@@ -159,15 +170,7 @@ async def find_supplier(
     """
     async with sessionmaker() as session:
         structure = await session.get(SupplierStructure, siret)
-        if structure is None:
-            return None
-        return SupplierProfile(
-            vat_regime=structure.vat_regime,
-            vat_exemption_reason=structure.vat_exemption_reason,
-            vat_number=structure.vat_number,
-            address=structure_address(structure),
-            delivery_format=structure.delivery_format,
-        )
+        return None if structure is None else supplier_profile(structure)
 
 
 # What people put inside a VAT number to read it ("FR 96 412 345 670"); none of it is part of it.
@@ -368,6 +371,7 @@ async def submit_invoice(
     idempotency_key: str | None,
     settings: ApiSettings,
     lookup: RequirementsLookup = _no_lookup,
+    suppliers: SupplierLookup | None = None,
     pdf: UploadedFile | None = None,
     pdf_problems: Sequence[Violation] = (),
     delivery_format: Channel = DEFAULT_CHANNEL,
@@ -380,7 +384,7 @@ async def submit_invoice(
         settings,
         caller,
         lookup,
-        suppliers=partial(find_supplier, sessionmaker),
+        suppliers=suppliers or partial(find_supplier, sessionmaker),
         pdf_violations=pdf_problems,
         with_pdf=pdf is not None,
         delivery_format=delivery_format,

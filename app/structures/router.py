@@ -9,6 +9,7 @@ from app.auth.dependencies import OperatorDep
 from app.db.session import SessionDep
 from app.dependencies import ResourcesDep
 from app.domain.invoice import Address
+from app.invoices.service import supplier_profile
 from app.problems import problem_responses
 from app.structures import service
 from app.structures.models import SupplierStructure
@@ -64,7 +65,11 @@ async def add_structure(
     responses=problem_responses(401, 403, 404, 422),
 )
 async def update_structure(
-    siret: SiretPath, body: StructureSettingsIn, session: SessionDep, caller: OperatorDep
+    siret: SiretPath,
+    body: StructureSettingsIn,
+    session: SessionDep,
+    resources: ResourcesDep,
+    caller: OperatorDep,
 ) -> StructureOut:
     """Only the fields sent change; `null` clears one. Queued invoices keep their channel."""
     sent = body.model_fields_set
@@ -74,6 +79,8 @@ async def update_structure(
         vat_number=body.vat_number if "vat_number" in sent else service.UNSET,
         delivery_format=body.delivery_format if "delivery_format" in sent else service.UNSET,
     )
+    # Before the commit: a post racing it may still read the old row, for the cache's delay.
+    resources.suppliers.remember(structure.siret, supplier_profile(structure))
     return _out(structure)
 
 

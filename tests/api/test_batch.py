@@ -11,7 +11,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.auth.scopes import Scope
 from app.events.models import Event
-from app.invoices.batch import MAX_BATCH_ITEMS
 from app.invoices.models import Invoice
 from app.outbox.models import OutboxItem
 from app.outbox.service import OutboxKind
@@ -155,7 +154,7 @@ async def test_a_batch_over_the_limit_stores_nothing(
     http: httpx.AsyncClient, auth: dict[str, str], sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
     items: list[dict[str, Any]] = [{"invoice": invoice_payload()}]
-    items += [{"invoice": {}}] * MAX_BATCH_ITEMS
+    items += [{"invoice": {}}] * 500  # API_MAX_BATCH_ITEMS's default
     response = await http.post(BATCH, json={"invoices": items}, headers=auth)
     assert response.status_code == 422
     assert response.headers["content-type"] == "application/problem+json"
