@@ -28,6 +28,7 @@ from app.invoices.service import retry_invoice
 from app.settings import Settings, get_settings
 from app.structures import service as structures
 from app.structures.crypto import load_password_box, new_key
+from app.structures.members_cli import add_member_commands
 
 T = TypeVar("T")
 
@@ -56,6 +57,7 @@ structures_cli = typer.Typer(
     rich_markup_mode=None,
 )
 cli.add_typer(structures_cli, name="structures")
+add_member_commands(structures_cli)  # members, requests, approve, detach, principal, audit...
 
 SCOPE_NAMES = ", ".join(scope.value for scope in Scope)
 

@@ -51,11 +51,16 @@ class GatewayError(Exception):
         if instance:
             problem["instance"] = instance
         if self.errors:
-            problem["errors"] = [
-                {"field": v.field, "code": str(v.code), "message": v.message} for v in self.errors
-            ]
+            problem["errors"] = [_error_entry(v) for v in self.errors]
         problem.update(self.extra)
         return problem
+
+
+def _error_entry(violation: Violation) -> dict[str, str]:
+    entry = {"field": violation.field, "code": str(violation.code), "message": violation.message}
+    if violation.location is not None:  # only for invoices read from an XML document
+        entry["location"] = violation.location
+    return entry
 
 
 class MalformedRequest(GatewayError):
@@ -157,6 +162,33 @@ class InvoiceInvalid(GatewayError):
     status = 422
     code = "INVOICE_INVALID"
     title = "The invoice is not valid"
+
+
+class FormatInvalid(GatewayError):
+    """A UBL, CII or Factur-X document fails its XSD or the EN 16931 schematron; `errors` lists
+    each fatal assertion (rule id, severity, location, message), `warnings` the others."""
+
+    status = 422
+    code = "FORMAT_INVALID"
+    title = "The document does not conform to its syntax or to EN 16931"
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        findings: Sequence[dict[str, str]],
+        warnings: Sequence[dict[str, str]] = (),
+    ) -> None:
+        super().__init__(detail)
+        self.findings = list(findings)
+        self.warnings = list(warnings)
+
+    def to_problem(self, instance: str | None = None) -> dict[str, Any]:
+        """The problem document, with the findings as `errors` and `warnings`."""
+        problem = super().to_problem(instance)
+        problem["errors"] = self.findings
+        problem["warnings"] = self.warnings
+        return problem
 
 
 class IdempotencyKeyReused(GatewayError):

@@ -12,6 +12,7 @@ from fastapi.openapi.utils import get_openapi
 
 from app.auth.router import router as clients_router
 from app.buyers.router import router as buyers_router
+from app.console.router import install_console
 from app.db.base import utc_now
 from app.errors import install_error_handlers
 from app.events.router import router as events_router
@@ -32,6 +33,7 @@ from app.middleware import (
 from app.problems import Problem, document_shared_problems
 from app.resources import Resources, open_resources
 from app.settings import Settings, get_settings
+from app.structures.members_router import router as structure_members_router
 from app.structures.router import router as structures_router
 
 API_TITLE = "Chorus Pro Gateway"
@@ -75,9 +77,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(events_router)
     app.include_router(buyers_router)
     app.include_router(structures_router)
+    app.include_router(structure_members_router)
     app.include_router(clients_router)
     app.include_router(health_router)
     app.include_router(metrics_router)
+    install_console(app, settings)
     app.add_middleware(
         BodySizeLimitMiddleware,
         max_bytes=settings.api.max_body_bytes,

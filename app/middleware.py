@@ -157,11 +157,19 @@ def _route_template(scope: Scope) -> str:
     return "unmatched"
 
 
+# Bodies that carry a file (a PDF, an ERP's UBL, CII or Factur-X), whole or among parts.
+_UPLOAD_TYPES = (b"multipart/", b"application/pdf", b"application/xml", b"text/xml")
+
+
+def _is_upload(content_type: bytes) -> bool:
+    return content_type.lower().lstrip().startswith(_UPLOAD_TYPES)
+
+
 class BodySizeLimitMiddleware:
     """Refuse bodies over the limit with 413, whether announced or streamed.
 
-    Multipart bodies carry a PDF and get `max_upload_bytes`; a path in `path_limits` its own
-    limit (the batch route); everything else `max_bytes`.
+    Bodies carrying a file (multipart, PDF, XML) get `max_upload_bytes`; a path in
+    `path_limits` its own limit (the batch route); everything else `max_bytes`.
     """
 
     def __init__(
@@ -182,7 +190,7 @@ class BodySizeLimitMiddleware:
             await self.app(scope, receive, send)
             return
         headers = dict(scope["headers"])
-        is_upload = headers.get(b"content-type", b"").lower().startswith(b"multipart/")
+        is_upload = _is_upload(headers.get(b"content-type", b""))
         limit = self.max_upload_bytes if is_upload else self.max_bytes
         setting = "API_MAX_BODY_BYTES, API_MAX_PDF_BYTES"
         if not is_upload and scope["path"] in self.path_limits:

@@ -94,8 +94,6 @@ class ApiSettings(BaseSettings):
     state_ej_pattern: str = r"^[0-9]{10}$"
     max_future_issue_days: int = Field(default=1, ge=0)
     idempotency_ttl_hours: int = Field(default=24, ge=24)
-    # A keyed request still "in flight" after this long is presumed dead and may be taken over.
-    idempotency_lock_seconds: int = Field(default=60, ge=1)
     default_page_size: int = Field(default=50, ge=1, le=500)
     # Recognized API keys are remembered this long per process (0: ask the database every time).
     auth_cache_seconds: float = Field(default=5.0, ge=0)
@@ -294,6 +292,19 @@ class MetricsSettings(BaseSettings):
     token: SecretStr | None = None
 
 
+class ConsoleSettings(BaseSettings):
+    """The operator console at /console: its session cookie."""
+
+    model_config = _group("CONSOLE_")
+
+    # Signs session cookies. Unset: a random secret per process, so sessions end at a restart
+    # and are not shared between `serve --workers N` processes (set it for those).
+    session_secret: SecretStr | None = None
+    session_hours: float = Field(default=8.0, gt=0, le=24 * 30)
+    # Send the cookie only over HTTPS (set it behind TLS; plain HTTP on loopback needs it off).
+    cookie_secure: bool = False
+
+
 class LogSettings(BaseSettings):
     """Logging: structured JSON lines by default."""
 
@@ -315,6 +326,7 @@ class Settings(BaseSettings):
     webhook: WebhookSettings = Field(default_factory=WebhookSettings)
     log: LogSettings = Field(default_factory=LogSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    console: ConsoleSettings = Field(default_factory=ConsoleSettings)
 
 
 @lru_cache

@@ -50,12 +50,11 @@ STEPS: tuple[tuple[str, str, str], ...] = (
     ("app.invoices.service", "validate_invoice", "  validate_invoice (rules)"),
     ("app.invoices.service", "to_draft", "  to_draft (any caller)"),
     ("app.invoices.service", "submission_fingerprint", "submission_fingerprint (normalized JSON)"),
-    ("app.idempotency.service", "claim", "idempotency.claim (own transaction)"),
-    ("app.invoices.service", "_store", "_store (rows, flush)"),
+    ("app.invoices.service", "_new_invoice", "_new_invoice (unsaved entity)"),
+    ("app.invoices.service", "invoice_out", "invoice_out (response model)"),
+    ("app.invoices.service", "_new_rows", "_new_rows (column values, event, outbox)"),
+    ("app.invoices.insertion", "insert_new_invoice", "insert_new_invoice (the INSERTs)"),
     ("app.invoices.repository", "find_id_by_natural_key", "  duplicate check SELECT"),
-    ("app.invoices.service", "record_event", "  record_event (+ subscriptions SELECT)"),
-    ("app.invoices.service", "invoice_out", "  invoice_out (response model)"),
-    ("app.idempotency.service", "complete", "idempotency.complete (UPDATE)"),
     ("app.auth.dependencies", "authenticate", "authenticate (API key cache miss)"),
 )
 

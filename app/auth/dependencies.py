@@ -14,7 +14,7 @@ from app.auth.service import Caller, authenticate
 from app.db.base import utc_now
 from app.db.session import SessionmakerDep
 from app.dependencies import ResourcesDep
-from app.errors import Forbidden, NotReady, Unauthenticated
+from app.errors import Forbidden, NotFound, NotReady, Unauthenticated
 
 _bearer = HTTPBearer(
     auto_error=False, description="An API key created with `gateway clients create`."
@@ -38,6 +38,7 @@ async def get_optional_caller(
         )
     caller = resources.callers.get(credentials.credentials)
     if caller is None:
+        generation = resources.callers.generation
         # Its own short transaction: on SQLite the request's unit of work must not hold the
         # write lock before the use case needs it (an Idempotency-Key claim takes it in between).
         try:
@@ -46,7 +47,7 @@ async def get_optional_caller(
         except (SQLAlchemyError, OSError) as exc:
             raise NotReady("The database cannot be reached to check the API key.") from exc
         if caller is not None:
-            resources.callers.put(credentials.credentials, caller)
+            resources.callers.put(credentials.credentials, caller, generation)
     if caller is None or caller.is_expired(utc_now()):
         raise Unauthenticated("Unknown, revoked or expired API key.", headers=_CHALLENGE)
     request.state.client_id = caller.client_id  # for the access log line
@@ -75,7 +76,17 @@ def require(scope: Scope) -> Callable[[Caller], Awaitable[Caller]]:
     return check
 
 
+async def operator_or_not_found(
+    client_id: str, caller: Annotated[Caller, Depends(get_caller)]
+) -> Caller:
+    """Operators only; to anyone else no API client exists (404), as for another's invoice."""
+    if not caller.is_operator:
+        raise NotFound(f"No API client {client_id}.")
+    return caller
+
+
 WriterDep = Annotated[Caller, Depends(require(Scope.INVOICES_WRITE))]
 ReaderDep = Annotated[Caller, Depends(require(Scope.INVOICES_READ))]
 OperatorDep = Annotated[Caller, Depends(require(Scope.OPERATOR))]
+ClientOperatorDep = Annotated[Caller, Depends(operator_or_not_found)]
 OptionalCallerDep = Annotated[Caller | None, Depends(get_optional_caller)]

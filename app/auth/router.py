@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Response
 
 from app.auth import service
-from app.auth.dependencies import OperatorDep
+from app.auth.dependencies import ClientOperatorDep, OperatorDep
 from app.auth.models import ApiClient
 from app.auth.schemas import ClientIn, ClientKeyOut, ClientOut
 from app.db.session import SessionDep
@@ -72,14 +72,14 @@ async def create_client(
     "/{client_id}",
     status_code=204,
     summary="Revoke an API client",
-    responses=problem_responses(401, 403, 404, 422),
+    responses=problem_responses(401, 404, 422),
 )
 async def revoke_client(
-    client_id: ClientId, session: SessionDep, resources: ResourcesDep, caller: OperatorDep
+    client_id: ClientId, session: SessionDep, resources: ResourcesDep, caller: ClientOperatorDep
 ) -> Response:
     """Its key is refused at once by this process, by others within API_AUTH_CACHE_SECONDS."""
     await service.revoke_client(session, await service.get_client(session, client_id))
-    resources.callers.forget(client_id)
+    resources.callers.forget_after_commit(session, [client_id])
     return Response(status_code=204)
 
 
@@ -87,17 +87,17 @@ async def revoke_client(
     "/{client_id}/rotate",
     response_model=ClientKeyOut,
     summary="Give an API client a new key",
-    responses=problem_responses(401, 403, 404, 409, 422),
+    responses=problem_responses(401, 404, 409, 422),
 )
 async def rotate_client(
     client_id: ClientId,
     session: SessionDep,
     resources: ResourcesDep,
     response: Response,
-    caller: OperatorDep,
+    caller: ClientOperatorDep,
 ) -> ClientKeyOut:
     """The new key is in this answer only; the old one stops like a revoked one."""
     client, key = await service.rotate_client(session, await service.get_client(session, client_id))
-    resources.callers.forget(client_id)
+    resources.callers.forget_after_commit(session, [client_id])
     response.headers.update(NO_STORE)
     return _with_key(client, key)

@@ -11,3 +11,5 @@ class Scope(StrEnum):
     INVOICES_WRITE = "invoices:write"
     INVOICES_READ = "invoices:read"
     OPERATOR = "operator"
+    # Self-service: may ask to be attached to a supplier structure (its principal decides).
+    STRUCTURES_REQUEST = "structures:request"

@@ -18,6 +18,8 @@ from app.db.types import new_id
 from app.domain.identifiers import is_valid_siret, normalize_siret
 from app.domain.violations import Code, Violation
 from app.errors import Conflict, NotFound, RequestInvalid
+from app.structures.membership_rules import APPROVED, PRINCIPAL
+from app.structures.models import Membership
 
 
 class ClientExists(Conflict):
@@ -48,8 +50,11 @@ class Caller:
     client_id: str
     name: str
     scopes: frozenset[Scope]
+    # Operator-granted SIRETs and those of the structures it is an approved member of.
     supplier_sirets: frozenset[str]
     expires_at: datetime | None = None
+    # The structures whose principal manager (gestionnaire principal) it is.
+    principal_of: frozenset[str] = frozenset()
 
     @property
     def is_operator(self) -> bool:
@@ -208,10 +213,25 @@ async def authenticate(session: AsyncSession, key: str) -> Caller | None:
     )
     if client is None:
         return None
+    return await caller_of(session, client)
+
+
+async def caller_of(session: AsyncSession, client: ApiClient) -> Caller:
+    """The caller an active client acts as: its scopes and the suppliers it may invoice for."""
+    # Approved memberships add their structure to what the operator granted; a pending
+    # request adds nothing (SUPPLIER_NOT_ALLOWED until its principal approves it).
+    attached = (
+        await session.execute(
+            select(Membership.structure_siret, Membership.role).where(
+                Membership.client_id == client.id, Membership.state == APPROVED
+            )
+        )
+    ).all()
     return Caller(
         client_id=client.id,
         name=client.name,
         scopes=frozenset(Scope(scope) for scope in client.scopes),
-        supplier_sirets=frozenset(client.supplier_sirets),
+        supplier_sirets=frozenset(client.supplier_sirets) | {siret for siret, _ in attached},
         expires_at=client.expires_at,
+        principal_of=frozenset(siret for siret, role in attached if role == PRINCIPAL),
     )

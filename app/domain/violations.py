@@ -26,12 +26,21 @@ class Code(StrEnum):
     ATTACHMENT_TOO_LARGE = "ATTACHMENT_TOO_LARGE"
     SUPPLIER_NOT_REGISTERED = "SUPPLIER_NOT_REGISTERED"
     VAT_EXEMPTION_REASON_REQUIRED = "VAT_EXEMPTION_REASON_REQUIRED"
+    # Structured documents (UBL, CII, Factur-X) received instead of JSON.
+    FORMAT_INVALID = "FORMAT_INVALID"
+    XML_INVALID = "XML_INVALID"
+    XML_DTD_REFUSED = "XML_DTD_REFUSED"
+    DOCUMENT_NOT_SUPPORTED = "DOCUMENT_NOT_SUPPORTED"
+    FACTURX_INVALID = "FACTURX_INVALID"
+    FACTURX_PROFILE_REFUSED = "FACTURX_PROFILE_REFUSED"
 
 
 @dataclass(frozen=True, slots=True)
 class Violation:
-    """One broken rule, located by its dotted field path (`lines.0.quantity`)."""
+    """One broken rule, located by its dotted field path (`lines.0.quantity`) and, for an
+    invoice read from a UBL or CII document, the XPath where the value was read."""
 
     field: str
     code: Code
     message: str
+    location: str | None = None

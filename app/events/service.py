@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from pydantic_core import to_jsonable_python
@@ -15,7 +16,8 @@ from app.events.models import Event
 from app.events.schemas import EventOut, EventPage
 from app.events.types import EventType
 from app.invoices.models import Invoice
-from app.outbox.service import OutboxKind, enqueue
+from app.outbox.models import OutboxItem
+from app.outbox.service import OutboxKind, enqueue, outbox_row
 
 
 def invoice_snapshot(invoice: Invoice) -> dict[str, Any]:
@@ -42,6 +44,34 @@ def invoice_snapshot(invoice: Invoice) -> dict[str, Any]:
     return jsonable
 
 
+def event_rows(
+    *,
+    type: EventType,
+    invoice: Invoice,
+    detail: dict[str, Any] | None = None,
+    now: datetime | None = None,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The event's row and the outbox row that fans it out to webhook subscriptions.
+
+    Matching subscriptions is left to the worker (`fan_out_event`): the request that records
+    the event then spends one outbox row, batched with its others, instead of a query.
+    """
+    now = now or utc_now()
+    event = {
+        "id": new_id("evt_"),
+        "type": str(type),
+        "invoice_id": invoice.id,
+        "supplier_siret": invoice.supplier_siret,
+        "data": {
+            "invoice": invoice_snapshot(invoice),
+            "detail": to_jsonable_python(detail) if detail else None,
+        },
+        "created_at": now,
+    }
+    fan_out = outbox_row(OutboxKind.FAN_OUT_EVENT, payload={"event_id": event["id"]}, now=now)
+    return event, fan_out
+
+
 async def record_event(
     session: AsyncSession,
     *,
@@ -49,24 +79,12 @@ async def record_event(
     invoice: Invoice,
     detail: dict[str, Any] | None = None,
 ) -> Event:
-    """Add the event, and the work of fanning it out to webhook subscriptions, to the transaction.
-
-    Matching subscriptions is left to the worker (`fan_out_event`): the request that records
-    the event then spends one outbox row, batched with its others, instead of a query.
-    """
-    event = Event(
-        id=new_id("evt_"),
-        type=str(type),
-        invoice_id=invoice.id,
-        supplier_siret=invoice.supplier_siret,
-        data={
-            "invoice": invoice_snapshot(invoice),
-            "detail": to_jsonable_python(detail) if detail else None,
-        },
-        created_at=utc_now(),
-    )
+    """Add the event, and the work of fanning it out to webhook subscriptions, to the
+    transaction."""
+    event_row, fan_out = event_rows(type=type, invoice=invoice, detail=detail)
+    event = Event(**event_row)
     session.add(event)
-    enqueue(session, OutboxKind.FAN_OUT_EVENT, payload={"event_id": event.id})
+    session.add(OutboxItem(**fan_out))
     return event
 
 

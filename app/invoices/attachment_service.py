@@ -66,9 +66,9 @@ async def add_attachments(
     ).one()
     pdf = (
         await session.execute(
-            select(InvoiceDocument.size, InvoiceDocument.signed).where(
-                InvoiceDocument.invoice_id == invoice_id
-            )
+            select(
+                InvoiceDocument.size, InvoiceDocument.signed, InvoiceDocument.received_syntax
+            ).where(InvoiceDocument.invoice_id == invoice_id)
         )
     ).one_or_none()
     names = await session.scalars(
@@ -90,6 +90,16 @@ async def add_attachments(
                 "attachments",
                 ATTACHMENT_INVALID,
                 "This invoice is a signed Factur-X, deposited as is: nothing can be added to it.",
+            )
+        )
+    if pdf is not None and pdf.received_syntax is not None:
+        # Chorus reads only the deposited document; attachments stored beside it would be lost.
+        violations.append(
+            Violation(
+                "attachments",
+                ATTACHMENT_INVALID,
+                "This invoice is the ERP's own document, deposited byte for byte: supporting "
+                "documents go inside it (BG-24, AdditionalSupportingDocuments).",
             )
         )
     if violations:

@@ -142,6 +142,12 @@ async def _deposited(session: AsyncSession, invoice: Invoice) -> ServedDocument:
         return ServedDocument(
             deposited.filename, deposited.content_type, deposited.content, deposited.sha256
         )
+    received = await session.get(InvoiceDocument, invoice.id)
+    if received is not None and received.received_syntax is not None:
+        # The ERP's own document is what the flux will deposit, byte for byte.
+        return ServedDocument(
+            received.filename, received.content_type, received.content, received.sha256
+        )
     channel = stored_channel(invoice.chorus_channel, has_pdf=invoice.has_pdf)
     # DEPOT_PDF_API deposits the ERP's PDF as is: once Chorus has the invoice, that PDF is it.
     if channel is Channel.PDF and invoice.chorus_invoice_id is not None:
@@ -221,6 +227,21 @@ _MISSING_RULES = {
     "buyer.name": "BR-07",
 }
 _SYNTAXES = {Channel.CII: Syntax.CII, Channel.UBL: Syntax.UBL, Channel.FACTURX: Syntax.FACTURX}
+
+
+def received_conformance(accepted: Accepted) -> ConformanceOut | None:
+    """The XSD and schematron verdict on the ERP's own document, as checked at submission
+    (its warnings; a fatal finding was refused there); None for a JSON invoice."""
+    report = accepted.conformance
+    if report is None:
+        return None
+    return ConformanceOut(
+        channel=accepted.channel,
+        syntax=report.syntax,
+        as_deposited=accepted.as_received,
+        ok=report.ok,
+        findings=_findings(report),
+    )
 
 
 async def check_conformance(

@@ -38,10 +38,10 @@ from app.chorus.errors import (
     ChorusNotSent,
     ChorusRefusal,
 )
-from app.chorus.schemas import FluxReport, FluxState, InvoiceSummary
+from app.chorus.schemas import FluxReport, FluxState, FluxSyntax, InvoiceSummary
 from app.db.base import utc_now
 from app.domain.lifecycle import InvoiceStatus, sync_delay_seconds
-from app.formats.conformance import check_async
+from app.formats.conformance import Syntax, check_async
 from app.formats.facturx import PdfUnusable
 from app.invoices import repository, transitions
 from app.invoices.channels import FLUX_CHANNELS, Channel, stored_channel
@@ -330,7 +330,10 @@ async def _deposit_flux(
             if found is not None:
                 DELIVERIES.labels("adopted").inc()
                 return Done(apply=_chain(remember_id, _adopt(invoice.id, found, first_sync)))
-        rendered = await _render(resources, loaded, channel)
+        # The ERP's own document goes as received: it is the legal invoice, already checked.
+        rendered = await _as_received(resources, loaded, channel) or await _render(
+            resources, loaded, channel
+        )
         if not isinstance(rendered, RenderedDocument):
             return rendered
         deposit = await client.deposit_flux(
@@ -369,6 +372,31 @@ async def _deposit_flux(
                 first_poll_in=first_poll,
             ),
         )
+    )
+
+
+_RECEIVED: dict[Channel, tuple[FluxSyntax, Syntax]] = {
+    Channel.CII: ("IN_DP_E1_CII_16B", Syntax.CII),
+    Channel.UBL: ("IN_DP_E1_UBL_INVOICE", Syntax.UBL),
+    Channel.FACTURX: ("IN_DP_E2_CII_FACTURX", Syntax.FACTURX),
+}
+
+
+async def _as_received(
+    resources: Resources, loaded: _Context, channel: Channel
+) -> RenderedDocument | None:
+    """The ERP's UBL, CII or Factur-X when it is deposited byte for byte (checked against its
+    XSD and schematron at submission); None when the gateway writes the document."""
+    document = loaded.document
+    if document is None and channel is not Channel.FACTURX:
+        # An XML original is no PDF: `_load` left it out.
+        async with resources.sessionmaker() as session:
+            document = await session.get(InvoiceDocument, loaded.invoice.id)
+    if document is None or document.received_syntax != channel.value:
+        return None
+    syntax, checked_as = _RECEIVED[channel]
+    return RenderedDocument(
+        channel, syntax, checked_as, document.filename, document.content_type, document.content
     )
 
 

@@ -127,7 +127,8 @@ class InvoiceLine(Base):
 
 
 class InvoiceDocument(Base):
-    """The PDF an ERP uploaded with an invoice (Chorus's "chargement d'un PDF")."""
+    """The PDF an ERP uploaded with an invoice (Chorus's "chargement d'un PDF"), or the UBL,
+    CII or Factur-X it sent as the invoice, byte for byte."""
 
     __tablename__ = "invoice_document"
 
@@ -141,6 +142,9 @@ class InvoiceDocument(Base):
     signed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     signer: Mapped[str | None] = mapped_column(String(300))
     signed_at: Mapped[datetime | None]
+    # The ERP's own document (`cii`, `ubl`, `facturx`) when the flux deposits these very bytes;
+    # NULL for a PDF sent with a JSON invoice, or a document an `invoice` part completed.
+    received_syntax: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
 
 

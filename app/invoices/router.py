@@ -10,7 +10,7 @@ from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from app.api_types import CursorQuery, InvoiceIdPath, SiretQuery
-from app.auth.dependencies import OperatorDep, ReaderDep, WriterDep
+from app.auth.dependencies import ReaderDep, WriterDep
 from app.buyers.service import online_requirements
 from app.db.session import SessionDep, SessionmakerDep
 from app.dependencies import ResourcesDep, SettingsDep
@@ -27,9 +27,16 @@ from app.invoices.schemas import (
     InvoiceStatus,
     ValidationOut,
 )
-from app.invoices.uploads import PdfSubmission, read_attachments, read_pdf_submission
+from app.invoices.uploads import (
+    DOCUMENT_MEDIA_TYPES,
+    PdfSubmission,
+    read_attachments,
+    read_document_body,
+    read_pdf_submission,
+)
 from app.problems import problem_responses
 from app.settings import ApiSettings
+from app.structures.access import RetrierDep
 
 router = APIRouter(prefix="/v1/invoices", tags=["invoices"])
 
@@ -38,17 +45,35 @@ _INVOICE_BODY = {
         "required": True,
         "content": {
             "application/json": {"schema": {"$ref": "#/components/schemas/InvoiceIn"}},
+            "application/xml": {
+                "schema": {"type": "string", "format": "binary"},
+                "description": "The ERP's own UBL 2.1 Invoice or CreditNote, or CII D16B "
+                "CrossIndustryInvoice: checked against its XSD and the EN 16931 schematron "
+                "(422 FORMAT_INVALID), read as the canonical invoice, stored and deposited as "
+                "received. No DOCTYPE or entity declarations (422 XML_DTD_REFUSED).",
+            },
+            "text/xml": {
+                "schema": {"type": "string", "format": "binary"},
+                "description": "As application/xml.",
+            },
+            "application/pdf": {
+                "schema": {"type": "string", "format": "binary"},
+                "description": "A Factur-X / ZUGFeRD PDF at the EN 16931 or BASIC profile "
+                "(MINIMUM and BASIC WL: 422 FACTURX_PROFILE_REFUSED); its factur-x.xml is read "
+                "and checked as a CII, the PDF deposited as received.",
+            },
             "multipart/form-data": {
                 "schema": {
                     "type": "object",
-                    "required": ["invoice"],
                     "properties": {
                         "file": {
                             "type": "string",
                             "format": "binary",
                             "description": "The invoice PDF, at most API_MAX_PDF_BYTES; signed "
                             "or not (a signed PDF is sent as is). Required unless attachments "
-                            "come with a JSON invoice.",
+                            "come with a JSON invoice. Or the ERP's own UBL, CII or Factur-X "
+                            "(as with application/xml or application/pdf), which `invoice` "
+                            "then completes or overrides.",
                         },
                         "attachment": {
                             "type": "array",
@@ -60,7 +85,9 @@ _INVOICE_BODY = {
                         },
                         "invoice": {
                             "type": "string",
-                            "description": "InvoiceIn as JSON; `lines` optional with `totals`.",
+                            "description": "InvoiceIn as JSON; `lines` optional with `totals`. "
+                            "Required with a plain PDF; with a UBL, CII or Factur-X `file`, "
+                            "optional: its fields override or complete the document's.",
                         },
                     },
                 }
@@ -90,7 +117,8 @@ def _content_type(request: Request) -> str:
 
 
 async def _read_submission(request: Request, settings: ApiSettings) -> PdfSubmission:
-    """The invoice JSON, and the PDF and attachments when the body is multipart."""
+    """The invoice JSON, and the PDF and attachments when the body is multipart; or the ERP's
+    own UBL, CII or Factur-X."""
     content_type = _content_type(request)
     if content_type == "multipart/form-data":
         return await read_pdf_submission(
@@ -98,9 +126,14 @@ async def _read_submission(request: Request, settings: ApiSettings) -> PdfSubmis
             max_pdf_bytes=settings.max_pdf_bytes,
             limits=service.attachment_limits(settings),
         )
+    if content_type in DOCUMENT_MEDIA_TYPES:
+        return read_document_body(
+            await request.body(), content_type, max_bytes=settings.max_pdf_bytes
+        )
     if content_type != "application/json" and not content_type.endswith("+json"):
         raise UnsupportedMediaType(
-            "Send the invoice as application/json, or multipart/form-data with a PDF."
+            "Send the invoice as application/json, a UBL or CII as application/xml, a Factur-X "
+            "as application/pdf, or multipart/form-data with a file."
         )
     return PdfSubmission(decode_json_body(await request.body()), None, [])
 
@@ -112,7 +145,11 @@ async def _read_submission(request: Request, settings: ApiSettings) -> PdfSubmis
     summary="Submit an invoice",
     openapi_extra=_INVOICE_BODY,
     responses={
-        201: {"description": "Stored and queued for Chorus Pro.", "headers": {"Location": {}}},
+        201: {
+            "description": "Stored and queued for Chorus Pro. For a UBL, CII or Factur-X, the "
+            "body also has `warnings`: the schematron's findings that do not block.",
+            "headers": {"Location": {}},
+        },
         **problem_responses(400, 401, 403, 409, 413, 415, 422),
     },
 )
@@ -140,6 +177,7 @@ async def create_invoice(
         lookup=partial(online_requirements, resources, caller),
         suppliers=partial(resources.suppliers.find, sessionmaker),
         delivery_format=resources.settings.chorus.delivery_format,
+        received=read.received,
     )
     headers = {"Location": submission.location} if submission.location else {}
     if submission.replayed:
@@ -223,8 +261,9 @@ async def validate_invoice(
         delivery_format=resources.settings.chorus.delivery_format,
         pdf=read.pdf.content if read.pdf is not None else None,
         attachments=read.attachments,
+        received=read.received,
     )
-    report = (
+    report = document_service.received_conformance(accepted) or (
         await document_service.check_conformance(
             resources, accepted, read.pdf.content if read.pdf is not None else None
         )
@@ -457,9 +496,10 @@ def _matches(if_none_match: str, etag: str) -> bool:
     responses=problem_responses(401, 403, 404, 409),
 )
 async def retry_invoice(
-    invoice_id: InvoiceIdPath, session: SessionDep, caller: OperatorDep
+    invoice_id: InvoiceIdPath, session: SessionDep, caller: RetrierDep
 ) -> InvoiceOut:
-    """Operators only; the next attempt first checks whether Chorus already has it."""
+    """Operators, or the principal of its supplier structure; the next attempt first checks
+    whether Chorus already has it."""
     return await service.retry_invoice(session, invoice_id)
 
 

@@ -11,7 +11,6 @@ from datetime import date, datetime, timedelta
 from functools import partial
 from typing import Any, Literal, TypeVar
 
-from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -33,17 +32,20 @@ from app.domain.rules import BuyerRequirements, ValidationPolicy, validate_invoi
 from app.domain.violations import Code, Violation
 from app.errors import (
     DuplicateInvoice,
+    FormatInvalid,
+    IdempotencyKeyInFlight,
     InvoiceInvalid,
     InvoiceNotFailed,
     NotFound,
     RequestInvalid,
 )
-from app.events.service import record_event
+from app.events.service import event_rows
 from app.events.types import EventType
-from app.formats.conformance import unit_codes
+from app.formats.conformance import ConformanceReport, Syntax, unit_codes
 from app.formats.facturx import PdfUnusable, ensure_embeddable
+from app.formats.intake import check_received, finding_json
 from app.idempotency import service as idempotency
-from app.invoices import repository, transitions
+from app.invoices import insertion, repository, transitions
 from app.invoices.attachments import (
     AttachmentLimits,
     UploadedAttachment,
@@ -74,10 +76,10 @@ from app.invoices.signed_pdfs import (
     check_signatures,
     facturx_violations,
 )
-from app.invoices.uploads import UploadedFile, chorus_filename
+from app.invoices.uploads import ReceivedDocument, UploadedFile, chorus_filename
 from app.invoices.views import invoice_out
 from app.metrics_registry import VALIDATION_FAILURES
-from app.outbox.service import OutboxKind, enqueue
+from app.outbox.service import OutboxKind, outbox_row
 from app.settings import ApiSettings
 from app.structures.models import SupplierStructure
 from app.structures.service import structure_address
@@ -96,6 +98,18 @@ class Accepted:
     channel: Channel = DEFAULT_CHANNEL
     # The PDF's signature, when it is signed (it is then sent as is).
     signature: Signature | None = None
+    # An ERP's own UBL, CII or Factur-X: the XSD and schematron verdict on it (warnings only:
+    # a fatal finding refused it), and whether the flux deposits it byte for byte.
+    conformance: ConformanceReport | None = None
+    as_received: bool = False
+
+
+# An ERP's own document goes to Chorus in its own syntax, whatever the configured preference.
+_RECEIVED_CHANNELS = {
+    Syntax.CII: Channel.CII,
+    Syntax.UBL: Channel.UBL,
+    Syntax.FACTURX: Channel.FACTURX,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,7 +235,10 @@ def _channel(
     has_pdf: bool,
     signature: Signature | None = None,
     with_attachments: bool = False,
+    received: Channel | None = None,
 ) -> Channel:
+    if received is not None:
+        return received
     override = profile.delivery_format if profile else None
     channel = resolve_channel(
         configured,
@@ -273,10 +290,14 @@ async def check_invoice(
     delivery_format: Channel = DEFAULT_CHANNEL,
     pdf: bytes | None = None,
     attachments: Sequence[UploadedAttachment] = (),
+    received: ReceivedDocument | None = None,
 ) -> Accepted:
     """Normalize and validate for the channel the invoice will take (`delivery_format`, or its
     structure's override); raises `InvoiceInvalid` listing every problem (the PDF's and the
-    attachments' too)."""
+    attachments' too). An ERP's own document (`received`, whose canonical reading `document`
+    is) first passes its XSD and the EN 16931 schematron (`FormatInvalid`), and its problems
+    name where in it each value was read."""
+    conformance = await _conformance_first(received)
     parsed = parse_invoice(document)
     invoice = _compact_vat_number(parsed.invoice)
     signed: SignatureCheck = UNSIGNED
@@ -294,6 +315,7 @@ async def check_invoice(
         has_pdf=with_pdf,
         signature=signed.signature,
         with_attachments=bool(attachments),
+        received=_RECEIVED_CHANNELS[received.read.syntax] if received is not None else None,
     )
     channel = route(None, invoice)
     if invoice is not None:
@@ -340,6 +362,8 @@ async def check_invoice(
     if violations or invoice is None:
         for violation in violations:
             VALIDATION_FAILURES.labels(str(violation.code)).inc()
+        if received is not None:
+            violations = received.read.locate(violations)
         raise InvoiceInvalid(
             f"{len(violations)} problem(s) found; Chorus Pro would refuse this invoice.",
             errors=violations,
@@ -349,7 +373,26 @@ async def check_invoice(
         validation_mode="offline" if requirements is None else "online",
         channel=channel,
         signature=signed.signature,
+        conformance=conformance,
+        as_received=received is not None and not received.overridden,
     )
+
+
+async def _conformance_first(received: ReceivedDocument | None) -> ConformanceReport | None:
+    """The XSD and EN 16931 schematron on an ERP's document, in the process pool; every fatal
+    finding refuses it before any canonical rule is looked at."""
+    if received is None:
+        return None
+    report = await check_received(received.read, received.content)
+    if not report.ok:
+        VALIDATION_FAILURES.labels(str(Code.FORMAT_INVALID)).inc()
+        raise FormatInvalid(
+            f"The {report.syntax.upper()} document breaks {len(report.fatal)} rule(s) of its "
+            "XSD or of EN 16931 (errors); warnings do not block.",
+            findings=[finding_json(finding) for finding in report.fatal],
+            warnings=[finding_json(finding) for finding in report.warnings],
+        )
+    return report
 
 
 async def _facturx_pdf_violations(pdf: bytes) -> list[Violation]:
@@ -376,9 +419,10 @@ async def submit_invoice(
     pdf_problems: Sequence[Violation] = (),
     delivery_format: Channel = DEFAULT_CHANNEL,
     attachments: Sequence[UploadedAttachment] = (),
+    received: ReceivedDocument | None = None,
 ) -> Submission:
-    """Validate, then store the invoice (its PDF and attachments) with its outbox row in one
-    transaction."""
+    """Validate, then store the invoice (its PDF and attachments, or the ERP's own document)
+    with its outbox row in one transaction."""
     accepted = await check_invoice(
         document,
         settings,
@@ -390,50 +434,102 @@ async def submit_invoice(
         delivery_format=delivery_format,
         pdf=pdf.content if pdf is not None else None,
         attachments=attachments,
+        received=received,
     )
-    store = partial(_store, session, sessionmaker, caller, accepted, pdf, attachments)
-    if idempotency_key is None:
-        created = await store()
-        return Submission(201, created, f"/v1/invoices/{created['id']}", replayed=False)
-
-    key_policy = idempotency.KeyPolicy(
-        ttl=timedelta(hours=settings.idempotency_ttl_hours),
-        lock=timedelta(seconds=settings.idempotency_lock_seconds),
+    now = utc_now()
+    received_pdf = received is not None and received.read.syntax is Syntax.FACTURX
+    invoice = _new_invoice(caller, accepted, pdf is not None or received_pdf, now)
+    signature = accepted.signature if pdf is not None else None
+    extras = repository.Extras(
+        signed=signature is not None,
+        signer=signature.signer if signature else None,
+        signed_at=signature.signed_at if signature else None,
+        attachments=len(attachments),
     )
-    replay = await idempotency.claim(
-        sessionmaker,
-        client_id=caller.client_id,
-        key=idempotency_key,
-        request_fingerprint=submission_fingerprint(
-            accepted.invoice.model_dump(mode="json"), pdf, attachments
-        ),
-        policy=key_policy,
+    # The answer is known before anything is written: the Idempotency-Key row holds it.
+    created = invoice_out(invoice, extras).model_dump(mode="json")
+    if accepted.conformance is not None:
+        # What the schematron warned about the ERP's document: worth fixing, not blocking.
+        created["warnings"] = [finding_json(f) for f in accepted.conformance.warnings]
+    location = f"/v1/invoices/{invoice.id}"
+    request_fingerprint = submission_fingerprint(
+        accepted.invoice.model_dump(mode="json"), pdf, attachments, received
     )
-    if replay is not None:
-        return Submission(replay.status, replay.body, replay.location, replayed=True)
-    try:
-        created = await store()
-        location = f"/v1/invoices/{created['id']}"
-        await idempotency.complete(
-            session,
+    remembered = (
+        None
+        if idempotency_key is None
+        else idempotency.completed_record(
             client_id=caller.client_id,
             key=idempotency_key,
+            request_fingerprint=request_fingerprint,
             status=201,
             body=created,
             location=location,
+            ttl=timedelta(hours=settings.idempotency_ttl_hours),
+            now=now,
         )
-    except BaseException:
-        # End this unit of work before releasing the key in another one: SQLite has one writer.
+    )
+    rows = _new_rows(invoice, remembered, now)
+    earlier = partial(_earlier_answer, session, caller, idempotency_key, request_fingerprint)
+    # A second attempt only after a key left expired, or by a request that died, was freed.
+    for _ in range(2):
+        try:
+            inserted = await insertion.insert_new_invoice(session, rows)
+        except IntegrityError:
+            # The natural key is the guard (no SELECT first: the common case pays no extra round
+            # trip). A request with this Idempotency-Key may have stored it just before us.
+            await session.rollback()
+            replay = await earlier()
+            if replay is not None:
+                return replay
+            existing = await repository.find_id_by_natural_key(
+                session, invoice.supplier_siret, invoice.invoice_number, invoice.type
+            )
+            raise _duplicate(existing) from None
+        if inserted:
+            break
         await session.rollback()
-        await idempotency.release(sessionmaker, client_id=caller.client_id, key=idempotency_key)
-        raise
+        replay = await earlier()
+        if replay is not None:
+            return replay
+    else:
+        raise IdempotencyKeyInFlight(
+            "Another request with this Idempotency-Key is being processed; retry later.",
+            headers={"Retry-After": "1"},
+        )
+    if pdf is not None:
+        session.add(_document_row(invoice, accepted.signature, pdf, now))
+    if received is not None:
+        session.add(_received_row(invoice, received, accepted, now))
+    for position, attachment in enumerate(attachments, start=1):
+        session.add(attachment_row(invoice.id, position, attachment, now))
+    if pdf is not None or received is not None or attachments:
+        await session.flush()
     return Submission(201, created, location, replayed=False)
+
+
+async def _earlier_answer(
+    session: AsyncSession,
+    caller: Caller,
+    key: str | None,
+    request_fingerprint: str,
+) -> Submission | None:
+    """The replay of the first request with this key, if one stored an answer."""
+    if key is None:
+        return None
+    replay = await idempotency.earlier_answer(
+        session, client_id=caller.client_id, key=key, request_fingerprint=request_fingerprint
+    )
+    if replay is None:
+        return None
+    return Submission(replay.status, replay.body, replay.location, replayed=True)
 
 
 def submission_fingerprint(
     normalized_invoice: dict[str, Any],
     pdf: UploadedFile | None,
     attachments: Sequence[UploadedAttachment] = (),
+    received: ReceivedDocument | None = None,
 ) -> str:
     """What makes two submissions "the same request" for an Idempotency-Key.
 
@@ -447,6 +543,8 @@ def submission_fingerprint(
     }
     if attachments:
         request["attachments"] = [[a.filename, a.sha256] for a in attachments]
+    if received is not None:
+        request["document"] = received.sha256
     return idempotency.fingerprint(request)
 
 
@@ -458,34 +556,24 @@ def _without_nulls(document: Any) -> Any:
     return document
 
 
-async def _store(
-    session: AsyncSession,
-    sessionmaker: async_sessionmaker[AsyncSession],
-    caller: Caller,
-    accepted: Accepted,
-    pdf: UploadedFile | None,
-    attachments: Sequence[UploadedAttachment] = (),
-) -> dict[str, Any]:
+def _new_invoice(caller: Caller, accepted: Accepted, has_pdf: bool, now: datetime) -> Invoice:
+    """The invoice as it will be stored: an unsaved entity with its lines and first status."""
     invoice_in = accepted.invoice
     supplier, buyer = _present(invoice_in.supplier), _present(invoice_in.buyer)
     totals = _present(invoice_in.totals)
-    supplier_siret, invoice_number = _present(supplier.siret), _present(invoice_in.invoice_number)
-    natural_key = (supplier_siret, invoice_number, invoice_in.type)
-    now = utc_now()
-    draft_lines = to_draft(invoice_in).lines
     payment = invoice_in.payment
     is_invoice = invoice_in.type == "invoice"
-    invoice = Invoice(
+    return Invoice(
         id=new_id("inv_"),
         client_id=caller.client_id,
         status=QUEUED,
         type=invoice_in.type,
-        invoice_number=invoice_number,
+        invoice_number=_present(invoice_in.invoice_number),
         issue_date=_present(invoice_in.issue_date),
         due_date=invoice_in.due_date,
         currency=invoice_in.currency or "EUR",
         framework=invoice_in.framework or DEFAULT_FRAMEWORK,
-        supplier_siret=supplier_siret,
+        supplier_siret=_present(supplier.siret),
         supplier_name=supplier.name,
         supplier_vat_number=supplier.vat_number,
         buyer_siret=_present(buyer.siret),
@@ -511,7 +599,7 @@ async def _store(
         total_vat=_present(totals.vat),
         total_gross=_present(totals.gross),
         validation_mode=accepted.validation_mode,
-        has_pdf=pdf is not None,
+        has_pdf=has_pdf,
         chorus_channel=accepted.channel.value,
         created_at=now,
         updated_at=now,
@@ -527,56 +615,60 @@ async def _store(
                 reference=line.reference,
                 unit_code=line.unit_code or DEFAULT_UNIT_CODE,
             )
-            for position, line in enumerate(draft_lines, start=1)
+            for position, line in enumerate(to_draft(invoice_in).lines, start=1)
         ],
         history=[InvoiceHistory(at=now, status=QUEUED)],
     )
-    # Plain INSERTs rather than the ORM's unit of work: the hot path of ingestion, where the
-    # ORM's per-object bookkeeping cost more CPU than the database (bench/README.md).
-    try:
-        await session.execute(insert(Invoice), [_row(invoice)])
-    except IntegrityError:
-        # The natural key is the guard (no SELECT first: the common case pays no extra round
-        # trip). End this unit of work before looking in another: SQLite has one writer.
-        await session.rollback()
-        async with sessionmaker() as lookup:
-            existing = await repository.find_id_by_natural_key(lookup, *natural_key)
-        raise _duplicate(existing) from None
-    for line in invoice.lines:
-        line.invoice_id = invoice.id
-    invoice.history[0].invoice_id = invoice.id
-    if invoice.lines:  # a PDF invoice may have none
-        await session.execute(insert(InvoiceLine), [_row(line) for line in invoice.lines])
-    await session.execute(insert(InvoiceHistory), [_row(entry) for entry in invoice.history])
-    if pdf is not None:
-        signature = accepted.signature
-        document = InvoiceDocument(
-            invoice_id=invoice.id,
-            filename=chorus_filename(invoice_number),
-            content_type="application/pdf",
-            size=len(pdf.content),
-            sha256=pdf.sha256,
-            content=pdf.content,
-            signed=signature is not None,
-            signer=signature.signer if signature else None,
-            signed_at=signature.signed_at if signature else None,
-            created_at=now,
-        )
-        session.add(document)
-    for position, attachment in enumerate(attachments, start=1):
-        session.add(attachment_row(invoice.id, position, attachment, now))
-    await record_event(session, type=EventType.INVOICE_QUEUED, invoice=invoice)
-    enqueue(session, OutboxKind.DELIVER_INVOICE, invoice_id=invoice.id)
-    await session.flush()
-    # `invoice` was never added to the session: it is the in-memory copy of what was inserted.
-    signature = accepted.signature if pdf is not None else None
-    extras = repository.Extras(
+
+
+def _new_rows(
+    invoice: Invoice, remembered: dict[str, Any] | None, now: datetime
+) -> insertion.NewInvoiceRows:
+    """What the unsaved `invoice` writes: its rows, its event, its outbox work, its key."""
+    event, fan_out = event_rows(type=EventType.INVOICE_QUEUED, invoice=invoice, now=now)
+    deliver = outbox_row(OutboxKind.DELIVER_INVOICE, invoice_id=invoice.id, now=now)
+    return insertion.NewInvoiceRows(
+        invoice=_row(invoice),
+        lines=[{**_row(line), "invoice_id": invoice.id} for line in invoice.lines],
+        history={**_row(invoice.history[0]), "invoice_id": invoice.id},
+        event=event,
+        outbox=[fan_out, deliver],
+        idempotency=remembered,
+    )
+
+
+def _document_row(
+    invoice: Invoice, signature: Signature | None, pdf: UploadedFile, now: datetime
+) -> InvoiceDocument:
+    return InvoiceDocument(
+        invoice_id=invoice.id,
+        filename=chorus_filename(invoice.invoice_number),
+        content_type="application/pdf",
+        size=len(pdf.content),
+        sha256=pdf.sha256,
+        content=pdf.content,
         signed=signature is not None,
         signer=signature.signer if signature else None,
         signed_at=signature.signed_at if signature else None,
-        attachments=len(attachments),
+        created_at=now,
     )
-    return invoice_out(invoice, extras).model_dump(mode="json")
+
+
+def _received_row(
+    invoice: Invoice, received: ReceivedDocument, accepted: Accepted, now: datetime
+) -> InvoiceDocument:
+    """The ERP's document as received; `received_syntax` when the flux deposits these bytes."""
+    extension = ".pdf" if received.read.syntax is Syntax.FACTURX else ".xml"
+    return InvoiceDocument(
+        invoice_id=invoice.id,
+        filename=chorus_filename(invoice.invoice_number).removesuffix(".pdf") + extension,
+        content_type=received.read.media_type,
+        size=len(received.content),
+        sha256=received.sha256,
+        content=received.content,
+        received_syntax=accepted.channel.value if accepted.as_received else None,
+        created_at=now,
+    )
 
 
 def attachment_row(

@@ -30,6 +30,28 @@ class OutboxKind(StrEnum):
     DELIVER_WEBHOOK = "webhook.deliver"
 
 
+def outbox_row(
+    kind: OutboxKind,
+    *,
+    invoice_id: str | None = None,
+    payload: dict[str, Any] | None = None,
+    due_at: datetime | None = None,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """The column values of a new outbox item (its key is made by the database)."""
+    now = now or utc_now()
+    return {
+        "kind": str(kind),
+        "invoice_id": invoice_id,
+        "payload": payload or {},
+        "state": str(OutboxState.PENDING),
+        "attempts": 0,
+        "next_attempt_at": due_at or now,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
 def enqueue(
     session: AsyncSession,
     kind: OutboxKind,
@@ -39,16 +61,6 @@ def enqueue(
     due_at: datetime | None = None,
 ) -> OutboxItem:
     """Add an item to the caller's transaction: it exists if and only if that commits."""
-    now = utc_now()
-    item = OutboxItem(
-        kind=str(kind),
-        invoice_id=invoice_id,
-        payload=payload or {},
-        state=str(OutboxState.PENDING),
-        attempts=0,
-        next_attempt_at=due_at or now,
-        created_at=now,
-        updated_at=now,
-    )
+    item = OutboxItem(**outbox_row(kind, invoice_id=invoice_id, payload=payload, due_at=due_at))
     session.add(item)
     return item

@@ -1,4 +1,5 @@
-"""Operator endpoints for supplier structures and their technical accounts."""
+"""Endpoints for supplier structures and their technical accounts (operators; a structure's
+principal may read it and rotate its password)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from app.domain.invoice import Address
 from app.invoices.service import supplier_profile
 from app.problems import problem_responses
 from app.structures import service
+from app.structures.access import ManagedDep, OperatorStructureDep
 from app.structures.models import SupplierStructure
 from app.structures.schemas import (
     PasswordIn,
@@ -69,7 +71,7 @@ async def update_structure(
     body: StructureSettingsIn,
     session: SessionDep,
     resources: ResourcesDep,
-    caller: OperatorDep,
+    managed: OperatorStructureDep,
 ) -> StructureOut:
     """Only the fields sent change; `null` clears one. Queued invoices keep their channel."""
     sent = body.model_fields_set
@@ -99,17 +101,29 @@ async def list_structures(session: SessionDep, caller: OperatorDep) -> list[Stru
     "/{siret}/password",
     response_model=StructureOut,
     summary="Rotate a technical account's password",
-    responses=problem_responses(401, 403, 404, 422),
+    responses=problem_responses(401, 404, 422),
 )
 async def rotate_password(
-    siret: SiretPath,
-    body: PasswordIn,
-    session: SessionDep,
-    resources: ResourcesDep,
-    caller: OperatorDep,
+    body: PasswordIn, session: SessionDep, resources: ResourcesDep, managed: ManagedDep
 ) -> StructureOut:
-    """Takes effect on the next Chorus call; no restart needed."""
+    """Operators, or the structure's principal. Takes effect on the next Chorus call."""
     structure = await service.rotate_password(
-        session, resources.password_box, siret=siret, password=body.password, login=body.login
+        session,
+        resources.password_box,
+        siret=managed.siret,
+        password=body.password,
+        login=body.login,
+        actor=managed.actor,
     )
     return _out(structure)
+
+
+@router.get(
+    "/{siret}",
+    response_model=StructureOut,
+    summary="Get a supplier structure",
+    responses=problem_responses(401, 404, 422),
+)
+async def get_structure(managed: ManagedDep, session: SessionDep) -> StructureOut:
+    """Operators, or the structure's principal; the password is never returned."""
+    return _out(await service.get_structure(session, managed.siret))

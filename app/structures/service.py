@@ -21,7 +21,9 @@ from app.domain.invoice import Address
 from app.domain.rules import address_violations
 from app.domain.violations import Code, Violation
 from app.errors import Conflict, NotFound, RequestInvalid
+from app.events.types import EventType
 from app.invoices.channels import Channel
+from app.structures.audit import COMMAND_LINE, Actor, record_change
 from app.structures.crypto import PasswordBox
 from app.structures.models import SupplierStructure
 from app.structures.rules import login_problem, password_problem, text_problem
@@ -198,10 +200,12 @@ async def rotate_password(
     siret: str,
     password: SecretStr,
     login: str | None = None,
+    actor: Actor = COMMAND_LINE,
 ) -> SupplierStructure:
     """Replace a structure's password (and login); deliveries paused for auth resume."""
     _check_account(login, password)
-    structure = await get_structure(session, siret)
+    structure = await get_structure(session, siret, lock=True)
+    login_changed = bool(login) and login != structure.login
     structure.password_ciphertext = box.seal(password)
     if login:
         structure.login = login
@@ -209,12 +213,36 @@ async def rotate_password(
     structure.paused_reason = None
     structure.updated_at = utc_now()
     await session.flush()
+    await record_change(
+        session,
+        structure.siret,
+        EventType.STRUCTURE_PASSWORD_ROTATED,
+        actor,
+        detail={"login_changed": login_changed},
+    )
     return structure
 
 
-async def get_structure(session: AsyncSession, siret: str) -> SupplierStructure:
-    """The structure registered for `siret`, or 404."""
-    structure = await session.get(SupplierStructure, _checked_siret(siret))
+async def resume_structure(
+    session: AsyncSession, siret: str, actor: Actor = COMMAND_LINE
+) -> SupplierStructure:
+    """Lift a delivery pause without changing the password (Chorus refused it by mistake)."""
+    structure = await get_structure(session, siret, lock=True)
+    was_paused = structure.paused_at is not None
+    structure.paused_at = None
+    structure.paused_reason = None
+    structure.updated_at = utc_now()
+    await session.flush()
+    if was_paused:
+        await record_change(session, structure.siret, EventType.STRUCTURE_RESUMED, actor)
+    return structure
+
+
+async def get_structure(
+    session: AsyncSession, siret: str, *, lock: bool = False
+) -> SupplierStructure:
+    """The structure registered for `siret`, or 404 (its row locked with `lock`, on PostgreSQL)."""
+    structure = await session.get(SupplierStructure, _checked_siret(siret), with_for_update=lock)
     if structure is None:
         raise NotFound(f"No supplier structure {siret}.")
     return structure

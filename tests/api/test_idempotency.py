@@ -65,20 +65,41 @@ async def test_the_same_key_with_another_body_is_422(
     assert await invoices_stored(sessionmaker) == 1
 
 
-async def test_the_same_key_while_the_first_is_in_flight_is_409(
+async def _left_in_flight(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    http: httpx.AsyncClient,
+    auth: dict[str, str],
+    payload: dict[str, object],
+    *,
+    key: str,
+    locked_for: timedelta,
+) -> None:
+    """A key claimed but never completed, as releases before 2026-11-28 left one when their
+    request died (they claimed keys in a transaction of their own)."""
+    validated = await http.post("/v1/invoices/validate", json=payload, headers=auth)
+    now = utc_now()
+    async with sessionmaker() as session, session.begin():
+        session.add(
+            IdempotencyRecord(
+                client_id=await _client_id(sessionmaker),
+                key=key,
+                fingerprint=submission_fingerprint(validated.json()["invoice"], None),
+                state=idempotency.IN_FLIGHT,
+                locked_until=now + locked_for,
+                created_at=now,
+                expires_at=now + timedelta(hours=24),
+            )
+        )
+
+
+async def test_the_same_key_while_an_earlier_release_holds_it_in_flight_is_409(
     http: httpx.AsyncClient,
     auth: dict[str, str],
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
     payload = invoice_payload()
-    validated = await http.post("/v1/invoices/validate", json=payload, headers=auth)
-    caller_id = await _client_id(sessionmaker)
-    await idempotency.claim(
-        sessionmaker,
-        client_id=caller_id,
-        key="order-45",
-        request_fingerprint=submission_fingerprint(validated.json()["invoice"], None),
-        policy=idempotency.KeyPolicy(ttl=timedelta(hours=24), lock=timedelta(seconds=60)),
+    await _left_in_flight(
+        sessionmaker, http, auth, payload, key="order-45", locked_for=timedelta(seconds=60)
     )
     response = await http.post(
         "/v1/invoices", json=payload, headers={**auth, "Idempotency-Key": "order-45"}
@@ -93,18 +114,46 @@ async def test_a_key_whose_first_request_died_can_be_taken_over(
     http: httpx.AsyncClient, auth: dict[str, str], sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
     payload = invoice_payload()
-    validated = await http.post("/v1/invoices/validate", json=payload, headers=auth)
-    await idempotency.claim(
-        sessionmaker,
-        client_id=await _client_id(sessionmaker),
-        key="order-46",
-        request_fingerprint=submission_fingerprint(validated.json()["invoice"], None),
-        policy=idempotency.KeyPolicy(ttl=timedelta(hours=24), lock=timedelta(seconds=-1)),
+    await _left_in_flight(
+        sessionmaker, http, auth, payload, key="order-46", locked_for=timedelta(seconds=-1)
     )
     response = await http.post(
         "/v1/invoices", json=payload, headers={**auth, "Idempotency-Key": "order-46"}
     )
     assert response.status_code == 201
+    replay = await http.post(
+        "/v1/invoices", json=payload, headers={**auth, "Idempotency-Key": "order-46"}
+    )
+    assert replay.headers["idempotent-replayed"] == "true"
+    assert replay.json()["id"] == response.json()["id"]
+
+
+async def test_the_key_is_stored_with_the_invoice_and_its_answer(
+    http: httpx.AsyncClient, auth: dict[str, str], sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    response = await http.post(
+        "/v1/invoices", json=invoice_payload(), headers={**auth, "Idempotency-Key": "order-47"}
+    )
+    async with sessionmaker() as session:
+        record = await session.scalar(select(IdempotencyRecord))
+    assert record is not None
+    assert record.state == idempotency.COMPLETED
+    assert record.response_status == 201
+    assert record.response_body == response.json()
+    assert record.resource_path == response.headers["location"]
+
+
+async def test_a_refused_duplicate_leaves_no_key_behind(
+    http: httpx.AsyncClient, auth: dict[str, str], sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    payload = invoice_payload()
+    assert (await http.post("/v1/invoices", json=payload, headers=auth)).status_code == 201
+    duplicate = await http.post(
+        "/v1/invoices", json=payload, headers={**auth, "Idempotency-Key": "order-48"}
+    )
+    assert duplicate.json()["code"] == "DUPLICATE_INVOICE"
+    async with sessionmaker() as session:
+        assert await session.scalar(select(func.count()).select_from(IdempotencyRecord)) == 0
 
 
 async def test_keys_are_scoped_per_client(
@@ -162,17 +211,18 @@ async def test_concurrent_identical_posts_create_exactly_one_invoice(
         assert await session.scalar(deliveries) == 1
 
 
-async def test_concurrent_posts_with_one_key_create_exactly_one_invoice(
+async def test_concurrent_posts_with_one_key_all_get_the_first_answer(
     http: httpx.AsyncClient, auth: dict[str, str], sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
+    """A request that finds the key taken waits for the first to commit, then replays it."""
     payload = invoice_payload()
     headers = {**auth, "Idempotency-Key": "burst"}
     responses = await asyncio.gather(
         *(http.post("/v1/invoices", json=payload, headers=headers) for _ in range(8))
     )
-    assert {r.status_code for r in responses} <= {201, 409}
-    created = {r.json()["id"] for r in responses if r.status_code == 201}
-    assert len(created) == 1
+    assert [r.status_code for r in responses] == [201] * 8
+    assert len({r.json()["id"] for r in responses}) == 1
+    assert sum(r.headers.get("idempotent-replayed") == "true" for r in responses) == 7
     assert await invoices_stored(sessionmaker) == 1
 
 
