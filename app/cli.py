@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth import service as clients
 from app.auth.schemas import ClientOut
 from app.auth.scopes import Scope
+from app.crypto import load_password_box, new_key
 from app.db.engine import create_engine, create_sessionmaker
 from app.db.migrations import upgrade_to_head
 from app.domain.identifiers import normalize_siret
@@ -24,10 +25,8 @@ from app.domain.invoice import Address, VatRegime
 from app.errors import GatewayError
 from app.health import probe
 from app.invoices.channels import Channel
-from app.invoices.service import retry_invoice
 from app.settings import Settings, get_settings
 from app.structures import service as structures
-from app.structures.crypto import load_password_box, new_key
 from app.structures.members_cli import add_member_commands
 
 T = TypeVar("T")
@@ -114,11 +113,11 @@ def worker(
     ] = None,
 ) -> None:
     """Deliver queued invoices to Chorus Pro, follow their statuses, send webhooks."""
-    from app.worker import run_worker
+    from app.worker import main
 
     settings = get_settings()
     _migrate_if_configured(settings)
-    asyncio.run(run_worker(settings, worker_id))
+    main(settings, worker_id)
 
 
 @cli.command()
@@ -133,18 +132,18 @@ def emulator(
     """Run the Chorus Pro emulator (PISTE OAuth + the cpro API + /_emulator control)."""
     import uvicorn
 
-    from app.emulator.app import create_emulator_app
-    from app.emulator.config import EmulatorConfig
+    from app.emulator.main import create_emulator_app
+    from app.emulator.settings import EmulatorSettings
     from app.logging import configure_logging
 
-    config = EmulatorConfig()
+    emulator_settings = EmulatorSettings()
     log = get_settings().log
     # The same JSON lines as the API and the worker: uvicorn's plain-text config stays out.
     configure_logging(log)
     uvicorn.run(
-        create_emulator_app(config),
-        host=host or config.host,
-        port=port or config.port,
+        create_emulator_app(emulator_settings),
+        host=host or emulator_settings.host,
+        port=port or emulator_settings.port,
         log_level=log.level.lower(),
         log_config=None,
     )
@@ -184,10 +183,12 @@ def healthcheck(
     elif target.role is probe.Role.WORKER:
         problem = asyncio.run(probe.probe_worker(target, settings))
     else:
-        from app.emulator.config import EmulatorConfig
+        from app.emulator.settings import EmulatorSettings
 
-        config = EmulatorConfig()
-        problem = probe.probe_emulator(target, config.host, config.port, timeout)
+        emulator_settings = EmulatorSettings()
+        problem = probe.probe_emulator(
+            target, emulator_settings.host, emulator_settings.port, timeout
+        )
     if problem is not None:
         typer.echo(f"{target.role}: unhealthy: {problem}", err=True)
         raise typer.Exit(1)
@@ -510,6 +511,10 @@ def invoices_retry(
     invoice_id: Annotated[str, typer.Argument(metavar="ID", help="The invoice id (inv_...).")],
 ) -> None:
     """Re-queue a failed invoice (its next attempt first searches Chorus for it)."""
+    # Here, not at the top: the invoice service pulls in the document formats, seconds of
+    # imports that no other command needs.
+    from app.invoices.service import retry_invoice
+
     settings = get_settings()
 
     async def retry() -> str:

@@ -28,12 +28,12 @@ from sqlalchemy.engine import make_url
 
 from app.auth.scopes import Scope
 from app.auth.service import create_or_rotate_client
+from app.crypto import load_password_box
 from app.db.engine import create_engine, create_sessionmaker
 from app.domain.identifiers import french_vat_number
 from app.domain.invoice import Address
 from app.logging import configure_logging
 from app.settings import Settings
-from app.structures.crypto import load_password_box
 from app.structures.models import SupplierStructure
 from app.structures.service import add_structure
 
@@ -191,7 +191,7 @@ def run_everything(settings: Settings, *, host: str, port: int) -> None:
 def _run(settings: Settings, host: str, port: int) -> None:
     import uvicorn
 
-    from app.emulator.config import EmulatorConfig
+    from app.emulator.settings import EmulatorSettings
 
     # Bound here and handed to uvicorn: nothing starts, and no banner shows, on a taken port.
     api_socket = claim_port("API", host, port)
@@ -201,7 +201,7 @@ def _run(settings: Settings, host: str, port: int) -> None:
         emulator_url = settings.chorus.resolved_api_url
         chorus = f"{settings.chorus.target} at {emulator_url}"
         if settings.chorus.target == "emulator":
-            emulator = EmulatorConfig()
+            emulator = EmulatorSettings()
             emulator_port = urlsplit(emulator_url).port or 8090
             claim_port("emulator", emulator.host, emulator_port).close()
             # Kept beside the database, so a restart keeps Chorus's side of the invoices too.

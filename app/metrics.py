@@ -19,11 +19,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest, make_wsgi_ap
 from prometheus_client.exposition import ThreadingWSGIServer
 from pydantic import SecretStr
 
-from app.db.base import utc_now
-from app.dependencies import ResourcesDep, SettingsDep
+from app.db.session import SessionDep
+from app.dependencies import SettingsDep
 from app.errors import Unauthenticated
-from app.health.service import invoices_by_status, outbox_backlog
-from app.metrics_registry import INVOICES, OUTBOX_FAILED, OUTBOX_OLDEST_AGE, OUTBOX_PENDING
+from app.health.service import update_gauges
 from app.problems import problem_responses
 
 if TYPE_CHECKING:
@@ -31,7 +30,6 @@ if TYPE_CHECKING:
 
 router = APIRouter(tags=["health"])
 _bearer = HTTPBearer(auto_error=False, description="METRICS_TOKEN, when one is set.")
-INVOICE_STATUSES = ["queued", "submitted", "rejected", "paid", "failed"]
 
 
 def token_matches(token: SecretStr, authorization: str | None) -> bool:
@@ -63,18 +61,9 @@ async def check_metrics_token(
     responses=problem_responses(401),
     dependencies=[Depends(check_metrics_token)],
 )
-async def metrics(resources: ResourcesDep) -> Response:
+async def metrics(session: SessionDep) -> Response:
     """The process's counters plus the database's outbox and invoice gauges (capped counts)."""
-    now = utc_now()
-    async with resources.sessionmaker() as session:
-        backlog = await outbox_backlog(session, now)
-        counts = await invoices_by_status(session, INVOICE_STATUSES)
-    for kind, item in backlog.items():
-        OUTBOX_PENDING.labels(kind).set(item.pending)
-        OUTBOX_FAILED.labels(kind).set(item.failed)
-        OUTBOX_OLDEST_AGE.labels(kind).set(item.oldest_due_age_seconds or 0)
-    for status, count in counts.items():
-        INVOICES.labels(status).set(count)
+    await update_gauges(session)
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 

@@ -15,12 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from app.auth.cache import CallerCache
 from app.buyers.directory import BuyerDirectory
 from app.chorus.client import ChorusClient
+from app.crypto import PasswordBox, load_password_box
 from app.db.engine import create_engine, create_sessionmaker
 from app.db.migrations import head_revision
 from app.events.transport import webhook_client
 from app.invoices.suppliers import SupplierCache
 from app.settings import Settings
-from app.structures.crypto import PasswordBox, load_password_box
 
 
 @dataclass(frozen=True, slots=True)

@@ -435,7 +435,7 @@ class Gateway:
     secrets_key: str = ""
 
     def __post_init__(self) -> None:
-        from app.structures.crypto import new_key  # what `gateway structures new-key` prints
+        from app.crypto import new_key  # what `gateway structures new-key` prints
 
         self.secrets_key = self.secrets_key or new_key()
 

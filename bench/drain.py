@@ -30,6 +30,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -86,6 +87,8 @@ class DrainCase:
     machine_percent: float = 0.0
     db_per_invoice: dict[str, float] = field(default_factory=dict)
     profile: str | None = None
+    # Worker CPU seconds from when every worker is in its loop (heartbeat) to the end.
+    running_worker_cpu: float = 0.0
 
     @property
     def wall_rate(self) -> float:
@@ -98,6 +101,14 @@ class DrainCase:
         if not self.delivered:
             return 0.0
         return self.worker_cores * self.wall_seconds * 1000 / self.delivered
+
+    @property
+    def running_cpu_ms_per_invoice(self) -> float:
+        """Worker CPU per invoice once every worker is running (its imports, settings and
+        first connection left out), milliseconds."""
+        if not self.delivered:
+            return 0.0
+        return self.running_worker_cpu * 1000 / self.delivered
 
     @property
     def steady_rate(self) -> float:
@@ -128,22 +139,40 @@ def _post_backlog(port: int, key: str, count: int, wd: Path) -> dict[str, Any]:
 
 
 _ANY_QUEUED = "SELECT EXISTS (SELECT 1 FROM invoice WHERE status = 'queued')"
+_RUNNING = "SELECT count(*) FROM worker_heartbeat"
 
 
-async def _wait_drained(database: Database, workers: list[Proc], deadline: float) -> bool:
+async def _wait_drained(
+    database: Database,
+    workers: list[Proc],
+    deadline: float,
+    running: Callable[[], None],
+) -> bool:
     """Poll every 0.1 s, on one connection, until no invoice is queued; False at the deadline.
+    `running` is called once, as soon as every worker has written its first heartbeat (it is
+    in its loop: imported, configured, connected); until then the poll is every 0.01 s.
 
     One cheap query (an index probe) on a kept connection: the watcher must not load the
     database it is timing.
     """
+    all_running = False
+
+    def seen(count: int) -> None:
+        nonlocal all_running
+        if count >= len(workers):
+            all_running = True
+            running()
+
     if database.dsn is not None:
         connection = await asyncpg.connect(database.dsn)
         try:
             while time.monotonic() < deadline:
                 _check_alive(workers)
+                if not all_running:
+                    seen(int(await connection.fetchval(_RUNNING)))
                 if not await connection.fetchval(_ANY_QUEUED):
                     return True
-                await asyncio.sleep(0.1)
+                await asyncio.sleep(0.1 if all_running else 0.01)
         finally:
             await connection.close()
         return False
@@ -153,12 +182,16 @@ async def _wait_drained(database: Database, workers: list[Proc], deadline: float
     async with aiosqlite.connect(database.sqlite_path, timeout=30) as sqlite:
         while time.monotonic() < deadline:
             _check_alive(workers)
+            if not all_running:
+                cursor = await sqlite.execute(_RUNNING)
+                count = await cursor.fetchone()
+                seen(int(count[0]) if count is not None else 0)
             cursor = await sqlite.execute(_ANY_QUEUED)
             row = await cursor.fetchone()
             await sqlite.commit()  # end the read transaction: see the workers' next commits
             if row is not None and not row[0]:
                 return True
-            await asyncio.sleep(0.1)
+            await asyncio.sleep(0.1 if all_running else 0.01)
     return False
 
 
@@ -234,7 +267,12 @@ def run_case(workers: int, args: argparse.Namespace, root: Path) -> DrainCase:
                 "CHORUS_DELIVERY_FORMAT": args.channel,
                 "CHORUS_FLUX_POLL_FIRST_SECONDS": f"{args.flux_seconds:g}",
                 "CHORUS_FLUX_POLL_MAX_SECONDS": f"{max(1.0, args.flux_seconds * 2):g}",
-            },
+            }
+            | (
+                {"CHORUS_FLUX_SCHEMATRON_SHARE": f"{args.schematron_share:g}"}
+                if args.schematron_share is not None
+                else {}
+            ),
         )
         gateway.migrate()
         gateway.add_structure()
@@ -269,12 +307,17 @@ def run_case(workers: int, args: argparse.Namespace, root: Path) -> DrainCase:
         emulator_meter = CpuMeter(lambda: [emulator.pid])
         postgres_meter = CpuMeter(postgres_pids)
         stats_before = database.pg_stats()
+        running_meter = CpuMeter(lambda: with_descendants([p.pid for p in worker_procs]))
         workers_meter.start()
         emulator_meter.start()
         postgres_meter.start()
-        drained = asyncio.run(_wait_drained(database, worker_procs, started + args.timeout))
+        drained = asyncio.run(
+            _wait_drained(database, worker_procs, started + args.timeout, running_meter.start)
+        )
         case.wall_seconds = time.monotonic() - started
         workers_meter.stop()
+        running_meter.stop()
+        case.running_worker_cpu = running_meter.process_cpu
         emulator_meter.stop()
         postgres_meter.stop()
         stats_after = database.pg_stats()
@@ -333,7 +376,13 @@ def report(cases: list[DrainCase], args: argparse.Namespace, background: float) 
         )
         + f"Emulator: manual lifecycle, no faults. Worker settings: defaults "
         f"(OUTBOX_BATCH_SIZE=16, OUTBOX_POLL_INTERVAL_SECONDS=0.5) except "
-        f"CHORUS_RATE_PER_SECOND={args.chorus_rate:g}, CHORUS_RATE_BURST={args.chorus_burst}; "
+        f"CHORUS_RATE_PER_SECOND={args.chorus_rate:g}, CHORUS_RATE_BURST={args.chorus_burst}"
+        + (
+            f", CHORUS_FLUX_SCHEMATRON_SHARE={args.schematron_share:g}"
+            if args.schematron_share is not None
+            else ""
+        )
+        + "; "
         "API_ONLINE_VALIDATION=false, LOG_LEVEL=WARNING.\n"
     )
     print_table(
@@ -349,6 +398,7 @@ def report(cases: list[DrainCase], args: argparse.Namespace, background: float) 
             "emulator RSS MB",
             "worker cores",
             "worker CPU ms/inv",
+            "(running)",
             "emulator cores",
             "PG cores",
             "machine %",
@@ -366,6 +416,7 @@ def report(cases: list[DrainCase], args: argparse.Namespace, background: float) 
                 fmt(c.emulator_rss_mb, 0),
                 f"{c.worker_cores:.2f}",
                 fmt(c.cpu_ms_per_invoice, 1),
+                fmt(c.running_cpu_ms_per_invoice, 1),
                 f"{c.emulator_cores:.2f}",
                 f"{c.postgres_cores:.2f}",
                 f"{c.machine_percent:.0f}",
@@ -376,7 +427,10 @@ def report(cases: list[DrainCase], args: argparse.Namespace, background: float) 
     print(
         "\nwall: from starting the worker processes (imports, connections, first token "
         "included) until no invoice is queued; steady: between the first and the last "
-        "invoice marked submitted (invoice.updated_at). worker/emulator/PG cores: CPU "
+        "invoice marked submitted (invoice.updated_at); worker CPU ms/inv: all the "
+        "workers' CPU (their schematron pools included) over the drain, start-up included, "
+        "per invoice; (running): the same from when every worker is in its loop (its first "
+        "heartbeat: imports, settings, connection done). worker/emulator/PG cores: CPU "
         "used during the drain (PG: every PostgreSQL process on the machine); "
         "machine %: all cores busy."
     )
@@ -427,6 +481,11 @@ def main() -> None:
     )
     parser.add_argument(
         "--flux-seconds", type=float, default=0.5, help="emulator's flux processing delay"
+    )
+    parser.add_argument(
+        "--schematron-share",
+        type=float,
+        help="CHORUS_FLUX_SCHEMATRON_SHARE (default: the shipped one); 1 checks every flux",
     )
     args = parser.parse_args()
     if not 1 <= args.n <= 200_000:

@@ -23,18 +23,19 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.auth.scopes import Scope
 from app.auth.service import create_client
+from app.crypto import PasswordBox, new_key
 from app.db.base import Base
 from app.db.engine import create_engine, create_sessionmaker
 from app.db.migrations import upgrade_to_head
 from app.domain.invoice import Address
-from app.emulator.app import create_emulator_app
-from app.emulator.config import EmulatorConfig
+from app.emulator.main import create_emulator_app
+from app.emulator.settings import EmulatorSettings
 from app.main import create_app
 from app.settings import ApiSettings, ChorusSettings, DatabaseSettings, Settings
-from app.structures.crypto import PasswordBox, new_key
 from app.structures.models import SupplierStructure
 from app.structures.service import add_structure
 from tests.builders import OTHER_SUPPLIER_SIRET, SUPPLIER_SIRET, SUPPLIER_VAT_NUMBER
+from tests.support.scheduling import pytest_collection_modifyitems  # noqa: F401 - a hook
 from tests.support.servers import serve_app
 
 # Where PostgreSQL is; each run creates (and drops) its own database there.
@@ -47,24 +48,54 @@ TEST_SECRETS_KEY = SecretStr(new_key())
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
-def database_url(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
+def database_url(request: pytest.FixtureRequest, built_databases: BuiltDatabases) -> str:
     """A migrated, empty database of each backend, for the whole run."""
-    if request.param == "sqlite":
-        path = tmp_path_factory.mktemp("db") / "gateway.db"
-        url = f"sqlite+aiosqlite:///{path}"
+    return built_databases.url(request.param)
+
+
+class BuiltDatabases:
+    """Each backend's database, built on first use and kept until the end of the process.
+
+    Not in `database_url` itself: pytest rebuilds a parametrized session fixture whenever the
+    parameter changes, and a test process of a distributed run changes backend with each module
+    (it runs one module on SQLite then PostgreSQL, then the next module), so every module built
+    both databases anew.
+    """
+
+    def __init__(self, tmp_path_factory: pytest.TempPathFactory) -> None:
+        self.tmp_path_factory = tmp_path_factory
+        self.urls: dict[str, str] = {}
+
+    def url(self, backend: str) -> str:
+        if backend not in self.urls:
+            self.urls[backend] = self._build(backend)
+        return self.urls[backend]
+
+    def _build(self, backend: str) -> str:
+        if backend == "sqlite":
+            url = f"sqlite+aiosqlite:///{self.tmp_path_factory.mktemp('db') / 'gateway.db'}"
+        else:
+            name = f"gateway_test_{uuid.uuid4().hex[:12]}"
+            asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+            admin = make_url(POSTGRES_ADMIN_URL)
+            url = admin.set(database=name).render_as_string(hide_password=False)
         upgrade_to_head(url)
-        yield url
-        return
-    name = f"gateway_test_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
-    url = str(make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False))
+        return url
+
+    def drop(self) -> None:
+        if "postgresql" in self.urls:
+            name = make_url(self.urls["postgresql"]).database
+            asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def built_databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BuiltDatabases]:
+    """The databases `database_url` hands out; PostgreSQL's is dropped at the end."""
+    databases = BuiltDatabases(tmp_path_factory)
     try:
-        upgrade_to_head(url)
-        yield url
+        yield databases
     finally:
-        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        databases.drop()
 
 
 async def _admin(statement: str) -> None:
@@ -81,7 +112,7 @@ async def _admin(statement: str) -> None:
 @pytest.fixture(scope="session")
 def served_emulator() -> Iterator[str]:
     """The Chorus Pro emulator served over real HTTP for the whole run (manual lifecycle)."""
-    with serve_app(create_emulator_app(EmulatorConfig(lifecycle_mode="manual"))) as url:
+    with serve_app(create_emulator_app(EmulatorSettings(lifecycle_mode="manual"))) as url:
         yield url
 
 

@@ -1,4 +1,8 @@
-"""The `gateway` command line."""
+"""The `gateway` command line.
+
+Most commands run in this process (tests/support/cli.py); the first test of each command family
+runs the real `python -m app` in its own process.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -20,37 +23,30 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.auth.models import ApiClient
 from app.structures.models import SupplierStructure
 from tests.conftest import TEST_SECRETS_KEY
+from tests.support.cli import Gateway
 from tests.support.servers import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 
-Gateway = Callable[..., subprocess.CompletedProcess[str]]
-
 
 @pytest.fixture
 def gateway(database_url: str) -> Gateway:
-    """Run the real `gateway` command in its own process against the test database."""
+    """The `gateway` command on the test database, run in this process."""
+    return Gateway(database_url, in_process=True)
 
-    def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(  # noqa: S603 - our own command, fixed arguments
-            [sys.executable, "-m", "app", *args],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-            # A fixed width: help wrapping must hold on narrow terminals too.
-            env={**os.environ, "DATABASE_URL": database_url, "COLUMNS": "80"},
-        )
 
-    return run
+@pytest.fixture
+def gateway_process(database_url: str) -> Gateway:
+    """The real `gateway` command, in its own process, on the test database."""
+    return Gateway(database_url, in_process=False)
 
 
 async def test_clients_create_prints_a_working_key_once(
-    gateway: Gateway,
+    gateway_process: Gateway,
     http: httpx.AsyncClient,
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
-    result = gateway(
+    result = await gateway_process.run(
         *[
             "clients",
             "create",
@@ -88,34 +84,36 @@ def test_clients_create_refuses_an_invalid_siret_and_scope(gateway: Gateway) -> 
     assert bad_scope.returncode != 0
 
 
-def test_migrate_is_idempotent(gateway: Gateway) -> None:
-    assert gateway("migrate").returncode == 0
+def test_migrate_is_idempotent(gateway_process: Gateway, gateway: Gateway) -> None:
+    migrated = gateway_process("migrate")
+    assert migrated.returncode == 0, migrated.stderr
+    assert "latest revision" in migrated.stdout
     assert gateway("migrate").returncode == 0
 
 
 async def test_clients_list_rotate_and_revoke_by_name(
     gateway: Gateway, http: httpx.AsyncClient
 ) -> None:
-    created = gateway(
+    created = await gateway.run(
         *["clients", "create", "--name", "cegid", "--supplier", "41234567010000"],
         *["--scope", "invoices:read", "--expires-at", "2099-01-31"],
     )
     assert created.returncode == 0, created.stderr
     first = created.stdout.strip().splitlines()[-1]
     assert "valid until 2099-01-31T00:00:00+00:00" in created.stdout
-    listed = gateway("clients", "list")
+    listed = await gateway.run("clients", "list")
     assert listed.returncode == 0, listed.stderr
     row = next(line for line in listed.stdout.splitlines() if " cegid " in line)
     assert "active" in row
     assert "2099-01-31T00:00:00+00:00" in row
     assert first not in listed.stdout
-    as_json = json.loads(gateway("clients", "list", "--json").stdout)
+    as_json = json.loads((await gateway.run("clients", "list", "--json")).stdout)
     assert [c["name"] for c in as_json] == ["cegid"]
     assert set(as_json[0]) >= {"id", "key_prefix", "status"}
     assert "key" not in as_json[0]
     assert "key_hash" not in as_json[0]
 
-    rotated = gateway("clients", "rotate", "cegid")
+    rotated = await gateway.run("clients", "rotate", "cegid")
     assert rotated.returncode == 0, rotated.stderr
     second = rotated.stdout.strip().splitlines()[-1]
     assert second.startswith("cpg_")
@@ -124,14 +122,14 @@ async def test_clients_list_rotate_and_revoke_by_name(
     assert (await http.get("/v1/invoices", headers=_bearer(second))).status_code == 200
 
     client_id = as_json[0]["id"]
-    revoked = gateway("clients", "revoke", client_id)
+    revoked = await gateway.run("clients", "revoke", client_id)
     assert revoked.returncode == 0, revoked.stderr
     assert "API_AUTH_CACHE_SECONDS" in revoked.stdout
-    assert "revoked" in gateway("clients", "list").stdout
-    again = gateway("clients", "rotate", "cegid")
+    assert "revoked" in (await gateway.run("clients", "list")).stdout
+    again = await gateway.run("clients", "rotate", "cegid")
     assert again.returncode != 0
     assert "revoked" in again.stderr
-    assert gateway("clients", "revoke", "nobody").returncode != 0
+    assert (await gateway.run("clients", "revoke", "nobody")).returncode != 0
 
 
 @pytest.mark.usefixtures("engine")
@@ -150,10 +148,9 @@ def test_clients_create_refuses_a_duplicate_name_and_a_bad_expiry(gateway: Gatew
 @pytest.mark.parametrize(
     "command", [("clients", "create"), ("structures", "add"), ("clients", "list"), ("serve",)]
 )
-def test_help_names_values_plainly_and_never_cuts_a_scope(
-    gateway: Gateway, command: tuple[str, ...]
-) -> None:
-    result = gateway(*command, "--help")
+def test_help_names_values_plainly_and_never_cuts_a_scope(command: tuple[str, ...]) -> None:
+    # Help reads no database: once, not once per backend.
+    result = Gateway(None, in_process=True)(*command, "--help")
     assert result.returncode == 0, result.stderr
     assert "<bool>" not in result.stdout
     assert "<str>" not in result.stdout
@@ -216,7 +213,7 @@ def _bearer(key: str) -> dict[str, str]:
 
 
 async def test_structures_add_takes_the_invoice_vat_defaults(
-    gateway: Gateway,
+    gateway_process: Gateway,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     sessionmaker: async_sessionmaker[AsyncSession],
@@ -225,13 +222,13 @@ async def test_structures_add_takes_the_invoice_vat_defaults(
     password_file = tmp_path / "password"
     password_file.write_text("emulator-demo-1")
     account = ["--login", "TECH_1_41234567010000@cpro.fr", "--password-file", str(password_file)]
-    refused = gateway(
+    refused = await gateway_process.run(
         *["structures", "add", "--siret", "41234567010000", *account, "--vat-regime", "TVA"]
     )
     assert refused.returncode != 0
     assert "EXONERATION" in refused.stderr  # the message names the regimes there are
 
-    added = gateway(
+    added = await gateway_process.run(
         *["structures", "add", "--siret", "41234567010000", *account],
         *["--vat-regime", "EXONERATION", "--vat-exemption-reason", "Article 261 du CGI"],
     )

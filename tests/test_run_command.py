@@ -18,8 +18,8 @@ import httpx
 import pytest
 
 from app.devrun import emulator_state_file
-from app.emulator.app import create_emulator_app
-from app.emulator.config import EmulatorConfig
+from app.emulator.main import create_emulator_app
+from app.emulator.settings import EmulatorSettings
 from tests.builders import invoice_payload
 from tests.support.servers import free_port, serve_app
 
@@ -204,7 +204,7 @@ def test_sigterm_stops_the_api_the_worker_and_the_emulator(tmp_path: Path) -> No
 
 @pytest.mark.parametrize("taken", ["API", "emulator"])
 def test_a_taken_port_fails_loudly_before_the_banner(tmp_path: Path, taken: str) -> None:
-    occupant = create_emulator_app(EmulatorConfig(_env_file=None))
+    occupant = create_emulator_app(EmulatorSettings(_env_file=None))
     with serve_app(occupant) as url:
         port = urlsplit(url).port
         assert port is not None

@@ -9,7 +9,7 @@ import pytest
 from pydantic import AliasChoices, BaseModel, ValidationError
 from pydantic_settings import BaseSettings
 
-from app.emulator.config import EmulatorConfig
+from app.emulator.settings import EmulatorSettings
 from app.settings import ApiSettings, ChorusSettings, Settings
 
 ENV_EXAMPLE = Path(__file__).resolve().parents[1] / ".env.example"
@@ -23,7 +23,7 @@ def _env_names(group: type[BaseSettings]) -> set[str]:
 def _emulator_env_names() -> set[str]:
     # A field shared with the gateway (CHORUS_CLIENT_*) is listed once, as its first alias.
     names: set[str] = set()
-    for name, field in EmulatorConfig.model_fields.items():
+    for name, field in EmulatorSettings.model_fields.items():
         alias = field.validation_alias
         names.add(str(alias.choices[0]) if isinstance(alias, AliasChoices) else f"EMULATOR_{name}")
     return {name.upper() for name in names}
@@ -52,10 +52,10 @@ def test_env_example_defaults_are_the_code_defaults(monkeypatch: pytest.MonkeyPa
             name, value = line.split("=", 1)
             monkeypatch.setenv(name, value)
     from_example = Settings()
-    emulator_from_example = EmulatorConfig(_env_file=None)
+    emulator_from_example = EmulatorSettings(_env_file=None)
     monkeypatch.undo()
     assert from_example.model_dump() == Settings().model_dump()
-    assert emulator_from_example.model_dump() == EmulatorConfig(_env_file=None).model_dump()
+    assert emulator_from_example.model_dump() == EmulatorSettings(_env_file=None).model_dump()
 
 
 def test_lists_are_read_comma_separated(monkeypatch: pytest.MonkeyPatch) -> None:

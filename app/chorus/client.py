@@ -455,7 +455,10 @@ class ChorusClient:
     async def consult_invoice(
         self, account: TechnicalAccount, chorus_invoice_id: int
     ) -> InvoiceDetail:
-        """One invoice as Chorus holds it (`consulter/fournisseur`)."""
+        """One invoice as Chorus holds it (`consulter/fournisseur`).
+
+        Only tests call it: they read back what Chorus stored to prove the mapping.
+        """
         request = ConsultInvoiceRequest(identifiantFactureCPP=chorus_invoice_id)
         response = await self._post(account, CONSULT_INVOICE, request, ConsultInvoiceResponse)
         return response.facture
@@ -556,7 +559,7 @@ class ChorusClient:
 
     @property
     def cached_structure_ids(self) -> int:
-        """How many SIRET → `idStructureCPP` answers are cached."""
+        """How many SIRET → `idStructureCPP` answers are cached (tests watch the cache with it)."""
         return len(self._structure_ids)
 
     async def consult_structure(
@@ -593,7 +596,10 @@ class ChorusClient:
         return await self._post(account, CONSULT_SERVICE, request, ConsultServiceResponse)
 
     async def active_supplier_structures(self, account: TechnicalAccount) -> list[ActiveStructure]:
-        """The structures this technical account may invoice from."""
+        """The structures this technical account may invoice from.
+
+        Only tests call it: the lightest authenticated call, to exercise tokens, limits and faults.
+        """
         # This operation takes an empty JSON object (chorus-pro.md §1.4).
         response = await self._post(
             account, ACTIVE_SUPPLIER_STRUCTURES, {}, ActiveStructuresResponse
@@ -601,6 +607,9 @@ class ChorusClient:
         return response.listeStructures
 
     async def health_check(self, account: TechnicalAccount | None = None) -> dict[str, Any]:
-        """Ping `GET transverses/v1/health-check`; returns its JSON (or {}) or raises the tree."""
+        """Ping `GET transverses/v1/health-check`; returns its JSON (or {}) or raises the tree.
+
+        Only tests call it (qualification sends its own raw GET, to record the exchange).
+        """
         accepted = await self._call("GET", HEALTH_CHECK, account, None, envelope=False)
         return accepted.payload

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 from alembic import command
@@ -32,11 +31,6 @@ def head_revision() -> str | None:
 def upgrade_to_head(database_url: str) -> None:
     """Apply every pending migration (blocking; call from a thread in async code)."""
     command.upgrade(alembic_config(database_url), "head")
-
-
-async def upgrade_to_head_async(database_url: str) -> None:
-    """Apply every pending migration without blocking the event loop."""
-    await asyncio.to_thread(upgrade_to_head, database_url)
 
 
 def _current_revision(connection: Connection) -> str | None:

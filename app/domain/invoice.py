@@ -90,8 +90,10 @@ class InvoiceType(StrEnum):
 
 
 def to_cents(amount: Decimal) -> Decimal:
-    """Round half up to the cent, as invoices are printed."""
-    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
+    """Round half up to the cent, as invoices are printed; a zero is never signed (`-0.00`
+    breaks EN 16931 checks that compare it with 0 as text, BR-E-09)."""
+    rounded = amount.quantize(CENT, rounding=ROUND_HALF_UP)
+    return rounded.copy_abs() if rounded.is_zero() else rounded
 
 
 def money_text(amount: Decimal) -> str:

@@ -36,8 +36,8 @@ class Caller:
 
 def client_is_known(emulator: Emulator, client_id: str, client_secret: str) -> bool:
     """Whether these PISTE client credentials are the configured ones."""
-    expected_secret = emulator.config.client_secret.get_secret_value()
-    return hmac.compare_digest(client_id.encode(), emulator.config.client_id.encode()) & (
+    expected_secret = emulator.settings.client_secret.get_secret_value()
+    return hmac.compare_digest(client_id.encode(), emulator.settings.client_id.encode()) & (
         hmac.compare_digest(client_secret.encode(), expected_secret.encode())
     )
 
@@ -46,7 +46,9 @@ def issue_token(emulator: Emulator) -> str:
     """A fresh bearer token, valid for `token_expires_in` seconds of the emulator's clock."""
     token = secrets.token_urlsafe(32)
     now = emulator.now()
-    emulator.store.add_token(token, now + timedelta(seconds=emulator.config.token_expires_in), now)
+    emulator.store.add_token(
+        token, now + timedelta(seconds=emulator.settings.token_expires_in), now
+    )
     return token
 
 

@@ -9,7 +9,7 @@ from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from app.emulator.config import EmulatorConfig
+from app.emulator.settings import EmulatorSettings
 from app.emulator.stats import Stats
 
 CONTROL_PREFIX = "/_emulator"
@@ -70,25 +70,25 @@ def _describe(error: RequestValidationError) -> str:
     return "Requête invalide - " + " ; ".join(parts)
 
 
-def install_error_handlers(app: FastAPI, config: EmulatorConfig, stats: Stats) -> None:
+def install_error_handlers(app: FastAPI, settings: EmulatorSettings, stats: Stats) -> None:
     """Render refusals, malformed bodies and PISTE denials the way Chorus and PISTE do."""
 
     async def on_refusal(request: Request, exc: Exception) -> Response:
         refusal = cast(ChorusRefusal, exc)
         stats.refusals[refusal.code] += 1
-        return envelope(refusal.code, refusal.libelle, config.refusal_http_status)
+        return envelope(refusal.code, refusal.libelle, settings.refusal_http_status)
 
     async def on_nothing_found(request: Request, exc: Exception) -> Response:
         return envelope(cast(NothingFound, exc).code, NOTHING_FOUND_LIBELLE, 200)
 
     async def on_malformed(request: Request, exc: Exception) -> Response:
-        return envelope(config.code_malformed_request, cast(MalformedRequest, exc).libelle, 400)
+        return envelope(settings.code_malformed_request, cast(MalformedRequest, exc).libelle, 400)
 
     async def on_invalid(request: Request, exc: Exception) -> Response:
         error = cast(RequestValidationError, exc)
         if request.url.path.startswith(CONTROL_PREFIX):
             return await request_validation_exception_handler(request, error)
-        return envelope(config.code_malformed_request, _describe(error), 400)
+        return envelope(settings.code_malformed_request, _describe(error), 400)
 
     async def on_denied(request: Request, exc: Exception) -> Response:
         return Response(status_code=cast(AccessDenied, exc).status_code)

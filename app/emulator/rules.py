@@ -1,7 +1,7 @@
 """The business rules Chorus applies on `soumettre` and `ajouter/fichier`, as pure functions.
 
 Each rule yields a `Refusal` with the configured `codeRetour`. The official code list and labels
-are not public: the codes are settings (see `config.py`) and the labels are readable French texts
+are not public: the codes are settings (see `settings.py`) and the labels are readable French texts
 written for the emulator, not Chorus's own wording. Chorus answers one refusal per call; these
 functions return every violation, in the order the emulator reports them.
 """
@@ -12,9 +12,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
-from app.emulator.config import EmulatorConfig
 from app.emulator.directory import ServiceSpec, StructureSpec
-from app.emulator.wire.factures import SoumettreFactureIn
+from app.emulator.factures.schemas import SoumettreFactureIn
+from app.emulator.settings import EmulatorSettings
 
 CENT = Decimal("0.01")
 RESERVED_SERVICE = "FACTURES_PUBLIQUES"
@@ -89,35 +89,35 @@ def _cents(value: Decimal) -> Decimal:
 
 
 def check_submission(
-    invoice: SoumettreFactureIn, context: SubmissionContext, config: EmulatorConfig
+    invoice: SoumettreFactureIn, context: SubmissionContext, settings: EmulatorSettings
 ) -> list[Refusal]:
     """Every reason Chorus would refuse this invoice, most fundamental first."""
     refusals: list[Refusal] = []
     if invoice.fournisseur.idFournisseur not in context.caller_structure_ids:
         refusals.append(
             Refusal(
-                config.code_supplier_not_caller,
+                settings.code_supplier_not_caller,
                 "Le fournisseur indiqué (idFournisseur) n'est pas une structure du compte "
                 "technique appelant.",
             )
         )
-    refusals += _recipient_refusals(invoice, context.recipient, config)
-    refusals += _framework_refusals(invoice, config)
+    refusals += _recipient_refusals(invoice, context.recipient, settings)
+    refusals += _framework_refusals(invoice, settings)
     if invoice.references.typeFacture == "AVOIR" and not _blank_to_none(
         invoice.references.numeroFactureOrigine
     ):
         refusals.append(
             Refusal(
-                config.code_credit_note_without_origin,
+                settings.code_credit_note_without_origin,
                 "Un avoir doit indiquer la facture d'origine (numeroFactureOrigine).",
             )
         )
-    refusals += _content_refusals(invoice, context.uploads, config)
-    refusals += _amount_refusals(invoice, config)
+    refusals += _content_refusals(invoice, context.uploads, settings)
+    refusals += _amount_refusals(invoice, settings)
     if context.duplicate:
         refusals.append(
             Refusal(
-                config.code_duplicate_invoice,
+                settings.code_duplicate_invoice,
                 f"Le numéro de facture {invoice.numeroFactureSaisi} existe déjà pour ce "
                 "fournisseur.",
             )
@@ -126,28 +126,30 @@ def check_submission(
 
 
 def _recipient_refusals(
-    invoice: SoumettreFactureIn, recipient: StructureSpec | None, config: EmulatorConfig
+    invoice: SoumettreFactureIn, recipient: StructureSpec | None, settings: EmulatorSettings
 ) -> list[Refusal]:
     code = invoice.destinataire.codeDestinataire
-    if config.check_luhn and code.isdigit() and not siret_is_valid(code):
+    if settings.check_luhn and code.isdigit() and not siret_is_valid(code):
         return [
-            Refusal(config.code_recipient_unknown, f"Le SIRET destinataire {code} est invalide.")
+            Refusal(settings.code_recipient_unknown, f"Le SIRET destinataire {code} est invalide.")
         ]
     if recipient is None or not recipient.is_recipient:
-        return [Refusal(config.code_recipient_unknown, f"Le destinataire {code} est inconnu.")]
+        return [Refusal(settings.code_recipient_unknown, f"Le destinataire {code} est inconnu.")]
     if not recipient.active:
-        return [Refusal(config.code_recipient_unknown, f"Le destinataire {code} n'est pas actif.")]
+        return [
+            Refusal(settings.code_recipient_unknown, f"Le destinataire {code} n'est pas actif.")
+        ]
     service_code = _blank_to_none(invoice.destinataire.codeServiceExecutant)
     service = recipient.service_by_code(service_code) if service_code else None
     refusals: list[Refusal] = []
     if service_code is not None:
         problem = _service_problem(service_code, service)
         if problem:
-            refusals.append(Refusal(config.code_service_invalid, problem))
+            refusals.append(Refusal(settings.code_service_invalid, problem))
     elif recipient.service_required:
         refusals.append(
             Refusal(
-                config.code_service_missing,
+                settings.code_service_missing,
                 f"Le code service est obligatoire pour le destinataire {code}.",
             )
         )
@@ -160,7 +162,7 @@ def _recipient_refusals(
     if ej is None and ej_needed:
         refusals.append(
             Refusal(
-                config.code_ej_missing,
+                settings.code_ej_missing,
                 "Le numéro d'engagement juridique (numeroBonCommande) est obligatoire pour ce "
                 "destinataire ou ce service.",
             )
@@ -168,20 +170,20 @@ def _recipient_refusals(
     return refusals
 
 
-def _framework_refusals(invoice: SoumettreFactureIn, config: EmulatorConfig) -> list[Refusal]:
+def _framework_refusals(invoice: SoumettreFactureIn, settings: EmulatorSettings) -> list[Refusal]:
     framework = invoice.cadreDeFacturation
     code = framework.codeCadreFacturation
     if code not in SUBMITTABLE_FRAMEWORKS:
         return [
             Refusal(
-                config.code_framework_invalid,
+                settings.code_framework_invalid,
                 f"Le cadre de facturation {code} n'est pas autorisé pour ce mode de dépôt.",
             )
         ]
     if code in FRAMEWORKS_WITH_VALIDATOR and not _blank_to_none(framework.codeStructureValideur):
         return [
             Refusal(
-                config.code_validator_missing,
+                settings.code_validator_missing,
                 f"Le cadre de facturation {code} exige une structure valideur "
                 "(codeStructureValideur).",
             )
@@ -202,13 +204,13 @@ def _service_problem(code: str, service: ServiceSpec | None) -> str | None:
 
 
 def _content_refusals(
-    invoice: SoumettreFactureIn, uploads: Mapping[int, UploadedFile], config: EmulatorConfig
+    invoice: SoumettreFactureIn, uploads: Mapping[int, UploadedFile], settings: EmulatorSettings
 ) -> list[Refusal]:
     refusals: list[Refusal] = []
     if invoice.modeDepot == "SAISIE_API" and not invoice.lignePoste:
         refusals.append(
             Refusal(
-                config.code_content_missing,
+                settings.code_content_missing,
                 "En mode SAISIE_API, la facture doit comporter au moins une ligne de poste.",
             )
         )
@@ -217,7 +219,7 @@ def _content_refusals(
     if invoice.modeDepot != "SAISIE_API" and not main:
         refusals.append(
             Refusal(
-                config.code_content_missing,
+                settings.code_content_missing,
                 f"En mode {invoice.modeDepot}, la pièce jointe principale est obligatoire.",
             )
         )
@@ -225,7 +227,7 @@ def _content_refusals(
     if unknown:
         refusals.append(
             Refusal(
-                config.code_content_missing,
+                settings.code_content_missing,
                 f"Pièce(s) jointe(s) inconnue(s) : {', '.join(unknown)}.",
             )
         )
@@ -233,7 +235,7 @@ def _content_refusals(
     if repeated:
         refusals.append(
             Refusal(
-                config.code_attachment_reused,
+                settings.code_attachment_reused,
                 f"Pièce(s) jointe(s) citée(s) plusieurs fois ou principale et complémentaire à la "
                 f"fois : {', '.join(repeated)}.",
             )
@@ -243,21 +245,21 @@ def _content_refusals(
         if main and unsigned:
             refusals.append(
                 Refusal(
-                    config.code_pdf_not_signed,
+                    settings.code_pdf_not_signed,
                     f"En mode DEPOT_PDF_SIGNE_API, la pièce jointe principale doit être un PDF "
                     f"signé (dictionnaire de signature /ByteRange et /Contents) : "
                     f"{', '.join(unsigned)}.",
                 )
             )
     known = [uploads[piece_id] for piece_id in dict.fromkeys(main + extra) if piece_id in uploads]
-    return refusals + check_attachment_files(known, config)
+    return refusals + check_attachment_files(known, settings)
 
 
 def _signed(upload: UploadedFile | None) -> bool:
     return upload is not None and upload.signed_pdf
 
 
-def _amount_refusals(invoice: SoumettreFactureIn, config: EmulatorConfig) -> list[Refusal]:
+def _amount_refusals(invoice: SoumettreFactureIn, settings: EmulatorSettings) -> list[Refusal]:
     totals = invoice.montantTotal
     refusals: list[Refusal] = []
     if invoice.lignePoste:
@@ -271,10 +273,10 @@ def _amount_refusals(invoice: SoumettreFactureIn, config: EmulatorConfig) -> lis
             ),
             Decimal(0),
         )
-        if abs(lines - _cents(totals.montantHtTotal)) > config.line_sum_tolerance:
+        if abs(lines - _cents(totals.montantHtTotal)) > settings.line_sum_tolerance:
             refusals.append(
                 Refusal(
-                    config.code_amounts_inconsistent,
+                    settings.code_amounts_inconsistent,
                     f"La somme des lignes ({lines}) ne correspond pas au montant HT total "
                     f"({_cents(totals.montantHtTotal)}).",
                 )
@@ -282,45 +284,49 @@ def _amount_refusals(invoice: SoumettreFactureIn, config: EmulatorConfig) -> lis
     if _cents(totals.montantHtTotal) + _cents(totals.montantTVA) != _cents(totals.montantTtcTotal):
         refusals.append(
             Refusal(
-                config.code_amounts_inconsistent,
+                settings.code_amounts_inconsistent,
                 "Le montant TTC total n'est pas égal au montant HT total augmenté de la TVA.",
             )
         )
     return refusals
 
 
-def check_attachment(name: str, extension: str, size: int, config: EmulatorConfig) -> list[Refusal]:
+def check_attachment(
+    name: str, extension: str, size: int, settings: EmulatorSettings
+) -> list[Refusal]:
     """Every reason `ajouter/fichier` would refuse this file."""
     refusals: list[Refusal] = []
-    if size > config.attachment_max_bytes:
+    if size > settings.attachment_max_bytes:
         refusals.append(
             Refusal(
-                config.code_attachment_too_large,
+                settings.code_attachment_too_large,
                 f"La pièce jointe {name} dépasse la taille maximale autorisée ({size} octets, "
-                f"au plus {config.attachment_max_bytes}).",
+                f"au plus {settings.attachment_max_bytes}).",
             )
         )
     stem, dot, name_extension = name.rpartition(".")
-    allowed = {item.upper() for item in config.attachment_extensions}
-    if len(name) > config.attachment_name_max_length or not dot or not stem or not name_extension:
+    allowed = {item.upper() for item in settings.attachment_extensions}
+    if len(name) > settings.attachment_name_max_length or not dot or not stem or not name_extension:
         refusals.append(
             Refusal(
-                config.code_attachment_name_invalid,
+                settings.code_attachment_name_invalid,
                 f"Le nom de la pièce jointe {name} doit comporter une extension et au plus "
-                f"{config.attachment_name_max_length} caractères.",
+                f"{settings.attachment_name_max_length} caractères.",
             )
         )
     elif extension.lstrip(".").upper() not in allowed or name_extension.upper() not in allowed:
         refusals.append(
             Refusal(
-                config.code_attachment_name_invalid,
+                settings.code_attachment_name_invalid,
                 f"L'extension {extension} n'est pas autorisée pour une pièce jointe ({name}).",
             )
         )
     return refusals
 
 
-def check_attachment_files(files: Sequence[UploadedFile], config: EmulatorConfig) -> list[Refusal]:
+def check_attachment_files(
+    files: Sequence[UploadedFile], settings: EmulatorSettings
+) -> list[Refusal]:
     """Every reason Chorus would refuse this set of attachments of one invoice.
 
     Each file again, since a file uploaded under other settings, or embedded in a flux document,
@@ -329,15 +335,15 @@ def check_attachment_files(files: Sequence[UploadedFile], config: EmulatorConfig
     refusals = [
         refusal
         for upload in files
-        for refusal in check_attachment(upload.name, upload.extension, upload.size, config)
+        for refusal in check_attachment(upload.name, upload.extension, upload.size, settings)
     ]
     total = sum(upload.size for upload in files)
-    if total > config.attachments_total_max_bytes:
+    if total > settings.attachments_total_max_bytes:
         refusals.append(
             Refusal(
-                config.code_attachments_total_too_large,
+                settings.code_attachments_total_too_large,
                 f"Les pièces jointes de la facture dépassent ensemble la taille maximale "
-                f"autorisée ({total} octets, au plus {config.attachments_total_max_bytes}).",
+                f"autorisée ({total} octets, au plus {settings.attachments_total_max_bytes}).",
             )
         )
     return refusals

@@ -14,6 +14,7 @@ from pydantic import AnyUrl
 from pydantic_core import to_jsonable_python
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.crypto import SecretsKeyMissing
 from app.db.base import utc_now
 from app.events import repository
 from app.events.models import Event
@@ -23,7 +24,6 @@ from app.events.targets import TargetNotAllowed, WebhookUrlNotAllowed, check_web
 from app.outbox.models import OutboxItem
 from app.outbox.outcomes import Apply, Done, GiveUp, Outcome, RetryLater
 from app.resources import Resources
-from app.structures.crypto import SecretsKeyMissing
 
 logger = logging.getLogger(__name__)
 

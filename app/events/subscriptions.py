@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pydantic import AnyUrl, SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.crypto import PasswordBox
 from app.db.base import utc_now
 from app.db.types import new_id
 from app.errors import NotFound
@@ -15,7 +16,6 @@ from app.events.models import WebhookSubscription
 from app.events.signing import new_secret
 from app.events.targets import check_webhook_url
 from app.events.types import EventType
-from app.structures.crypto import PasswordBox
 
 
 async def create_subscription(

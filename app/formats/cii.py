@@ -247,9 +247,15 @@ def _date(parent: etree._Element, value: date, *, qualified: bool) -> None:
 
 def _money(value: Decimal) -> str:
     # Amounts have at most two decimals (BR-DEC rules); the model rounded them to the cent.
-    return f"{value.quantize(Decimal('0.01')):f}"
+    return _fixed(value.quantize(Decimal("0.01")))
 
 
 def _decimal(value: Decimal) -> str:
     # Prices, quantities and rates as given, without an exponent or trailing zeros.
-    return f"{value.normalize():f}"
+    return _fixed(value.normalize())
+
+
+def _fixed(value: Decimal) -> str:
+    # A zero is written unsigned: 0 % of a negative base rounds to a negative zero, and SaxonC's
+    # schematron finds "-0.00" unequal to 0 (BR-E-09 refused an exempt breakdown for it).
+    return f"{value.copy_abs() if value.is_zero() else value:f}"

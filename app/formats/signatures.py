@@ -25,17 +25,18 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from asn1crypto import x509
-from pyhanko.pdf_utils.reader import PdfFileReader
-from pyhanko.sign.fields import enumerate_sig_fields
-from pyhanko.sign.validation import async_validate_pdf_signature, async_validate_pdf_timestamp
-from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
-from pyhanko.sign.validation.status import DocumentTimestampStatus, PdfSignatureStatus
-from pyhanko_certvalidator import ValidationContext
 
 from app.formats.facturx import PdfUnusable
+
+# pyHanko is imported where a signed PDF is read, not here: it costs most of a second, and
+# every `gateway` command imports this module (through the invoice service) without using it.
+if TYPE_CHECKING:
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
+    from pyhanko.sign.validation.status import DocumentTimestampStatus, PdfSignatureStatus
 
 # A signature value is a `/Sig` dictionary with both keys; PDF writers keep it out of object
 # streams (its /ByteRange holds file offsets), so it is always visible in the raw bytes.
@@ -76,6 +77,9 @@ def inspect_signatures(
     """
     if not is_signed(pdf):
         return []
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.fields import enumerate_sig_fields
+
     try:
         reader = PdfFileReader(io.BytesIO(pdf), strict=False)
         encrypted = reader.encrypted
@@ -114,6 +118,10 @@ async def _inspect(
     roots: tuple[x509.Certificate, ...],
     length: int,
 ) -> PdfSignature:
+    from pyhanko.sign.validation import async_validate_pdf_signature, async_validate_pdf_timestamp
+    from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
+    from pyhanko_certvalidator import ValidationContext
+
     covers_whole_file = ranges is not None and ranges[2] + ranges[3] == length
     signature: EmbeddedPdfSignature | None = None
     # No fetching: an OCSP or CRL lookup would make a deposit depend on a third party's server;
@@ -167,6 +175,8 @@ def _problem(status: PdfSignatureStatus | DocumentTimestampStatus) -> str:
 
 
 def _signed_at(status: PdfSignatureStatus | DocumentTimestampStatus) -> datetime | None:
+    from pyhanko.sign.validation.status import DocumentTimestampStatus
+
     if isinstance(status, DocumentTimestampStatus):
         return status.timestamp
     timestamp = status.timestamp_validity

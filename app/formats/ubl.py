@@ -230,8 +230,10 @@ def _amount(parent: etree._Element, name: str, value: Decimal, currency: str) ->
 
 
 def _decimal(value: Decimal) -> str:
-    # Fixed notation: str(Decimal) may give "1E+2", which xsd:decimal refuses.
-    return format(value, "f")
+    # Fixed notation: str(Decimal) may give "1E+2", which xsd:decimal refuses. A zero unsigned:
+    # 0 % of a negative base rounds to a negative zero, and "-0.00" is as odd in UBL as in CII
+    # (where SaxonC's BR-E-09 refuses it).
+    return format(value.copy_abs() if value.is_zero() else value, "f")
 
 
 def _date(value: date) -> str:

@@ -7,8 +7,10 @@ lists have a LIMIT.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Select, func, or_, select, text
 from sqlalchemy.exc import SQLAlchemyError
@@ -18,8 +20,10 @@ from app.db.base import utc_now
 from app.db.migrations import current_revision
 from app.domain.lifecycle import InvoiceStatus
 from app.invoices.models import Invoice
+from app.metrics_registry import INVOICES, OUTBOX_FAILED, OUTBOX_OLDEST_AGE, OUTBOX_PENDING
 from app.outbox.models import OutboxItem, WorkerHeartbeat
 from app.outbox.service import OutboxKind, OutboxState
+from app.settings import ChorusSettings
 from app.structures.models import SupplierStructure
 
 COUNT_CAP = 10_000
@@ -216,3 +220,118 @@ async def expiring_passwords(
             )
         ).all()
     )
+
+
+async def health_report(
+    session: AsyncSession,
+    engine: AsyncEngine,
+    head_revision: str | None,
+    *,
+    chorus: ChorusSettings,
+    chorus_last_success_at: datetime | None,
+    heartbeat_seconds: float,
+) -> dict[str, Any]:
+    """The detailed `/health` body: named checks, then backlog, workers, Chorus and structures.
+
+    `chorus_last_success_at` is this process's last Chorus success; workers report theirs.
+    """
+    readiness = await check_readiness(engine, head_revision)
+    body: dict[str, Any] = {
+        "status": "ok" if readiness.ready else "not_ready",
+        "checks": {
+            "database": "ok" if readiness.database_ok else "fail",
+            "migrations": "ok" if readiness.schema_at_head else "fail",
+        },
+        "database": {"ok": readiness.database_ok, "error": readiness.error},
+        "migrations": {
+            "current": readiness.current_revision,
+            "head": readiness.head_revision,
+            "at_head": readiness.schema_at_head,
+        },
+        "chorus": {
+            "target": chorus.target,
+            "api_url": chorus.resolved_api_url,
+            "last_success_at": _iso(chorus_last_success_at),
+        },
+    }
+    if not readiness.ready:
+        return body
+    heartbeat = timedelta(seconds=heartbeat_seconds)
+    now = utc_now()
+    backlog = await outbox_backlog(session, now)
+    failed = await failed_invoices(session)
+    blocked = await blocked_invoices(session)
+    workers = await recent_workers(session, alive_within=heartbeat * 3, now=now)
+    paused = await paused_structures(session)
+    expiring = await expiring_passwords(session, now)
+    seen_success = [w.last_chorus_success_at for w in workers if w.last_chorus_success_at]
+    if chorus_last_success_at:
+        seen_success.append(chorus_last_success_at)
+    body["chorus"]["last_success_at"] = _iso(max(seen_success, default=None))
+    body["outbox"] = {kind: asdict(item) for kind, item in backlog.items()}
+    body["invoices"] = {"failed": failed, "blocked": [asdict(invoice) for invoice in blocked]}
+    body["workers"] = [
+        {
+            "id": worker.id,
+            "seen_at": _iso(worker.seen_at),
+            "alive": worker.stopped_at is None and now - worker.seen_at <= heartbeat * 3,
+        }
+        for worker in workers
+    ]
+    body["structures"] = {
+        "paused": [
+            {"siret": s.siret, "since": _iso(s.paused_at), "reason": s.paused_reason}
+            for s in paused
+        ],
+        "password_expiring": [
+            {"siret": s.siret, "expires_at": _iso(s.password_expires_at)} for s in expiring
+        ],
+    }
+    body["warnings"] = (
+        [f"technical account of {s.siret} is paused: {s.paused_reason}" for s in paused]
+        + [
+            f"technical account password of {s.siret} expires {_iso(s.password_expires_at)}"
+            for s in expiring
+        ]
+        + _blocked_warnings(blocked)
+    )
+    body["checks"].update(
+        workers=_check(any(worker["alive"] for worker in body["workers"])),
+        outbox=_check(not any(item.failed for item in backlog.values())),
+        invoices=_check(not failed and not blocked),
+        structures=_check(not paused and not expiring),
+    )
+    return body
+
+
+def _blocked_warnings(blocked: list[BlockedInvoice]) -> list[str]:
+    by_cause = Counter((invoice.supplier_siret, invoice.reason) for invoice in blocked)
+    hint = {NO_STRUCTURE: "gateway structures add", STRUCTURE_PAUSED: "rotate its password"}
+    return [
+        f"{count} queued invoice(s) of supplier {siret} cannot be delivered: {reason} "
+        f"({hint[reason]})"
+        for (siret, reason), count in by_cause.items()
+    ]
+
+
+def _check(fine: bool) -> str:
+    return "ok" if fine else "warn"
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+GAUGED_INVOICE_STATUSES = ["queued", "submitted", "rejected", "paid", "failed"]
+
+
+async def update_gauges(session: AsyncSession) -> None:
+    """Set the outbox and invoice gauges from the database, for a `/metrics` scrape."""
+    backlog = await outbox_backlog(session, utc_now())
+    counts = await invoices_by_status(session, GAUGED_INVOICE_STATUSES)
+    for kind, item in backlog.items():
+        OUTBOX_PENDING.labels(kind).set(item.pending)
+        OUTBOX_FAILED.labels(kind).set(item.failed)
+        OUTBOX_OLDEST_AGE.labels(kind).set(item.oldest_due_age_seconds or 0)
+    for status, count in counts.items():
+        INVOICES.labels(status).set(count)

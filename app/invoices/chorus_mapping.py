@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import cast
 
+from app.chorus.codes import type_facture
 from app.chorus.schemas import (
     CadreDeFacturation,
     Destinataire,
@@ -22,8 +23,8 @@ from app.chorus.schemas import (
     TypeTva,
 )
 from app.domain.invoice import DEFAULT_VAT_REGIME, Line, vat_breakdown
+from app.invoices.mapping import payment_means
 from app.invoices.models import Invoice
-from app.invoices.views import payment_means
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +71,7 @@ def to_submit_request(
         ),
         references=References(
             deviseFacture=invoice.currency,
-            typeFacture="AVOIR" if invoice.type == "credit_note" else "FACTURE",
+            typeFacture=type_facture(invoice.type),
             # Both validated against Chorus's lists at submission.
             typeTva=cast(TypeTva, invoice.vat_regime or DEFAULT_VAT_REGIME),
             motifExonerationTva=invoice.vat_exemption_reason,

@@ -35,7 +35,7 @@ from app.invoices.parsing import to_address, to_draft
 from app.invoices.parties import resolve_parties, stored_invoice_parties
 from app.invoices.rendering import PdfRequired, render
 from app.invoices.schemas import ValidationResult
-from app.invoices.service import Accepted
+from app.invoices.service import ValidatedInvoice
 from app.resources import Resources
 from app.structures.models import SupplierStructure
 
@@ -229,7 +229,7 @@ _MISSING_RULES = {
 _SYNTAXES = {Channel.CII: Syntax.CII, Channel.UBL: Syntax.UBL, Channel.FACTURX: Syntax.FACTURX}
 
 
-def received_conformance(accepted: Accepted) -> ConformanceOut | None:
+def received_conformance(accepted: ValidatedInvoice) -> ConformanceOut | None:
     """The XSD and schematron verdict on the ERP's own document, as checked at submission
     (its warnings; a fatal finding was refused there); None for a JSON invoice."""
     report = accepted.conformance
@@ -245,7 +245,7 @@ def received_conformance(accepted: Accepted) -> ConformanceOut | None:
 
 
 async def check_conformance(
-    resources: Resources, accepted: Accepted, pdf: bytes | None
+    resources: Resources, accepted: ValidatedInvoice, pdf: bytes | None
 ) -> ConformanceOut:
     """Write the document `accepted` would be deposited as (CII for the channels that deposit
     none) and run the XSD and the EN 16931 schematron on it."""

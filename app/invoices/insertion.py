@@ -42,14 +42,25 @@ class NewInvoiceRows:
     idempotency: dict[str, Any] | None = None
 
 
-async def insert_new_invoice(session: AsyncSession, rows: NewInvoiceRows) -> bool:
+async def insert_new_invoice(
+    session: AsyncSession, rows: NewInvoiceRows, *, whole_unit_of_work: bool = False
+) -> bool:
     """Write `rows` in the session's transaction; False when the Idempotency-Key is taken.
 
-    On False some rows may have been written: the caller rolls the transaction back. A taken
-    natural key (supplier, number, type) raises `IntegrityError`.
+    On False nothing was written on PostgreSQL, and on SQLite the caller rolls back. A taken
+    natural key (supplier, number, type) raises `IntegrityError`, and the statement wrote nothing.
+
+    `whole_unit_of_work`: the caller writes nothing else in this transaction. On PostgreSQL the
+    one statement is then its own transaction (autocommit), which saves the BEGIN and COMMIT
+    round trips: a single statement is atomic, and durable when it returns.
     """
     if session.get_bind().dialect.name == "postgresql":
-        return await _insert_in_one_statement(session, rows)
+        alone = (
+            whole_unit_of_work
+            and len(rows.lines) <= LINES_IN_STATEMENT
+            and not session.in_transaction()
+        )
+        return await _insert_in_one_statement(session, rows, autocommit=alone)
     return await _insert_one_by_one(session, rows)
 
 
@@ -73,7 +84,9 @@ def _tables(rows: NewInvoiceRows) -> list[tuple[Table, list[dict[str, Any]]]]:
 _Shape = tuple[tuple[tuple[str, tuple[str, ...], int], ...], bool]
 
 
-async def _insert_in_one_statement(session: AsyncSession, rows: NewInvoiceRows) -> bool:
+async def _insert_in_one_statement(
+    session: AsyncSession, rows: NewInvoiceRows, *, autocommit: bool
+) -> bool:
     inline_lines = len(rows.lines) <= LINES_IN_STATEMENT
     tables = [
         (table, values)
@@ -92,7 +105,10 @@ async def _insert_in_one_statement(session: AsyncSession, rows: NewInvoiceRows) 
         for index, row in enumerate(values)
         for column, value in row.items()
     }
-    result = await session.execute(_one_statement(shape), parameters)
+    # Only when the session has no connection yet: the option applies to a new one.
+    options = {"isolation_level": "AUTOCOMMIT"} if autocommit else None
+    connection = await session.connection(execution_options=options)
+    result = await connection.execute(_one_statement(shape), parameters)
     if rows.idempotency is not None and result.first() is None:
         return False
     if not inline_lines:
@@ -115,7 +131,7 @@ def _one_statement(shape: _Shape) -> TextClause:
     quote = PGDialect().identifier_preparer.quote  # type: ignore[no-untyped-call]
     parameters: list[BindParameter[Any]] = []
 
-    def insert_sql(name: str, columns: tuple[str, ...], count: int) -> str:
+    def values_sql(name: str, columns: tuple[str, ...], count: int) -> str:
         table = TABLES[name]
         rows = []
         for index in range(count):
@@ -125,23 +141,32 @@ def _one_statement(shape: _Shape) -> TextClause:
                 for parameter, column in zip(names, columns, strict=True)
             )
             rows.append("(" + ", ".join(f":{parameter}" for parameter in names) + ")")
-        listed = ", ".join(quote(column) for column in columns)
-        # Names come from the tables' metadata; every value is a bound parameter.
-        return f"INSERT INTO {quote(name)} ({listed}) VALUES {', '.join(rows)}"  # noqa: S608
+        return "VALUES " + ", ".join(rows)
 
-    children = tables[:-1] if remembers else tables
+    def insert_sql(name: str, columns: tuple[str, ...], count: int, *, if_key: bool) -> str:
+        listed = ", ".join(quote(column) for column in columns)
+        values = values_sql(name, columns, count)
+        if if_key:
+            # Typed parameters (the dialect casts each one) keep the VALUES' column types.
+            values = f"SELECT * FROM ({values}) AS given WHERE EXISTS (SELECT FROM new_key)"  # noqa: S608
+        # Names come from the tables' metadata; every value is a bound parameter.
+        return f"INSERT INTO {quote(name)} ({listed}) {values}"
+
     # Data-modifying CTEs all run, referenced or not, and foreign keys are checked at the end
     # of the statement: one round trip writes the invoice and everything hanging from it.
-    ctes = ",\n".join(
-        f"{quote('new_' + name)} AS ({insert_sql(name, columns, count)})"
-        for name, columns, count in children
-    )
+    ctes = []
     if remembers:
-        key = insert_sql(*tables[-1])
-        main = f"{key} ON CONFLICT DO NOTHING RETURNING {quote('key')}"
-    else:
-        main = "SELECT 1"
-    return text(f"WITH {ctes}\n{main}").bindparams(*parameters)
+        # The key first, and every other row only if it was taken: a key another request
+        # holds leaves nothing written, even when the statement is its own transaction.
+        name, columns, count = tables[-1]
+        key = insert_sql(name, columns, count, if_key=False)
+        ctes.append(f"new_key AS ({key} ON CONFLICT DO NOTHING RETURNING {quote('key')})")
+    ctes += [
+        f"{quote('new_' + name)} AS ({insert_sql(name, columns, count, if_key=remembers)})"
+        for name, columns, count in (tables[:-1] if remembers else tables)
+    ]
+    main = f"SELECT {quote('key')} FROM new_key" if remembers else "SELECT 1"  # noqa: S608
+    return text("WITH " + ",\n".join(ctes) + "\n" + main).bindparams(*parameters)
 
 
 async def _insert_one_by_one(session: AsyncSession, rows: NewInvoiceRows) -> bool:

@@ -14,8 +14,8 @@ from app.buyers.directory import BuyerNotInChorus, BuyerProfile
 from app.chorus.errors import ChorusError
 from app.domain.invoice import Address
 from app.invoices.documents import PartyAddresses, addresses_for
+from app.invoices.mapping import buyer_address, supplier_address
 from app.invoices.models import Invoice
-from app.invoices.views import buyer_address, supplier_address
 from app.resources import Resources
 from app.structures.models import SupplierStructure
 from app.structures.service import structure_address, technical_account

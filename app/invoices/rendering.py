@@ -30,8 +30,8 @@ from app.formats.model import AdditionalDocument, EN16931Invoice, mime_code_for
 from app.formats.ubl import write_ubl
 from app.invoices.channels import Channel
 from app.invoices.documents import PartyAddresses
+from app.invoices.mapping import buyer_address, supplier_address
 from app.invoices.models import Invoice, InvoiceAttachment
-from app.invoices.views import buyer_address, supplier_address
 
 XML_MEDIA_TYPE = "application/xml"
 PDF_MEDIA_TYPE = "application/pdf"

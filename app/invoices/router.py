@@ -24,7 +24,7 @@ from app.invoices.schemas import (
     InvoiceIn,
     InvoiceOut,
     InvoicePage,
-    InvoiceStatus,
+    InvoiceStatusName,
     ValidationOut,
 )
 from app.invoices.uploads import (
@@ -300,7 +300,7 @@ async def list_invoices(
     session: SessionDep,
     caller: ReaderDep,
     settings: SettingsDep,
-    status: InvoiceStatus | None = None,
+    status: InvoiceStatusName | None = None,
     supplier_siret: SiretQuery = None,
     invoice_number: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int | None, Query(ge=1, le=500)] = None,

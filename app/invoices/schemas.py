@@ -397,7 +397,8 @@ class ValidationOut(BaseModel):
     mode: Literal["online", "offline"]
 
 
-InvoiceStatus = Literal["queued", "submitted", "rejected", "paid", "failed"]
+# The values of `domain.lifecycle.InvoiceStatus`; a Literal keeps them inline in the spec.
+InvoiceStatusName = Literal["queued", "submitted", "rejected", "paid", "failed"]
 
 
 class PdfOut(BaseModel):
@@ -453,7 +454,7 @@ class InvoiceOut(BaseModel):
     """The invoice resource."""
 
     id: str
-    status: InvoiceStatus
+    status: InvoiceStatusName
     created_at: datetime
     updated_at: datetime
     invoice_number: str

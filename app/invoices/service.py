@@ -24,6 +24,7 @@ from app.domain.invoice import (
     DEFAULT_UNIT_CODE,
     DEFAULT_VAT_REGIME,
     Address,
+    InvoiceDraft,
     compute_totals,
     to_cents,
 )
@@ -59,6 +60,7 @@ from app.invoices.channels import (
     resolve_channel,
 )
 from app.invoices.documents import country_codes
+from app.invoices.mapping import invoice_out
 from app.invoices.models import (
     Invoice,
     InvoiceAttachment,
@@ -77,7 +79,6 @@ from app.invoices.signed_pdfs import (
     facturx_violations,
 )
 from app.invoices.uploads import ReceivedDocument, UploadedFile, chorus_filename
-from app.invoices.views import invoice_out
 from app.metrics_registry import VALIDATION_FAILURES
 from app.outbox.service import OutboxKind, outbox_row
 from app.settings import ApiSettings
@@ -89,11 +90,13 @@ T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
-class Accepted:
+class ValidatedInvoice:
     """A normalized invoice that passed every rule."""
 
     invoice: InvoiceIn
     validation_mode: Literal["online", "offline"]
+    # The domain's view of it, as validated (built once: the rows' lines are read from it).
+    draft: InvoiceDraft
     # How it goes to Chorus Pro, decided now: it was validated for that channel.
     channel: Channel = DEFAULT_CHANNEL
     # The PDF's signature, when it is signed (it is then sent as is).
@@ -256,12 +259,12 @@ def _channel(
     return channel
 
 
-def _completed(invoice: InvoiceIn) -> InvoiceIn:
+def _completed(invoice: InvoiceIn, draft: InvoiceDraft) -> InvoiceIn:
     """The invoice as stored and answered: totals computed or to the cent (`300.30`, never
     `300.3`), and the VAT regime it is sent with."""
     totals = invoice.totals
     if totals is None:
-        computed = compute_totals(to_draft(invoice).lines)
+        computed = compute_totals(draft.lines)
         net, vat, gross = computed.net, computed.vat, computed.gross
     else:
         net, vat, gross = (to_cents(_present(x)) for x in (totals.net, totals.vat, totals.gross))
@@ -291,7 +294,7 @@ async def check_invoice(
     pdf: bytes | None = None,
     attachments: Sequence[UploadedAttachment] = (),
     received: ReceivedDocument | None = None,
-) -> Accepted:
+) -> ValidatedInvoice:
     """Normalize and validate for the channel the invoice will take (`delivery_format`, or its
     structure's override); raises `InvoiceInvalid` listing every problem (the PDF's and the
     attachments' too). An ERP's own document (`received`, whose canonical reading `document`
@@ -309,6 +312,7 @@ async def check_invoice(
     )
     requirements: BuyerRequirements | None = None
     profile: SupplierProfile | None = None
+    draft: InvoiceDraft | None = None
     route = partial(
         _channel,
         delivery_format,
@@ -347,7 +351,8 @@ async def check_invoice(
             registered_supplier_address=profile.address if profile else None,
             country_codes=country_codes(),
         )
-        violations += validate_invoice(to_draft(invoice), policy)
+        draft = to_draft(invoice)
+        violations += validate_invoice(draft, policy)
         violations += channel_violations(attachments, channel)
         if channel is Channel.FACTURX:
             violations += facturx_violations(signed.signature, invoice.invoice_number)
@@ -359,7 +364,7 @@ async def check_invoice(
             and signed.signature is None
         ):
             violations += await _facturx_pdf_violations(pdf)
-    if violations or invoice is None:
+    if violations or invoice is None or draft is None:
         for violation in violations:
             VALIDATION_FAILURES.labels(str(violation.code)).inc()
         if received is not None:
@@ -368,8 +373,9 @@ async def check_invoice(
             f"{len(violations)} problem(s) found; Chorus Pro would refuse this invoice.",
             errors=violations,
         )
-    return Accepted(
-        invoice=_completed(invoice),
+    return ValidatedInvoice(
+        invoice=_completed(invoice, draft),
+        draft=draft,
         validation_mode="offline" if requirements is None else "online",
         channel=channel,
         signature=signed.signature,
@@ -474,7 +480,9 @@ async def submit_invoice(
     # A second attempt only after a key left expired, or by a request that died, was freed.
     for _ in range(2):
         try:
-            inserted = await insertion.insert_new_invoice(session, rows)
+            inserted = await insertion.insert_new_invoice(
+                session, rows, whole_unit_of_work=not (pdf or received or attachments)
+            )
         except IntegrityError:
             # The natural key is the guard (no SELECT first: the common case pays no extra round
             # trip). A request with this Idempotency-Key may have stored it just before us.
@@ -556,7 +564,9 @@ def _without_nulls(document: Any) -> Any:
     return document
 
 
-def _new_invoice(caller: Caller, accepted: Accepted, has_pdf: bool, now: datetime) -> Invoice:
+def _new_invoice(
+    caller: Caller, accepted: ValidatedInvoice, has_pdf: bool, now: datetime
+) -> Invoice:
     """The invoice as it will be stored: an unsaved entity with its lines and first status."""
     invoice_in = accepted.invoice
     supplier, buyer = _present(invoice_in.supplier), _present(invoice_in.buyer)
@@ -615,7 +625,7 @@ def _new_invoice(caller: Caller, accepted: Accepted, has_pdf: bool, now: datetim
                 reference=line.reference,
                 unit_code=line.unit_code or DEFAULT_UNIT_CODE,
             )
-            for position, line in enumerate(to_draft(invoice_in).lines, start=1)
+            for position, line in enumerate(accepted.draft.lines, start=1)
         ],
         history=[InvoiceHistory(at=now, status=QUEUED)],
     )
@@ -655,7 +665,7 @@ def _document_row(
 
 
 def _received_row(
-    invoice: Invoice, received: ReceivedDocument, accepted: Accepted, now: datetime
+    invoice: Invoice, received: ReceivedDocument, accepted: ValidatedInvoice, now: datetime
 ) -> InvoiceDocument:
     """The ERP's document as received; `received_syntax` when the flux deposits these bytes."""
     extension = ".pdf" if received.read.syntax is Syntax.FACTURX else ".xml"

@@ -37,45 +37,40 @@ async def claim_due(
     of its slots (invoice work, webhooks) apart, so one kind never fills the slots of another.
     """
     now = now or utc_now()
-    async with sessionmaker() as session, session.begin():
-        due = (
-            select(OutboxItem.id)
-            .where(
-                OutboxItem.state == OutboxState.PENDING,
-                OutboxItem.next_attempt_at <= now,
-                or_(OutboxItem.lease_until.is_(None), OutboxItem.lease_until < now),
-            )
-            .order_by(OutboxItem.next_attempt_at, OutboxItem.id)
-            .limit(limit)
+    due = (
+        select(OutboxItem.id)
+        .where(
+            OutboxItem.state == OutboxState.PENDING,
+            OutboxItem.next_attempt_at <= now,
+            or_(OutboxItem.lease_until.is_(None), OutboxItem.lease_until < now),
         )
-        if kinds is not None:
-            due = due.where(OutboxItem.kind.in_(sorted(kinds)))
-        if other_kinds:
-            due = due.where(OutboxItem.kind.not_in(sorted(other_kinds)))
+        .order_by(OutboxItem.next_attempt_at, OutboxItem.id)
+        .limit(limit)
+    )
+    if kinds is not None:
+        due = due.where(OutboxItem.kind.in_(sorted(kinds)))
+    if other_kinds:
+        due = due.where(OutboxItem.kind.not_in(sorted(other_kinds)))
+    async with sessionmaker() as session, session.begin():
         if session.get_bind().dialect.name == "postgresql":
             due = due.with_for_update(skip_locked=True)
-        ids = list((await session.scalars(due)).all())
-        if not ids:
-            return []
-        await session.execute(
-            update(OutboxItem)
-            .where(OutboxItem.id.in_(ids))
-            .values(
-                lease_owner=owner,
-                lease_until=now + lease,
-                attempts=OutboxItem.attempts + 1,
-                updated_at=now,
-            )
-        )
+        # One statement: the due rows are picked (and, on PostgreSQL, locked, skipping those
+        # another worker is claiming) and leased together.
         claimed = (
             await session.scalars(
-                select(OutboxItem)
-                .where(OutboxItem.id.in_(ids))
-                .order_by(OutboxItem.id)
-                .execution_options(populate_existing=True)
+                update(OutboxItem)
+                .where(OutboxItem.id.in_(due.scalar_subquery()))
+                .values(
+                    lease_owner=owner,
+                    lease_until=now + lease,
+                    attempts=OutboxItem.attempts + 1,
+                    updated_at=now,
+                )
+                .returning(OutboxItem)
+                .execution_options(synchronize_session=False, populate_existing=True)
             )
         ).all()
-    return claimed
+    return sorted(claimed, key=lambda item: item.id)
 
 
 def held_by(item_id: int, owner: str, now: datetime) -> ColumnElement[bool]:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx
 
+from app.crypto import SecretsKeyMissing, load_password_box
 from app.db.engine import create_engine, create_sessionmaker
 from app.domain.identifiers import normalize_siret
 from app.qualify.envfile import apply_to_env_file, read_env_value
@@ -19,7 +20,6 @@ from app.qualify.report import Qualification, render_changes, render_json, rende
 from app.qualify.scenario import QualSupplier, Scenario, ScenarioOptions
 from app.settings import ChorusSettings, Settings
 from app.structures import service as structures
-from app.structures.crypto import SecretsKeyMissing, load_password_box
 
 _PRODUCTION_HOSTS = ("//oauth.piste.gouv.fr", "//api.piste.gouv.fr")
 

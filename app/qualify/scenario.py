@@ -53,6 +53,7 @@ from app.chorus.schemas import (
     StructureCriteria,
     UploadAttachmentRequest,
 )
+from app.domain.identifiers import STATE_SIRET
 from app.domain.invoice import Address
 from app.qualify.invoices import (
     PDF_NAME,
@@ -71,7 +72,7 @@ from app.qualify.observations import (
     Submitted,
 )
 from app.qualify.probe import Answer, Probe, QualifyError
-from app.settings import STATE_SIRET, ChorusSettings
+from app.settings import ChorusSettings
 
 # The qualification test structure without EJ or SE flag (chorus-pro.md §6).
 NO_FLAGS_SIRET = "12345678200051"

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.chorus.accounts import TechnicalAccount
-from app.structures.crypto import PasswordBox
+from app.crypto import PasswordBox
 from app.structures.models import SupplierStructure
 from app.structures.service import technical_account
 

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.chorus.accounts import TechnicalAccount
+from app.crypto import PasswordBox
 from app.db.base import utc_now
 from app.db.conflicts import flush_or_conflict
 from app.domain.identifiers import (
@@ -24,7 +25,6 @@ from app.errors import Conflict, NotFound, RequestInvalid
 from app.events.types import EventType
 from app.invoices.channels import Channel
 from app.structures.audit import COMMAND_LINE, Actor, record_change
-from app.structures.crypto import PasswordBox
 from app.structures.models import SupplierStructure
 from app.structures.rules import login_problem, password_problem, text_problem
 

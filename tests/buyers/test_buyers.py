@@ -11,9 +11,9 @@ from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.auth.scopes import Scope
+from app.crypto import PasswordBox
 from app.main import create_app
 from app.settings import ApiSettings, Settings
-from app.structures.crypto import PasswordBox
 from app.structures.service import add_structure
 from tests.builders import STATE_SIRET, SUPPLIER_SIRET, SUPPLIER_VAT_NUMBER, invoice_payload
 from tests.conftest import (

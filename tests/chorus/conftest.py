@@ -9,8 +9,8 @@ import httpx
 import pytest
 
 from app.chorus.client import ChorusClient
-from app.emulator.app import create_emulator_app
-from app.emulator.config import EmulatorConfig
+from app.emulator.main import create_emulator_app
+from app.emulator.settings import EmulatorSettings
 from app.settings import ChorusSettings
 from tests.support.servers import serve_app
 
@@ -21,7 +21,7 @@ READ_TIMEOUT = 0.3
 ASGI_URL = "http://emulator.test"
 
 
-def emulator_config(**overrides: Any) -> EmulatorConfig:
+def emulator_config(**overrides: Any) -> EmulatorSettings:
     """An emulator configuration that ignores the environment: manual lifecycle, dev client.
 
     SAISIE_API invoices keep the sender's number here, as Chorus keeps it for DEPOT_PDF_API and
@@ -35,7 +35,7 @@ def emulator_config(**overrides: Any) -> EmulatorConfig:
         "saisie_numbering": "sender",
         **overrides,
     }
-    return EmulatorConfig(_env_file=None, **values)
+    return EmulatorSettings(_env_file=None, **values)
 
 
 class HeaderRecorder:

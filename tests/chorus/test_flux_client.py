@@ -23,9 +23,9 @@ from app.chorus.client import DEPOSIT_FLUX, DETAILED_FLUX_REPORT, FLUX_REPORT, C
 from app.chorus.errors import ChorusAmbiguous, ChorusRefusal
 from app.chorus.schemas import DepositFluxRequest, FluxReport, FluxState, to_json_bytes
 from app.domain.invoice import Totals
-from app.emulator.app import create_emulator_app
 from app.emulator.clock import Clock, frozen_clock
 from app.emulator.faults import ENDPOINTS
+from app.emulator.main import create_emulator_app
 from app.formats.cii import write_cii
 from app.formats.ubl import write_ubl
 from tests.formats.corpus import Scenario, scenario

@@ -27,8 +27,8 @@ from pydantic import SecretStr
 from app.auth.scopes import Scope
 from app.auth.service import create_client
 from app.db.migrations import upgrade_to_head
-from app.emulator.app import create_emulator_app
-from app.emulator.config import EmulatorConfig
+from app.emulator.main import create_emulator_app
+from app.emulator.settings import EmulatorSettings
 from app.main import create_app
 from app.resources import open_resources
 from app.settings import ApiSettings, DatabaseSettings, OutboxSettings, Settings
@@ -76,7 +76,7 @@ def stack_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[S
     """A migrated SQLite database, the emulator served, and settings for the gateway and worker."""
     url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('console') / 'gateway.db'}"
     upgrade_to_head(url)
-    config = EmulatorConfig(lifecycle_mode="manual", flux_processing_seconds=0.2)
+    config = EmulatorSettings(lifecycle_mode="manual", flux_processing_seconds=0.2)
     with serve_app(create_emulator_app(config)) as emulator_url:
         settings = Settings(
             database=DatabaseSettings(url=url),

@@ -214,7 +214,7 @@ class Cluster:
 
     async def start(self, *, workers: int) -> None:
         """Database, emulator, technical accounts, API key, API and `workers` workers; ready."""
-        from app.structures.crypto import new_key  # the function behind `structures new-key`
+        from app.crypto import new_key  # the function behind `structures new-key`
 
         self._secrets_key = new_key()
         self.emulator = self._start("emulator", ["emulator", "--port", str(self.emulator_port)])

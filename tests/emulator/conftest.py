@@ -9,9 +9,9 @@ from typing import Any
 import httpx
 import pytest
 
-from app.emulator.app import create_emulator_app
 from app.emulator.clock import Clock, frozen_clock
-from app.emulator.config import EmulatorConfig
+from app.emulator.main import create_emulator_app
+from app.emulator.settings import EmulatorSettings
 
 from .builders import login
 
@@ -19,10 +19,10 @@ START = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
 MakeClient = Callable[..., Awaitable[httpx.AsyncClient]]
 
 
-def make_config(**overrides: Any) -> EmulatorConfig:
+def make_config(**overrides: Any) -> EmulatorSettings:
     """Settings independent of the developer's environment and `.env`."""
     values: dict[str, Any] = {"client_id": "gateway-dev", "client_secret": "gateway-dev-secret"}
-    return EmulatorConfig(_env_file=None, **(values | overrides))
+    return EmulatorSettings(_env_file=None, **(values | overrides))
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
-from app.emulator.app import create_emulator_app
 from app.emulator.faults import ENDPOINTS, OAUTH_ENDPOINT, endpoint_of
+from app.emulator.main import create_emulator_app
 
 from .builders import ACME, STATE_SIRET, login, saisie_invoice
 from .conftest import MakeClient, make_config

@@ -9,9 +9,9 @@ from pathlib import Path
 import pydantic
 import pytest
 
-from app.emulator.config import DEFAULT_DIRECTORY_FILE
 from app.emulator.directory import Directory, StructureSpec, read_directory_file
 from app.emulator.rules import siret_is_valid
+from app.emulator.settings import DEFAULT_DIRECTORY_FILE
 
 from .builders import login, saisie_invoice
 from .conftest import MakeClient

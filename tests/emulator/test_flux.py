@@ -17,9 +17,9 @@ import pytest
 import uvicorn
 from lxml import etree
 
-from app.emulator.app import create_emulator_app
 from app.emulator.clock import Clock
 from app.emulator.faults import ResponseDropped
+from app.emulator.main import create_emulator_app
 
 from .builders import BETA, EJ_REQUIRED_SIRET, login, saisie_invoice
 from .conftest import MakeClient, make_config

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from app.emulator.config import EmulatorConfig
+from app.emulator.settings import EmulatorSettings
 
 from .builders import attachment, login, pdf_invoice, saisie_invoice
 from .conftest import MakeClient
@@ -160,12 +160,12 @@ def test_the_numbering_is_chorus_by_default_and_read_from_the_environment(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.delenv("EMULATOR_SAISIE_NUMBERING", raising=False)
-    default = EmulatorConfig(_env_file=None)
+    default = EmulatorSettings(_env_file=None)
     monkeypatch.setenv("EMULATOR_SAISIE_NUMBERING", "sender")
-    configured = EmulatorConfig(_env_file=None)
+    configured = EmulatorSettings(_env_file=None)
     monkeypatch.setenv("EMULATOR_SAISIE_NUMBERING", "erp")
 
     assert default.saisie_numbering == "chorus"
     assert configured.saisie_numbering == "sender"
     with pytest.raises(ValueError, match="saisie_numbering"):
-        EmulatorConfig(_env_file=None)
+        EmulatorSettings(_env_file=None)

@@ -6,15 +6,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from app.emulator.config import DEFAULT_DIRECTORY_FILE, EmulatorConfig
 from app.emulator.directory import Directory, read_directory_file
+from app.emulator.factures.schemas import SoumettreFactureIn
 from app.emulator.lifecycle import current, fate_of, override, planned_steps, schedule, visible
 from app.emulator.rules import SubmissionContext, check_attachment, check_submission, siret_is_valid
-from app.emulator.wire.factures import SoumettreFactureIn
+from app.emulator.settings import DEFAULT_DIRECTORY_FILE, EmulatorSettings
 
 from .builders import ACME, saisie_invoice
 
-CONFIG = EmulatorConfig(_env_file=None)
+CONFIG = EmulatorSettings(_env_file=None)
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 DIRECTORY = Directory(read_directory_file(DEFAULT_DIRECTORY_FILE), T0, 365)
 

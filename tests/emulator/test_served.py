@@ -10,8 +10,8 @@ import httpx
 import pytest
 import uvicorn
 
-from app.emulator.app import create_emulator_app
 from app.emulator.clock import Clock
+from app.emulator.main import create_emulator_app
 
 from .builders import login, saisie_invoice
 from .conftest import make_config

@@ -8,13 +8,13 @@ from pydantic import SecretStr
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.crypto import PasswordBox
 from app.db.base import utc_now
 from app.events.models import Event, WebhookSubscription
 from app.events.service import fan_out_event, record_event
 from app.events.types import EventType
 from app.outbox.models import OutboxItem
 from app.outbox.service import OutboxKind
-from app.structures.crypto import PasswordBox
 from tests.builders import STATE_SIRET, SUPPLIER_SIRET
 from tests.conftest import TEST_SECRETS_KEY
 from tests.events.builders import add_invoice

@@ -11,8 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from standardwebhooks import Webhook
 
 from app.auth.scopes import Scope
+from app.crypto import PasswordBox
 from app.events.models import WebhookSubscription
-from app.structures.crypto import PasswordBox
 from tests.conftest import TEST_SECRETS_KEY, KeyFactory
 
 URL = "https://accounting.example/hooks/chorus"

@@ -12,8 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.chorus.accounts import TechnicalAccount
 from app.chorus.client import ChorusClient
 from app.chorus.errors import ChorusDuplicate, ChorusRefusal
-from app.emulator.app import create_emulator_app
-from app.emulator.config import EmulatorConfig
+from app.emulator.main import create_emulator_app
+from app.emulator.settings import EmulatorSettings
 from app.invoices import repository
 from app.invoices.chorus_mapping import UploadedPdf, to_submit_request
 from app.invoices.models import Invoice
@@ -41,7 +41,7 @@ def settings(settings: Settings) -> Settings:
 @pytest.fixture(scope="module")
 def served_emulator() -> Iterator[str]:
     """An emulator that keeps SAISIE_API numbers, so a second sending is a duplicate to see."""
-    config = EmulatorConfig(lifecycle_mode="manual", saisie_numbering="sender")
+    config = EmulatorSettings(lifecycle_mode="manual", saisie_numbering="sender")
     with serve_app(create_emulator_app(config)) as url:
         yield url
 

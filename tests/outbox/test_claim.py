@@ -5,16 +5,17 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db.base import utc_now
 from app.outbox.claim import claim_due
 from app.outbox.models import OutboxItem
-from app.outbox.outcomes import Done, GiveUp, Reschedule, RetryLater
+from app.outbox.outcomes import Apply, Done, GiveUp, Outcome, Reschedule, RetryLater
 from app.outbox.retry import RetryPolicy
 from app.outbox.service import OutboxKind, enqueue
-from app.outbox.worker import record_outcome
+from app.outbox.worker import Worker, record_outcome, record_outcomes
+from app.settings import OutboxSettings
 
 LEASE = timedelta(seconds=60)
 POLICY = RetryPolicy()
@@ -170,3 +171,75 @@ async def test_concurrent_claims_never_share_an_item(
     async with sessionmaker() as session:
         owners = (await session.scalars(select(OutboxItem.lease_owner))).all()
     assert sum(owner is not None for owner in owners) == 42
+
+
+async def test_a_group_records_only_the_items_whose_lease_is_still_held(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    await add_items(sessionmaker, 3)
+    first, second, third = await claim_due(sessionmaker, owner="w", limit=3, lease=LEASE)
+    # The second item's lease ran out and another worker took it meanwhile.
+    async with sessionmaker() as session, session.begin():
+        await session.execute(
+            update(OutboxItem).where(OutboxItem.id == second.id).values(lease_owner="other")
+        )
+    applied: list[int] = []
+
+    def note(item_id: int) -> Apply:
+        async def apply(session: AsyncSession) -> None:
+            applied.append(item_id)
+
+        return apply
+
+    later = utc_now() + timedelta(hours=1)
+    results = await record_outcomes(
+        sessionmaker,
+        [
+            (first, Done(note(first.id))),
+            (second, Done(note(second.id))),
+            (third, Reschedule(later, note="again", apply=note(third.id))),
+        ],
+        owner="w",
+        policy=POLICY,
+    )
+    assert results == [True, False, True]
+    assert applied == [first.id, third.id]
+    assert (await load(sessionmaker, first.id)).state == "done"
+    taken = await load(sessionmaker, second.id)
+    assert (taken.state, taken.lease_owner) == ("pending", "other")
+    rescheduled = await load(sessionmaker, third.id)
+    assert (rescheduled.state, rescheduled.attempts, rescheduled.lease_owner) == (
+        "pending",
+        0,
+        None,
+    )
+    assert rescheduled.last_error == "again"
+
+
+async def test_one_broken_outcome_in_a_group_leaves_the_others_recorded(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    import pytest
+
+    await add_items(sessionmaker, 3)
+    async with sessionmaker() as session:
+        ids = list((await session.scalars(select(OutboxItem.id).order_by(OutboxItem.id))).all())
+
+    async def broken(session: AsyncSession) -> None:
+        raise RuntimeError("boom")
+
+    outcomes: dict[int, Outcome] = {ids[0]: Done(), ids[1]: Done(broken), ids[2]: GiveUp("no")}
+
+    async def handler(item: OutboxItem) -> Outcome:
+        return outcomes[item.id]
+
+    worker = Worker(
+        sessionmaker, {OutboxKind.DELIVER_WEBHOOK: handler}, OutboxSettings(), worker_id="w"
+    )
+    # The three finish together, so their outcomes are written as one group first.
+    with pytest.raises(RuntimeError):
+        await worker.run_once()
+    states = [(await load(sessionmaker, item_id)).state for item_id in ids]
+    # The broken one stays leased to `w`: another worker takes it once the lease expires.
+    assert states == ["done", "pending", "failed"]
+    assert (await load(sessionmaker, ids[1])).lease_owner == "w"

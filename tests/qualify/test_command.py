@@ -12,8 +12,8 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from app.cli import cli
-from app.emulator.app import create_emulator_app
-from app.emulator.config import EmulatorConfig
+from app.emulator.main import create_emulator_app
+from app.emulator.settings import EmulatorSettings
 from app.settings import get_settings
 from tests.builders import SUPPLIER_SIRET
 from tests.conftest import TEST_SECRETS_KEY
@@ -42,7 +42,7 @@ def invoke(*args: str) -> Result:
 async def test_qualify_prints_the_facts_writes_the_report_and_applies_the_settings(
     command_env: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    config = EmulatorConfig(
+    config = EmulatorSettings(
         _env_file=None,
         lifecycle_mode="manual",
         saisie_numbering="sender",

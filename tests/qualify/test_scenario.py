@@ -14,8 +14,8 @@ from pydantic import SecretStr
 
 from app.chorus.accounts import TechnicalAccount
 from app.chorus.client import ChorusClient
-from app.emulator.app import create_emulator_app
-from app.emulator.config import EmulatorConfig
+from app.emulator.main import create_emulator_app
+from app.emulator.settings import EmulatorSettings
 from app.qualify.envfile import apply_to_env_file
 from app.qualify.facts import Fact
 from app.qualify.invoices import NOTE, PREFIX
@@ -52,7 +52,7 @@ HARMLESS_CALLS = {
 def emulator(**config: object) -> Iterator[str]:
     """An emulator in the given mode, served on its own port for one test."""
     config.setdefault("flux_processing_seconds", 0.2)
-    settings = EmulatorConfig(_env_file=None, lifecycle_mode="manual", **config)  # type: ignore[arg-type]
+    settings = EmulatorSettings(_env_file=None, lifecycle_mode="manual", **config)  # type: ignore[arg-type]
     with serve_app(create_emulator_app(settings)) as url:
         yield url
 

@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from collections.abc import Callable
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -14,28 +10,23 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.auth.scopes import Scope
 from app.auth.service import authenticate, create_client
 from tests.builders import SUPPLIER_SIRET
+from tests.support.cli import Gateway
 
 pytestmark = pytest.mark.usefixtures("registered_suppliers")
 
-Gateway = Callable[..., subprocess.CompletedProcess[str]]
 S = SUPPLIER_SIRET
 
 
 @pytest.fixture
 def gateway(database_url: str) -> Gateway:
-    """Run the real `gateway` command in its own process against the test database."""
+    """The `gateway` command on the test database, run in this process."""
+    return Gateway(database_url, in_process=True)
 
-    def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(  # noqa: S603 - our own command, fixed arguments
-            [sys.executable, "-m", "app", *args],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-            env={**os.environ, "DATABASE_URL": database_url, "COLUMNS": "80"},
-        )
 
-    return run
+@pytest.fixture
+def gateway_process(database_url: str) -> Gateway:
+    """The real `gateway` command, in its own process, on the test database."""
+    return Gateway(database_url, in_process=False)
 
 
 async def _clients(sessionmaker: async_sessionmaker[AsyncSession], *names: str) -> None:
@@ -52,21 +43,19 @@ async def _clients(sessionmaker: async_sessionmaker[AsyncSession], *names: str) 
 async def test_the_member_verbs_walk_the_story_and_are_audited(
     gateway: Gateway, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
-    # No app runs beside the commands: a blocking subprocess would stall its event loop while
-    # it may hold SQLite's write lock.
     await _clients(sessionmaker, "erp", "firm")
-    attached = gateway("structures", "attach", S, "erp")
+    attached = await gateway.run("structures", "attach", S, "erp")
     assert attached.returncode == 0, attached.stderr
     assert "as principal" in attached.stdout
-    asked = gateway("structures", "request", S, "firm", "--note", "Cabinet Durand")
+    asked = await gateway.run("structures", "request", S, "firm", "--note", "Cabinet Durand")
     assert "pending" in asked.stdout, asked.stderr
-    pending = json.loads(gateway("structures", "requests", S, "--json").stdout)
+    pending = json.loads((await gateway.run("structures", "requests", S, "--json")).stdout)
     assert [(r["name"], r["note"]) for r in pending] == [("firm", "Cabinet Durand")]
-    assert "approved, member" in gateway("structures", "approve", S, "firm").stdout
+    assert "approved, member" in (await gateway.run("structures", "approve", S, "firm")).stdout
 
-    members = json.loads(gateway("structures", "members", S, "--json").stdout)
+    members = json.loads((await gateway.run("structures", "members", S, "--json")).stdout)
     assert [(m["name"], m["role"]) for m in members] == [("erp", "principal"), ("firm", "member")]
-    table = gateway("structures", "members", S).stdout
+    table = (await gateway.run("structures", "members", S)).stdout
     assert table.splitlines()[0].split() == [
         "CLIENT_ID",
         "NAME",
@@ -75,13 +64,13 @@ async def test_the_member_verbs_walk_the_story_and_are_audited(
         "DECIDED_AT",
     ]
 
-    assert "approved, principal" in gateway("structures", "principal", S, "firm").stdout
-    refused = gateway("structures", "detach", S, "firm")
+    assert "approved, principal" in (await gateway.run("structures", "principal", S, "firm")).stdout
+    refused = await gateway.run("structures", "detach", S, "firm")
     assert refused.returncode == 2
     assert "pass the principal role" in refused.stderr
-    assert "detached" in gateway("structures", "detach", S, "erp").stdout
+    assert "detached" in (await gateway.run("structures", "detach", S, "erp")).stdout
 
-    created = gateway(
+    created = await gateway.run(
         "structures", "member-key", S, "--name", "compta", "--scope", "invoices:write"
     )
     assert created.returncode == 0, created.stderr
@@ -91,7 +80,7 @@ async def test_the_member_verbs_walk_the_story_and_are_audited(
     assert member is not None
     assert (member.supplier_sirets, member.scopes) == ({S}, {Scope.INVOICES_WRITE})
 
-    audit = json.loads(gateway("structures", "audit", S, "--json").stdout)
+    audit = json.loads((await gateway.run("structures", "audit", S, "--json")).stdout)
     assert [entry["action"] for entry in audit] == [
         "structure.member_attached",
         "structure.principal_changed",
@@ -104,10 +93,13 @@ async def test_the_member_verbs_walk_the_story_and_are_audited(
     assert {entry["actor"] for entry in audit} == {"command line"}
 
 
-def test_the_member_verbs_refuse_unknown_clients_and_structures(gateway: Gateway) -> None:
-    unknown_client = gateway("structures", "attach", S, "nobody")
+def test_the_member_verbs_refuse_unknown_clients_and_structures(
+    gateway_process: Gateway,
+) -> None:
+    # In a process of its own: the exit status and message as a shell sees them.
+    unknown_client = gateway_process("structures", "attach", S, "nobody")
     assert unknown_client.returncode == 2
     assert "nobody" in unknown_client.stderr
-    unknown_structure = gateway("structures", "members", "11000201100044")
+    unknown_structure = gateway_process("structures", "members", "11000201100044")
     assert unknown_structure.returncode == 2
     assert "No supplier structure" in unknown_structure.stderr

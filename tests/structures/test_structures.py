@@ -15,8 +15,8 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.auth.scopes import Scope
+from app.crypto import PasswordBox, SecretsKeyMissing, load_password_box, new_key
 from app.settings import ChorusSettings
-from app.structures.crypto import PasswordBox, SecretsKeyMissing, load_password_box, new_key
 from app.structures.models import SupplierStructure
 from app.structures.service import technical_account
 from tests.builders import SUPPLIER_SIRET

@@ -14,6 +14,7 @@ from asgi_lifespan import LifespanManager
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from app.crypto import PasswordBox
 from app.domain.invoice import Address
 from app.invoices import repository
 from app.invoices.models import Invoice
@@ -21,7 +22,6 @@ from app.main import create_app
 from app.outbox.worker import Worker
 from app.resources import Resources, open_resources
 from app.settings import ApiSettings, OutboxSettings, Settings
-from app.structures.crypto import PasswordBox
 from app.structures.service import add_structure
 from app.worker import build_worker
 from tests.builders import SUPPLIER_SIRET, invoice_payload
@@ -53,6 +53,8 @@ def settings(settings: Settings, served_emulator: str) -> Settings:
             "chorus": emulator_chorus_settings(
                 served_emulator,
                 read_timeout_seconds=0.5,
+                # Every flux the gateway writes is checked, so a broken document always shows.
+                flux_schematron_share=1.0,
                 flux_poll_first_seconds=0.01,
                 flux_poll_max_seconds=0.05,
             ),

@@ -21,8 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.auth.scopes import Scope
 from app.chorus.accounts import TechnicalAccount
-from app.emulator.app import create_emulator_app
-from app.emulator.config import EmulatorConfig
+from app.emulator.main import create_emulator_app
+from app.emulator.settings import EmulatorSettings
 from app.events.models import Event
 from app.invoices import repository
 from app.invoices.chorus_mapping import to_submit_request
@@ -41,7 +41,7 @@ pytestmark = pytest.mark.usefixtures("acme")
 
 @pytest.fixture(scope="module")
 def served_emulator() -> Iterator[str]:
-    config = EmulatorConfig(lifecycle_mode="manual", saisie_numbering="sender")
+    config = EmulatorSettings(lifecycle_mode="manual", saisie_numbering="sender")
     with serve_app(create_emulator_app(config)) as url:
         yield url
 

@@ -20,8 +20,10 @@ from pypdf import PdfWriter
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.formats.conformance import Syntax
 from app.formats.facturx import read_facturx_xml
 from app.invoices import repository
+from app.invoices.forwarding import schematron_wanted
 from app.invoices.models import DepositedDocument, Invoice, InvoiceLine
 from app.outbox.models import OutboxItem
 from app.outbox.worker import Worker
@@ -287,3 +289,17 @@ async def test_the_flux_report_is_followed_by_its_own_outbox_item(
             )
         ).all()
     assert list(kinds) == ["invoice.deliver", "invoice.follow_flux", "invoice.sync"]
+
+
+def test_the_schematron_checks_the_first_flux_of_each_syntax_then_its_share() -> None:
+    seen: set[Syntax] = set()
+    ids = [f"inv_{n:05d}" for n in range(4000)]
+    assert schematron_wanted(0.1, ids[0], Syntax.CII, seen)  # the first CII of the process
+    assert schematron_wanted(0.1, ids[0], Syntax.UBL, seen)  # and the first UBL
+    picked = [i for i in ids if schematron_wanted(0.1, i, Syntax.CII, seen)]
+    assert 300 < len(picked) < 500
+    # An invoice's retries get the answer its first attempt got.
+    assert picked == [i for i in ids if schematron_wanted(0.1, i, Syntax.CII, seen)]
+    assert all(schematron_wanted(1.0, i, Syntax.CII, seen) for i in ids[:50])
+    # 0 is never, not even the first: no schematron process in the worker at all.
+    assert not any(schematron_wanted(0.0, i, Syntax.FACTURX, set()) for i in ids[:50])

@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.emulator.config import DEFAULT_DIRECTORY_FILE
 from app.emulator.directory import read_directory_file
+from app.emulator.settings import DEFAULT_DIRECTORY_FILE
 from app.events.models import Event
 from app.outbox.models import OutboxItem
 from app.outbox.worker import Worker

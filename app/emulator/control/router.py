@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException
 
-from app.emulator.api.deps import EmulatorDep
 from app.emulator.control import service
 from app.emulator.control.schemas import (
     ClockAdvance,
@@ -16,6 +15,7 @@ from app.emulator.control.schemas import (
     StatusChange,
     StructureOut,
 )
+from app.emulator.dependencies import EmulatorDep
 from app.emulator.directory import StructureSpec
 from app.emulator.faults import FaultPlan
 

@@ -16,10 +16,10 @@ from app.emulator.control.schemas import (
     StructureOut,
 )
 from app.emulator.directory import StructureSpec
+from app.emulator.flux.service import flux_state
 from app.emulator.lifecycle import current, override, transition_refusal, visible
 from app.emulator.rules import siret_is_valid
 from app.emulator.runtime import Emulator
-from app.emulator.services.flux import flux_state
 from app.emulator.store import FluxRecord, InvoiceRecord
 
 
@@ -68,7 +68,7 @@ def list_invoices(emulator: Emulator) -> InvoiceList:
     records = emulator.store.invoices()
     duplicates = emulator.store.duplicates_refused()
     return InvoiceList(
-        lifecycle_mode=emulator.config.lifecycle_mode,
+        lifecycle_mode=emulator.settings.lifecycle_mode,
         total=len(records),
         counts_by_supplier=dict(Counter(record.supplier_identifier for record in records)),
         duplicates_refused=sum(duplicates.values()),
@@ -162,7 +162,7 @@ def describe_structure(spec: StructureSpec) -> StructureOut:
 def add_structure(emulator: Emulator, spec: StructureSpec) -> StructureOut:
     """Add or replace a structure; a SIRET must pass Luhn unless `check_luhn` is off."""
     if (
-        emulator.config.check_luhn
+        emulator.settings.check_luhn
         and spec.identifier_type == "SIRET"
         and not siret_is_valid(spec.identifier)
     ):

@@ -1,1 +1,0 @@
-"""The Chorus Pro and PISTE endpoints: thin routers over `app.emulator.services`."""

@@ -1,0 +1,1 @@
+"""The flux channel: `factures/v1/deposer/flux`, its processing, the `consulterCR` reports."""

@@ -1,0 +1,1 @@
+"""PISTE's OAuth2 token endpoint."""

@@ -1,0 +1,1 @@
+"""`/cpro/structures/v1/...`: the directory of structures and their services."""

@@ -1,0 +1,1 @@
+"""`/cpro/transverses/v1/...`: attachments, the account's structures, health-check."""

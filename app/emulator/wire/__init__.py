@@ -1,1 +1,0 @@
-"""The emulator's own Chorus Pro wire models, with the real (French) field names."""
