@@ -19,6 +19,7 @@ from app.crypto import PasswordBox, load_password_box
 from app.db.engine import create_engine, create_sessionmaker
 from app.db.migrations import head_revision
 from app.events.transport import webhook_client
+from app.invoices.parties import DirectoryAccess
 from app.invoices.suppliers import SupplierCache
 from app.settings import Settings
 
@@ -38,6 +39,15 @@ class Resources:
     http: httpx.AsyncClient
     callers: CallerCache
     suppliers: SupplierCache
+
+
+def directory_access(resources: Resources) -> DirectoryAccess:
+    """Chorus's buyer directory as renderings use it (the API's and the worker's)."""
+    return DirectoryAccess(
+        buyers=resources.buyers,
+        password_box=resources.password_box,
+        timeout_seconds=resources.settings.api.online_validation_timeout_seconds,
+    )
 
 
 @contextlib.asynccontextmanager

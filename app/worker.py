@@ -8,29 +8,58 @@ from functools import partial
 
 import uvloop
 
+from app.events.delivery import WebhookDelivery, deliver_webhook, fan_out
 from app.formats import conformance
-from app.invoices.forwarding import InvoiceLoads, deliver_invoice, follow_flux, sync_invoice
+from app.invoices.forwarding import (
+    Forwarding,
+    InvoiceLoads,
+    deliver_invoice,
+    follow_flux,
+    sync_invoice,
+)
 from app.invoices.transitions import lock_invoices
 from app.logging import configure_logging
 from app.metrics import serve_process_metrics
 from app.outbox.service import OutboxKind
 from app.outbox.worker import Handler, Lane, Worker
-from app.resources import Resources, open_resources
+from app.resources import Resources, directory_access, open_resources
 from app.settings import Settings
 
 
-def handlers(resources: Resources) -> dict[str, Handler]:
-    """Each outbox kind's handler, bound to this process's resources."""
-    from app.events.delivery import deliver_webhook, fan_out
+def forwarding(resources: Resources) -> Forwarding:
+    """What the invoice handlers use, taken from this process's resources."""
+    settings = resources.settings
+    return Forwarding(
+        sessionmaker=resources.sessionmaker,
+        chorus=resources.chorus,
+        password_box=resources.password_box,
+        directory=directory_access(resources),
+        chorus_settings=settings.chorus,
+        outbox_settings=settings.outbox,
+    )
 
+
+def webhook_delivery(resources: Resources) -> WebhookDelivery:
+    """What webhook deliveries use, taken from this process's resources."""
+    return WebhookDelivery(
+        sessionmaker=resources.sessionmaker,
+        http=resources.http,
+        password_box=resources.password_box,
+        settings=resources.settings.webhook,
+    )
+
+
+def handlers(resources: Resources) -> dict[str, Handler]:
+    """Each outbox kind's handler, bound to what it uses of this process's resources."""
+    uses = forwarding(resources)
     # The invoices of the items in hand are read together, whatever their kind.
-    loads = InvoiceLoads(resources)
+    loads = InvoiceLoads(uses)
     return {
         OutboxKind.FAN_OUT_EVENT: fan_out,
-        OutboxKind.DELIVER_INVOICE: partial(deliver_invoice, resources, loads=loads),
-        OutboxKind.SYNC_INVOICE: partial(sync_invoice, resources, loads=loads),
-        OutboxKind.FOLLOW_FLUX: partial(follow_flux, resources, loads=loads),
-        OutboxKind.DELIVER_WEBHOOK: partial(deliver_webhook, resources),
+        OutboxKind.DELIVER_INVOICE: partial(deliver_invoice, uses, loads=loads),
+        OutboxKind.SYNC_INVOICE: partial(sync_invoice, uses, loads=loads),
+        OutboxKind.FOLLOW_FLUX: partial(follow_flux, uses, loads=loads),
+        OutboxKind.DELIVER_WEBHOOK: partial(deliver_webhook, webhook_delivery(resources)),
     }
 
 

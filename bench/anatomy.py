@@ -32,7 +32,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.pool import Pool
 
-from bench.common import BENCH_SETTINGS, Database, Gateway, invoice_body_parts, log, workdir
+from bench.common import BENCH_SETTINGS, Gateway, invoice_body_parts, log, workdir
+from harness.databases import Database
 
 COUNTS: Counter[str] = Counter()
 STATEMENTS: Counter[str] = Counter()

@@ -39,27 +39,23 @@ import asyncpg  # type: ignore[import-untyped]
 import httpx
 
 from bench.common import (
-    LOOPBACK,
     BenchError,
     CpuMeter,
-    Database,
     Gateway,
-    Proc,
     background_busy,
     fmt,
-    free_port,
     invoice_body_parts,
     log,
     machine_summary,
     peak_rss_mb,
     postgres_pids,
     print_table,
-    python_env,
-    wait_http,
     with_descendants,
     workdir,
 )
 from bench.profile import print_summary, summarize
+from harness.databases import Database
+from harness.processes import LOOPBACK, Proc, free_port, python_env, wait_http
 
 TARGET_RATE_2_WORKERS = 300.0
 TARGET_RSS_MB = 200.0

@@ -28,27 +28,23 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import (
-    LOOPBACK,
     BenchError,
     CpuMeter,
-    Database,
     Gateway,
-    Proc,
     background_busy,
     fmt,
-    free_port,
     invoice_body_parts,
     log,
     machine_summary,
     peak_rss_mb,
     postgres_pids,
     print_table,
-    python_env,
-    wait_http,
     workdir,
 )
 from bench.profile import print_summary, summarize
 from bench.wrk import WrkResult, run_wrk
+from harness.databases import Database
+from harness.processes import LOOPBACK, Proc, free_port, python_env, wait_http
 
 TARGET_RATE = 800.0
 TARGET_P99_MS = 50.0

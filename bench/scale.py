@@ -33,24 +33,22 @@ from typing import Any
 import asyncpg  # type: ignore[import-untyped]
 
 from bench.common import (
-    LOOPBACK,
     OTHER_SUPPLIER_SIRET,
     SUPPLIER_SIRET,
     BenchError,
-    Database,
     Gateway,
     background_busy,
     fmt,
-    free_port,
     log,
     machine_summary,
     peak_rss_mb,
     percentile,
     print_table,
-    python_env,
     workdir,
 )
 from bench.httpclient import Connection, build_request
+from harness.databases import Database
+from harness.processes import LOOPBACK, free_port, python_env
 
 CHUNK = 100_000
 YEAR_MS = 365 * 24 * 3600 * 1000

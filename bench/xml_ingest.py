@@ -26,14 +26,10 @@ from dataclasses import dataclass
 import httpx
 
 from bench.common import (
-    LOOPBACK,
     BenchError,
-    Database,
     Gateway,
     background_busy,
-    cpu_by_pid,
     fmt,
-    free_port,
     invoice_body_parts,
     log,
     machine_summary,
@@ -41,6 +37,8 @@ from bench.common import (
     with_descendants,
     workdir,
 )
+from harness.databases import Database
+from harness.processes import LOOPBACK, cpu_by_pid, free_port
 
 
 @dataclass

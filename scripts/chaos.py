@@ -11,7 +11,7 @@ dropped at the end; SQLite: a file in the work directory), the gateway deliverin
 faults, posts the invoices, SIGKILLs workers mid-flight while the backlog drains, and compares
 the gateway with the emulator's ground truth. Exit status 0 when nothing is duplicated, lost or
 failed (on saisie, failed AMBIGUOUS_DELIVERY is counted, not a failure) and the backlog drained
-in time; 1 otherwise; 2 when the cluster could not run. See tests/e2e/scenario.py.
+in time; 1 otherwise; 2 when the cluster could not run. See harness/chaos.py.
 """
 
 from __future__ import annotations
@@ -99,8 +99,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if str(REPO_ROOT) not in sys.path:
         sys.path.insert(0, str(REPO_ROOT))
-    from tests.e2e.cluster import ClusterError
-    from tests.e2e.scenario import ChaosOptions, run_chaos
+    from harness.chaos import ChaosOptions, run_chaos
+    from harness.processes import HarnessError
 
     workdir = Path(tempfile.mkdtemp(prefix="chaos-"))
     options = ChaosOptions(
@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
         report = asyncio.run(_until_interrupted(run_chaos(options)))
     except KeyboardInterrupt:
         report = None
-    except (ClusterError, OSError) as exc:
+    except (HarnessError, OSError) as exc:
         traceback.print_exception(exc)
         print(f"the cluster could not run; logs in {workdir}")
         return 2

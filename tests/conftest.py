@@ -15,26 +15,20 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 import httpx
 import pytest
 import pytest_asyncio
-from asgi_lifespan import LifespanManager
-from pydantic import SecretStr
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.auth.scopes import Scope
 from app.auth.service import create_client
-from app.crypto import PasswordBox, new_key
 from app.db.base import Base
 from app.db.engine import create_engine, create_sessionmaker
 from app.db.migrations import upgrade_to_head
-from app.domain.invoice import Address
 from app.emulator.main import create_emulator_app
 from app.emulator.settings import EmulatorSettings
-from app.main import create_app
 from app.settings import ApiSettings, ChorusSettings, DatabaseSettings, Settings
-from app.structures.models import SupplierStructure
-from app.structures.service import add_structure
-from tests.builders import OTHER_SUPPLIER_SIRET, SUPPLIER_SIRET, SUPPLIER_VAT_NUMBER
+from tests.builders import SUPPLIER_SIRET
+from tests.support.gateway import TEST_SECRETS_KEY, gateway_client, register_demo_suppliers
 from tests.support.scheduling import pytest_collection_modifyitems  # noqa: F401 - a hook
 from tests.support.servers import serve_app
 
@@ -44,7 +38,6 @@ POSTGRES_ADMIN_URL = os.environ.get(
 )
 
 BACKENDS = ("sqlite", "postgresql")
-TEST_SECRETS_KEY = SecretStr(new_key())
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
@@ -171,13 +164,7 @@ def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 @pytest_asyncio.fixture
 async def http(settings: Settings, engine: AsyncEngine) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client talking to the gateway app in-process (lifespan run)."""
-    app = create_app(settings)
-    async with (
-        LifespanManager(app),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://gateway.test"
-        ) as client,
-    ):
+    async with gateway_client(settings) as client:
         yield client
 
 
@@ -212,34 +199,8 @@ async def auth(make_key: KeyFactory) -> dict[str, str]:
     return await make_key()
 
 
-# The emulator's demo technical accounts (app/emulator/data/directory.json).
-DEMO_ACCOUNTS = {
-    SUPPLIER_SIRET: ("TECH_1_41234567010000@cpro.fr", "emulator-demo-1"),
-    OTHER_SUPPLIER_SIRET: ("TECH_1_52345678810009@cpro.fr", "emulator-demo-2"),
-}
-# What an EN 16931 document needs of them (the default channel): an address with its country
-# and their VAT numbers (FR + key + SIREN).
-DEMO_ADDRESSES = {
-    SUPPLIER_SIRET: Address("12 rue des Fournisseurs", None, "69002", "Lyon", "FR"),
-    OTHER_SUPPLIER_SIRET: Address("5 quai des Prestataires", None, "33000", "Bordeaux", "FR"),
-}
-DEMO_VAT_NUMBERS = {SUPPLIER_SIRET: SUPPLIER_VAT_NUMBER, OTHER_SUPPLIER_SIRET: "FR31523456788"}
-
-
 @pytest_asyncio.fixture
 async def registered_suppliers(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
-    """Both demo suppliers' structures (unless a test registered them its own way first), with
-    their address and VAT number: an invoice for a supplier without one is refused."""
-    box = PasswordBox([TEST_SECRETS_KEY.get_secret_value()])
+    """Both demo suppliers' structures (unless a test registered them its own way first)."""
     async with sessionmaker() as session, session.begin():
-        for siret, (login, password) in DEMO_ACCOUNTS.items():
-            if await session.get(SupplierStructure, siret) is None:
-                await add_structure(
-                    session,
-                    box,
-                    siret=siret,
-                    login=login,
-                    password=SecretStr(password),
-                    address=DEMO_ADDRESSES[siret],
-                    vat_number=DEMO_VAT_NUMBERS[siret],
-                )
+        await register_demo_suppliers(session)

@@ -8,7 +8,7 @@ from app.api_types import SiretPath
 from app.auth.dependencies import WriterDep
 from app.buyers import service
 from app.buyers.schemas import BuyerServicesOut, ServiceOut
-from app.dependencies import ResourcesDep
+from app.dependencies import AccountLookupDep, ResourcesDep
 from app.problems import problem_responses
 
 router = APIRouter(prefix="/v1/buyers", tags=["buyers"])
@@ -21,10 +21,10 @@ router = APIRouter(prefix="/v1/buyers", tags=["buyers"])
     responses=problem_responses(401, 403, 404, 422, 503),
 )
 async def buyer_services(
-    siret: SiretPath, resources: ResourcesDep, caller: WriterDep
+    siret: SiretPath, resources: ResourcesDep, accounts: AccountLookupDep, caller: WriterDep
 ) -> BuyerServicesOut:
     """From Chorus Pro's directory, cached for CHORUS_DIRECTORY_CACHE_SECONDS."""
-    profile = await service.buyer_profile(resources, caller, siret)
+    profile = await service.buyer_profile(resources.buyers, accounts, caller, siret)
     return BuyerServicesOut(
         siret=profile.siret,
         name=profile.name,

@@ -11,28 +11,28 @@ from app.domain.identifiers import is_valid_siret, normalize_siret
 from app.domain.rules import BuyerRequirements
 from app.domain.violations import Code, Violation
 from app.errors import ChorusUnavailable, NotFound, RequestInvalid
-from app.resources import Resources
-from app.structures.accounts import account_for_suppliers
+from app.settings import ApiSettings
+from app.structures.accounts import AccountLookup
 
 
 def _visible_suppliers(caller: Caller) -> frozenset[str] | None:
     return None if caller.is_operator else caller.supplier_sirets
 
 
-async def buyer_profile(resources: Resources, caller: Caller, siret: str) -> BuyerProfile:
+async def buyer_profile(
+    directory: BuyerDirectory, accounts: AccountLookup, caller: Caller, siret: str
+) -> BuyerProfile:
     """The buyer's flags and services, asked of Chorus Pro as one of the caller's suppliers."""
     siret = normalize_siret(siret)
     if not is_valid_siret(siret):
         raise RequestInvalid(errors=[Violation("siret", Code.SIRET_INVALID, "Not a valid SIRET.")])
-    account = await account_for_suppliers(
-        resources.sessionmaker, resources.password_box, _visible_suppliers(caller)
-    )
+    account = await accounts(_visible_suppliers(caller))
     if account is None:
         raise ChorusUnavailable(
             "None of your suppliers has a technical account registered (gateway structures add)."
         )
     try:
-        return await resources.buyers.profile(account, siret)
+        return await directory.profile(account, siret)
     except BuyerNotInChorus as exc:
         raise NotFound(f"Buyer {siret} is not in Chorus Pro's directory.") from exc
     except ChorusError as exc:
@@ -40,19 +40,20 @@ async def buyer_profile(resources: Resources, caller: Caller, siret: str) -> Buy
 
 
 async def online_requirements(
-    resources: Resources, caller: Caller, buyer_siret: str, service_code: str | None
+    directory: BuyerDirectory,
+    accounts: AccountLookup,
+    settings: ApiSettings,
+    caller: Caller,
+    buyer_siret: str,
+    service_code: str | None,
 ) -> BuyerRequirements | None:
     """What the directory says this buyer needs, or None to validate offline."""
-    settings = resources.settings.api
-    directory: BuyerDirectory = resources.buyers
     if not settings.online_validation or directory.offline:
         return None
     cached = directory.cached_requirements(buyer_siret, service_code)
     if cached is not None:
         return cached
-    account = await account_for_suppliers(
-        resources.sessionmaker, resources.password_box, _visible_suppliers(caller)
-    )
+    account = await accounts(_visible_suppliers(caller))
     if account is None:
         return None
     try:

@@ -18,6 +18,7 @@ from app.domain.identifiers import normalize_siret
 from app.errors import GatewayError, NotFound
 from app.invoices import attachment_service, document_service, service
 from app.invoices.schemas import InvoiceOut
+from app.resources import directory_access
 
 router = APIRouter(prefix="/factures")
 InvoiceId = Annotated[str, Path(pattern=r"^inv_[0-9A-Z]{26}$")]
@@ -171,7 +172,9 @@ async def download_deposited(
 ) -> Response:
     """The exact bytes deposited at Chorus."""
     try:
-        document = await document_service.get_document(resources, viewer.caller, invoice_id, None)
+        document = await document_service.get_document(
+            resources.sessionmaker, directory_access(resources), viewer.caller, invoice_id, None
+        )
     except NotFound as exc:
         raise ConsoleError(404, "Aucun document déposé pour cette facture.") from exc
     return _download(document.content, document.content_type, document.filename)

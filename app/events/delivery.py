@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from functools import partial
@@ -12,9 +13,9 @@ from functools import partial
 import httpx
 from pydantic import AnyUrl
 from pydantic_core import to_jsonable_python
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.crypto import SecretsKeyMissing
+from app.crypto import PasswordBox, SecretsKeyMissing
 from app.db.base import utc_now
 from app.events import repository
 from app.events.models import Event
@@ -23,7 +24,7 @@ from app.events.signing import signature_headers
 from app.events.targets import TargetNotAllowed, WebhookUrlNotAllowed, check_webhook_url
 from app.outbox.models import OutboxItem
 from app.outbox.outcomes import Apply, Done, GiveUp, Outcome, RetryLater
-from app.resources import Resources
+from app.settings import WebhookSettings
 
 logger = logging.getLogger(__name__)
 
@@ -59,14 +60,26 @@ def _disable(subscription_id: str) -> Apply:
     return apply
 
 
-async def deliver_webhook(resources: Resources, item: OutboxItem) -> Outcome:
+@dataclass(frozen=True, slots=True)
+class WebhookDelivery:
+    """What delivering webhooks uses."""
+
+    sessionmaker: async_sessionmaker[AsyncSession]
+    # Outbound HTTP guarded against SSRF (`events.transport.webhook_client`).
+    http: httpx.AsyncClient
+    password_box: PasswordBox
+    settings: WebhookSettings
+
+
+async def deliver_webhook(delivery: WebhookDelivery, item: OutboxItem) -> Outcome:
     """Handle a `webhook.deliver` outbox item: POST the signed event to its subscription."""
     event_id = item.payload.get("event_id")
     subscription_id = item.payload.get("subscription_id")
     if not isinstance(event_id, str) or not isinstance(subscription_id, str):
         return GiveUp(error="malformed webhook payload: event_id and subscription_id expected")
-    # A short read-only session, closed before the call: no lock is held across HTTP.
-    async with resources.sessionmaker() as session:
+    # The handler's own short read-only session, closed before the call: no lock is held
+    # across HTTP (the outcome is recorded by the worker in its own transaction).
+    async with delivery.sessionmaker() as session:
         event = await repository.get_event(session, event_id)
         subscription = await repository.get_subscription(session, subscription_id)
     if subscription is None or subscription.disabled_at is not None:
@@ -74,13 +87,13 @@ async def deliver_webhook(resources: Resources, item: OutboxItem) -> Outcome:
     if event is None:
         return GiveUp(error=f"event {event_id} not found")
     try:
-        secret = resources.password_box.open(subscription.secret_ciphertext)
+        secret = delivery.password_box.open(subscription.secret_ciphertext)
     except SecretsKeyMissing:
         # A key configuration problem an operator can fix: keep the delivery, try later.
         return RetryLater(error="the signing secret cannot be decrypted (secrets key changed?)")
 
     context = {"event_id": event.id, "subscription_id": subscription.id, "attempt": item.attempts}
-    settings = resources.settings.webhook
+    settings = delivery.settings
     try:
         # Subscriptions stored before the rules, or under another setting, meet them here too.
         check_webhook_url(AnyUrl(subscription.url), allow_private=settings.allow_private_targets)
@@ -100,7 +113,7 @@ async def deliver_webhook(resources: Resources, item: OutboxItem) -> Outcome:
         # answer a byte at a time would otherwise hold this delivery forever.
         async with asyncio.timeout(settings.timeout_seconds):
             status, retry_after = await _post(
-                resources.http, subscription.url, body, headers, settings.max_response_bytes
+                delivery.http, subscription.url, body, headers, settings.max_response_bytes
             )
     except TimeoutError:
         error = f"timeout (no complete answer within {settings.timeout_seconds:g} s)"

@@ -96,7 +96,7 @@ async def earlier_answer(
     """After a request found its key taken: the answer to replay, or None when the key is free
     again (expired, or left by a request that died), in which case it is deleted.
 
-    Call it in a fresh transaction (the one that found the key taken was rolled back).
+    Call it once the attempt that found the key taken is undone (its savepoint rolled back).
     """
     now = utc_now()
     record = await session.scalar(

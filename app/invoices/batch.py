@@ -167,7 +167,6 @@ async def submit_batch(
             async with sessionmaker() as session:
                 submission = await service.submit_invoice(
                     session,
-                    sessionmaker,
                     caller=caller,
                     document=item.document,
                     idempotency_key=item.idempotency_key,

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from pydantic import BaseModel, Field
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.auth.service import Caller
 from app.domain.invoice import DEFAULT_FRAMEWORK
@@ -32,11 +32,10 @@ from app.invoices.channels import FLUX_CHANNELS, Channel, stored_channel
 from app.invoices.documents import MissingAddress, MissingName
 from app.invoices.models import DepositedDocument, Invoice, InvoiceDocument
 from app.invoices.parsing import to_address, to_draft
-from app.invoices.parties import resolve_parties, stored_invoice_parties
+from app.invoices.parties import DirectoryAccess, resolve_parties, stored_invoice_parties
 from app.invoices.rendering import PdfRequired, render
 from app.invoices.schemas import ValidationResult
 from app.invoices.service import ValidatedInvoice
-from app.resources import Resources
 from app.structures.models import SupplierStructure
 
 
@@ -121,11 +120,16 @@ class ValidationReport(ValidationResult):
 
 
 async def get_document(
-    resources: Resources, caller: Caller, invoice_id: str, fmt: DocumentFormat | None
+    sessionmaker: async_sessionmaker[AsyncSession],
+    directory: DirectoryAccess,
+    caller: Caller,
+    invoice_id: str,
+    fmt: DocumentFormat | None,
 ) -> ServedDocument:
     """The deposited document, or (`fmt`) the invoice rendered now in that syntax."""
-    # A short session of its own: a rendering may ask Chorus's directory, never with it open.
-    async with resources.sessionmaker() as session:
+    # Read-only, for a route with no request transaction: a short session, closed before a
+    # rendering asks Chorus's directory.
+    async with sessionmaker() as session:
         invoice = await repository.get(session, invoice_id)
         if invoice is None or not caller.may_see_supplier(invoice.supplier_siret):
             raise NotFound(f"No invoice {invoice_id}.")
@@ -133,7 +137,7 @@ async def get_document(
             return await _deposited(session, invoice)
         pdf = await session.get(InvoiceDocument, invoice.id) if invoice.has_pdf else None
         structure = await session.get(SupplierStructure, invoice.supplier_siret)
-    return await _rendered(resources, invoice, structure, pdf, fmt)
+    return await _rendered(directory, invoice, structure, pdf, fmt)
 
 
 async def _deposited(session: AsyncSession, invoice: Invoice) -> ServedDocument:
@@ -167,7 +171,7 @@ async def _deposited(session: AsyncSession, invoice: Invoice) -> ServedDocument:
 
 
 async def _rendered(
-    resources: Resources,
+    directory: DirectoryAccess,
     invoice: Invoice,
     structure: SupplierStructure | None,
     pdf: InvoiceDocument | None,
@@ -183,7 +187,7 @@ async def _rendered(
             f"Invoice {invoice.id} came without a PDF; ask ?format=cii or ubl instead."
         )
     try:
-        parties = await stored_invoice_parties(resources, invoice, structure)
+        parties = await stored_invoice_parties(directory, invoice, structure)
         _require_names(invoice.supplier_name, parties.buyer_name)
         # Writing XML, and embedding it into a large PDF, is CPU work: off the event loop.
         rendered = await asyncio.to_thread(
@@ -245,7 +249,10 @@ def received_conformance(accepted: ValidatedInvoice) -> ConformanceOut | None:
 
 
 async def check_conformance(
-    resources: Resources, accepted: ValidatedInvoice, pdf: bytes | None
+    sessionmaker: async_sessionmaker[AsyncSession],
+    directory: DirectoryAccess,
+    accepted: ValidatedInvoice,
+    pdf: bytes | None,
 ) -> ConformanceOut:
     """Write the document `accepted` would be deposited as (CII for the channels that deposit
     none) and run the XSD and the EN 16931 schematron on it."""
@@ -258,7 +265,7 @@ async def check_conformance(
     draft = to_draft(invoice)
     # As stored, so the document is the one the worker would write.
     draft = replace(draft, framework=draft.framework or DEFAULT_FRAMEWORK)
-    structure = await _structure(resources, supplier.siret if supplier else None)
+    structure = await _structure(sessionmaker, supplier.siret if supplier else None)
 
     def report(findings: list[FindingOut]) -> ConformanceOut:
         ok = not any(f.severity is Severity.FATAL for f in findings)
@@ -268,7 +275,7 @@ async def check_conformance(
 
     try:
         parties = await resolve_parties(
-            resources,
+            directory,
             structure,
             buyer_siret=draft.buyer.siret or "",
             invoice_seller=to_address(supplier.address) if supplier else None,
@@ -292,10 +299,13 @@ async def check_conformance(
     return report(_findings(checked))
 
 
-async def _structure(resources: Resources, siret: str | None) -> SupplierStructure | None:
+async def _structure(
+    sessionmaker: async_sessionmaker[AsyncSession], siret: str | None
+) -> SupplierStructure | None:
     if siret is None:
         return None
-    async with resources.sessionmaker() as session:
+    # Read-only, for a route with no request transaction; closed before the directory call.
+    async with sessionmaker() as session:
         return await session.get(SupplierStructure, siret)
 
 

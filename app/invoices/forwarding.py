@@ -27,12 +27,12 @@ from functools import partial
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
 from app.buyers.directory import BuyerNotInChorus
 from app.chorus.accounts import TechnicalAccount
-from app.chorus.client import DEPOSIT_FLUX, SUBMIT_INVOICE, UPLOAD_ATTACHMENT
+from app.chorus.client import DEPOSIT_FLUX, SUBMIT_INVOICE, UPLOAD_ATTACHMENT, ChorusClient
 from app.chorus.codes import type_facture
 from app.chorus.errors import (
     ChorusAmbiguous,
@@ -43,6 +43,7 @@ from app.chorus.errors import (
     ChorusRefusal,
 )
 from app.chorus.schemas import FluxReport, FluxState, FluxSyntax, InvoiceSummary
+from app.crypto import PasswordBox
 from app.db.base import utc_now
 from app.domain.lifecycle import InvoiceStatus, sync_delay_seconds
 from app.formats.conformance import ConformanceReport, Syntax, check_async, check_xsd
@@ -52,13 +53,13 @@ from app.invoices.channels import FLUX_CHANNELS, Channel, stored_channel
 from app.invoices.chorus_mapping import UploadedPdf, to_submit_request
 from app.invoices.documents import MissingAddress
 from app.invoices.models import Invoice, InvoiceAttachment, InvoiceDocument
-from app.invoices.parties import stored_invoice_parties
+from app.invoices.parties import DirectoryAccess, stored_invoice_parties
 from app.invoices.rendering import PdfRequired, RenderedDocument, render
 from app.invoices.transitions import ChorusChange, Deposit
 from app.metrics_registry import DELIVERIES
 from app.outbox.models import OutboxItem
 from app.outbox.outcomes import Apply, Done, GiveUp, Outcome, Reschedule, RetryLater
-from app.resources import Resources
+from app.settings import ChorusSettings, OutboxSettings
 from app.structures.models import SupplierStructure
 from app.structures.service import technical_account
 
@@ -72,6 +73,19 @@ FLUX_INCIDENT = "FLUX_INCIDENT"
 FLUX_TIMEOUT = "FLUX_TIMEOUT"
 # Where a flux's rejection comes with texts only: the code recorded with them.
 FLUX_REJECTED_CODE = FluxState.REJETE.value
+
+
+@dataclass(frozen=True, slots=True)
+class Forwarding:
+    """What the invoice handlers use; the worker builds it from its process's resources."""
+
+    # For the handlers' own short reads and the sending mark, never across a Chorus call.
+    sessionmaker: async_sessionmaker[AsyncSession]
+    chorus: ChorusClient
+    password_box: PasswordBox
+    directory: DirectoryAccess
+    chorus_settings: ChorusSettings
+    outbox_settings: OutboxSettings
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,8 +126,8 @@ class InvoiceLoads:
     call, so what a handler decides on is what the database held after its item was claimed.
     """
 
-    def __init__(self, resources: Resources) -> None:
-        self._resources = resources
+    def __init__(self, deps: Forwarding) -> None:
+        self._deps = deps
         self._wanted: dict[str, _Wanted] = {}
         self._scheduled = False
 
@@ -139,7 +153,7 @@ class InvoiceLoads:
     async def _read(self, wanted: dict[str, _Wanted]) -> None:
         try:
             found = await _read_stored(
-                self._resources,
+                self._deps,
                 sorted(wanted),
                 sorted(i for i, w in wanted.items() if w.documents),
             )
@@ -162,9 +176,9 @@ _BACKGROUND: set[asyncio.Task[None]] = set()
 
 
 async def _read_stored(
-    resources: Resources, invoice_ids: list[str], with_documents: list[str]
+    deps: Forwarding, invoice_ids: list[str], with_documents: list[str]
 ) -> dict[str, _Stored]:
-    async with resources.sessionmaker() as session:
+    async with deps.sessionmaker() as session:
         invoices = (
             await session.scalars(
                 select(Invoice)
@@ -206,7 +220,7 @@ async def _read_stored(
 
 
 async def _load(
-    resources: Resources,
+    deps: Forwarding,
     item: OutboxItem,
     *,
     with_attachments: bool = False,
@@ -224,13 +238,13 @@ async def _load(
         stored = await loads.get(item.invoice_id, documents=with_attachments)
     else:
         found = await _read_stored(
-            resources, [item.invoice_id], [item.invoice_id] if with_attachments else []
+            deps, [item.invoice_id], [item.invoice_id] if with_attachments else []
         )
         stored = found.get(item.invoice_id)
     if stored is None:
         return GiveUp(f"invoice {item.invoice_id} not found")
     invoice, structure = stored.invoice, stored.structure
-    recheck = utc_now() + timedelta(seconds=resources.settings.outbox.paused_recheck_seconds)
+    recheck = utc_now() + timedelta(seconds=deps.outbox_settings.paused_recheck_seconds)
     if structure is None:
         DELIVERIES.labels("no_account").inc()
         return Reschedule(
@@ -241,7 +255,7 @@ async def _load(
     if structure.paused_at is not None:
         DELIVERIES.labels("paused").inc()
         return Reschedule(recheck, note=f"structure paused: {structure.paused_reason}")
-    account = _account(resources, structure)
+    account = _account(deps, structure)
     document = stored.document if invoice.has_pdf else None
     return _Context(invoice, structure, account, document, stored.attachments, stored.document)
 
@@ -253,12 +267,12 @@ _ACCOUNTS: weakref.WeakKeyDictionary[Any, dict[tuple[str, str], TechnicalAccount
 )
 
 
-def _account(resources: Resources, structure: SupplierStructure) -> TechnicalAccount:
-    opened = _ACCOUNTS.setdefault(resources.password_box, {})
+def _account(deps: Forwarding, structure: SupplierStructure) -> TechnicalAccount:
+    opened = _ACCOUNTS.setdefault(deps.password_box, {})
     key = (structure.login, structure.password_ciphertext)
     account = opened.get(key)
     if account is None:
-        account = technical_account(structure, resources.password_box)
+        account = technical_account(structure, deps.password_box)
         if len(opened) >= 1000:
             opened.clear()
         opened[key] = account
@@ -275,10 +289,10 @@ def _chain(*applies: Apply | None) -> Apply:
 
 
 async def deliver_invoice(
-    resources: Resources, item: OutboxItem, *, loads: InvoiceLoads | None = None
+    deps: Forwarding, item: OutboxItem, *, loads: InvoiceLoads | None = None
 ) -> Outcome:
     """Send one queued invoice to Chorus Pro and classify what happened."""
-    loaded = await _load(resources, item, with_attachments=True, loads=loads)
+    loaded = await _load(deps, item, with_attachments=True, loads=loads)
     if not isinstance(loaded, _Context):
         return loaded
     invoice = loaded.invoice
@@ -288,25 +302,25 @@ async def deliver_invoice(
         return Done()
     channel = stored_channel(invoice.chorus_channel, has_pdf=invoice.has_pdf)
     if channel in FLUX_CHANNELS:
-        return await _deposit_flux(resources, loaded, item, channel)
-    return await _submit(resources, loaded, item, channel)
+        return await _deposit_flux(deps, loaded, item, channel)
+    return await _submit(deps, loaded, item, channel)
 
 
 async def _supplier_structure_id(
-    resources: Resources, loaded: _Context
+    deps: Forwarding, loaded: _Context
 ) -> tuple[int | None, Apply | None]:
     """Chorus's id of the supplier (looked up once, then kept) and what to remember of it."""
     structure_id = loaded.structure.chorus_structure_id
     remember_id: Apply | None = None
     if structure_id is None:
         siret = loaded.invoice.supplier_siret
-        structure_id = await resources.chorus.find_structure_id(loaded.account, siret)
+        structure_id = await deps.chorus.find_structure_id(loaded.account, siret)
         if structure_id is None:
             return None, None
         remember_id = partial(
             transitions.remember_structure_id, siret=siret, structure_id=structure_id
         )
-    password_check = await _check_password_expiry(resources, loaded, structure_id)
+    password_check = await _check_password_expiry(deps, loaded, structure_id)
     return structure_id, _chain(remember_id, password_check)
 
 
@@ -322,26 +336,26 @@ def _reconcile_first(item: OutboxItem) -> bool:
 
 
 async def _submit(
-    resources: Resources, loaded: _Context, item: OutboxItem, channel: Channel
+    deps: Forwarding, loaded: _Context, item: OutboxItem, channel: Channel
 ) -> Outcome:
     """`soumettre`, as SAISIE_API or (with the ERP's PDF) DEPOT_PDF_API, DEPOT_PDF_SIGNE_API
     for a signed one; supporting documents are uploaded first, then named in the invoice.
 
     Re-uploading on a retry is harmless: an uploaded file Chorus shows nobody until an invoice
     names it."""
-    invoice, client = loaded.invoice, resources.chorus
-    first_sync = timedelta(seconds=resources.settings.outbox.sync_first_delay_seconds)
+    invoice, client = loaded.invoice, deps.chorus
+    first_sync = timedelta(seconds=deps.outbox_settings.sync_first_delay_seconds)
     # Where Chorus numbers the invoice itself, a search by our number proves nothing.
-    unsearchable = channel is Channel.SAISIE and not resources.settings.chorus.saisie_keeps_number
+    unsearchable = channel is Channel.SAISIE and not deps.chorus_settings.saisie_keeps_number
     remember_id: Apply | None = None
     try:
-        structure_id, remember_id = await _supplier_structure_id(resources, loaded)
+        structure_id, remember_id = await _supplier_structure_id(deps, loaded)
         if structure_id is None:
             return _not_a_structure(invoice)
         if unsearchable and item.payload.get(SENDING) is not None:
             return _ambiguous(invoice, "an earlier attempt's soumettre got no answer")
         if _reconcile_first(item) and not unsearchable:
-            found = await _find_in_chorus(resources, loaded.account, invoice, structure_id)
+            found = await _find_in_chorus(deps, loaded.account, invoice, structure_id)
             if found is not None:
                 DELIVERIES.labels("adopted").inc()
                 return Done(apply=_chain(remember_id, _adopt(invoice.id, found, first_sync)))
@@ -371,10 +385,10 @@ async def _submit(
             invoice, supplier_structure_id=structure_id, pdf=pdf, attachments=uploaded
         )
         if unsearchable:
-            await _mark_sending(resources, item)
+            await _mark_sending(deps, item)
         response = await client.submit_invoice(loaded.account, request)
     except ChorusDuplicate:
-        return await _after_duplicate(resources, loaded, item, first_sync)
+        return await _after_duplicate(deps, loaded, item, first_sync)
     except ChorusRefusal as refusal:
         if refusal.endpoint not in DEPOSIT_ENDPOINTS:
             # A lookup's refusal (search, structure) is no verdict on the invoice: retry.
@@ -391,7 +405,7 @@ async def _submit(
         if unsearchable and isinstance(error, ChorusAmbiguous):
             return _ambiguous(invoice, str(error))
         # Not sent (or refused by the gateway's auth): nothing reached Chorus this time.
-        return _also(_retry_or_pause(resources, invoice, error), _sent_nothing(item, unsearchable))
+        return _also(_retry_or_pause(deps, invoice, error), _sent_nothing(item, unsearchable))
     DELIVERIES.labels("success").inc()
     return Done(
         apply=_chain(
@@ -412,7 +426,7 @@ async def _submit(
 SENDING = "sending"
 
 
-async def _mark_sending(resources: Resources, item: OutboxItem) -> None:
+async def _mark_sending(deps: Forwarding, item: OutboxItem) -> None:
     """Record, before `soumettre`, that this attempt may create the invoice.
 
     Where a search cannot find an earlier attempt (SAISIE_API, numbered by Chorus), this mark is
@@ -421,7 +435,7 @@ async def _mark_sending(resources: Resources, item: OutboxItem) -> None:
     mark, so its items are simply sent. The one write outside the outcome's transaction, on
     purpose: it must be durable before the call.
     """
-    async with resources.sessionmaker() as session, session.begin():
+    async with deps.sessionmaker() as session, session.begin():
         await session.execute(
             update(OutboxItem)
             .where(OutboxItem.id == item.id)
@@ -472,28 +486,26 @@ def _refused(invoice_id: str, refusal: ChorusRefusal) -> Apply:
 
 
 async def _deposit_flux(
-    resources: Resources, loaded: _Context, item: OutboxItem, channel: Channel
+    deps: Forwarding, loaded: _Context, item: OutboxItem, channel: Channel
 ) -> Outcome:
     """Write, check and deposit the invoice's document; its report is followed afterwards."""
-    invoice, client = loaded.invoice, resources.chorus
-    first_sync = timedelta(seconds=resources.settings.outbox.sync_first_delay_seconds)
+    invoice, client = loaded.invoice, deps.chorus
+    first_sync = timedelta(seconds=deps.outbox_settings.sync_first_delay_seconds)
     remember_id: Apply | None = None
     try:
-        structure_id, remember_id = await _supplier_structure_id(resources, loaded)
+        structure_id, remember_id = await _supplier_structure_id(deps, loaded)
         if structure_id is None:
             return _not_a_structure(invoice)
         if _reconcile_first(item):
             # The number is in the document, so Chorus keeps it: a search finds an earlier
             # attempt once integrated; one still in processing will refuse the next as a
             # duplicate, and that refusal ends in this same search.
-            found = await _find_in_chorus(resources, loaded.account, invoice, structure_id)
+            found = await _find_in_chorus(deps, loaded.account, invoice, structure_id)
             if found is not None:
                 DELIVERIES.labels("adopted").inc()
                 return Done(apply=_chain(remember_id, _adopt(invoice.id, found, first_sync)))
         # The ERP's own document goes as received: it is the legal invoice, already checked.
-        rendered = await _as_received(resources, loaded, channel) or await _render(
-            resources, loaded, channel
-        )
+        rendered = await _as_received(deps, loaded, channel) or await _render(deps, loaded, channel)
         if not isinstance(rendered, RenderedDocument):
             return rendered
         deposit = await client.deposit_flux(
@@ -513,9 +525,9 @@ async def _deposit_flux(
         return Done(apply=_chain(remember_id, _refused(invoice.id, refusal)))
     except ChorusError as error:
         DELIVERIES.labels(_error_class(error)).inc()
-        return _retry_or_pause(resources, invoice, error)
+        return _retry_or_pause(deps, invoice, error)
     DELIVERIES.labels("deposited").inc()
-    first_poll = timedelta(seconds=resources.settings.chorus.flux_poll_first_seconds)
+    first_poll = timedelta(seconds=deps.chorus_settings.flux_poll_first_seconds)
     return Done(
         apply=_chain(
             remember_id,
@@ -543,7 +555,7 @@ _RECEIVED: dict[Channel, tuple[FluxSyntax, Syntax]] = {
 
 
 async def _as_received(
-    resources: Resources, loaded: _Context, channel: Channel
+    deps: Forwarding, loaded: _Context, channel: Channel
 ) -> RenderedDocument | None:
     """The ERP's UBL, CII or Factur-X when it is deposited byte for byte (checked against its
     XSD and schematron at submission); None when the gateway writes the document."""
@@ -557,12 +569,12 @@ async def _as_received(
 
 
 async def _render(
-    resources: Resources, loaded: _Context, channel: Channel
+    deps: Forwarding, loaded: _Context, channel: Channel
 ) -> RenderedDocument | Outcome:
     """The checked document, or the invoice failed with FORMAT_INVALID (never deposited)."""
     invoice = loaded.invoice
     try:
-        parties = await stored_invoice_parties(resources, invoice, loaded.structure)
+        parties = await stored_invoice_parties(deps.directory, invoice, loaded.structure)
         if parties.buyer_name is None and parties.directory_unavailable:
             # Accepted offline: the name is Chorus's directory's, which may answer later.
             return RetryLater(
@@ -585,7 +597,7 @@ async def _render(
         rendered = await asyncio.to_thread(write) if channel is Channel.FACTURX else write()
     except (MissingAddress, PdfRequired, PdfUnusable, ValueError) as problem:
         return _format_invalid(invoice, f"the document cannot be written: {problem}")
-    report = await _conformance(resources, invoice, rendered)
+    report = await _conformance(deps, invoice, rendered)
     if not report.ok:
         rules = ", ".join(report.fatal_rule_ids)
         first = report.fatal[0]
@@ -620,11 +632,11 @@ def schematron_wanted(
 
 
 async def _conformance(
-    resources: Resources, invoice: Invoice, rendered: RenderedDocument
+    deps: Forwarding, invoice: Invoice, rendered: RenderedDocument
 ) -> ConformanceReport:
     """The XSD always; the schematron (in the process pool) as `schematron_wanted` says."""
     syntax = rendered.conformance_syntax
-    share = resources.settings.chorus.flux_schematron_share
+    share = deps.chorus_settings.flux_schematron_share
     if schematron_wanted(share, invoice.id, syntax):
         return await check_async(rendered.content, syntax)
     # Microseconds for a CII or UBL; a Factur-X's PDF is read first, off the event loop.
@@ -645,21 +657,21 @@ def _format_invalid(invoice: Invoice, error: str) -> Outcome:
 
 
 async def follow_flux(
-    resources: Resources, item: OutboxItem, *, loads: InvoiceLoads | None = None
+    deps: Forwarding, item: OutboxItem, *, loads: InvoiceLoads | None = None
 ) -> Outcome:
     """Read a deposited flux's report until Chorus integrates or rejects the invoice."""
-    loaded = await _load(resources, item, loads=loads)
+    loaded = await _load(deps, item, loads=loads)
     if not isinstance(loaded, _Context):
         return loaded
-    invoice, client = loaded.invoice, resources.chorus
+    invoice, client = loaded.invoice, deps.chorus
     flux_number = invoice.chorus_flux_number
     if invoice.status != InvoiceStatus.QUEUED or flux_number is None:
         return Done()
-    first_sync = timedelta(seconds=resources.settings.outbox.sync_first_delay_seconds)
+    first_sync = timedelta(seconds=deps.outbox_settings.sync_first_delay_seconds)
     try:
         report = await client.flux_report(loaded.account, flux_number)
         if not report.is_final:
-            return _poll_flux_again(resources, item, invoice, f"flux {report.etatCourantDepotFlux}")
+            return _poll_flux_again(deps, item, invoice, f"flux {report.etatCourantDepotFlux}")
         if report.etatCourantDepotFlux == FluxState.INCIDENTE:
             return _flux_incident(invoice, report)
         errors = report.errors_for(invoice.invoice_number)
@@ -667,7 +679,7 @@ async def follow_flux(
         if errors or report.etatCourantDepotFlux == FluxState.REJETE:
             # Refused, perhaps as a duplicate of an earlier attempt of ours that landed:
             # then that one is the invoice, never a rejection.
-            found = await _find_in_chorus(resources, loaded.account, invoice, structure_id)
+            found = await _find_in_chorus(deps, loaded.account, invoice, structure_id)
             if found is not None:
                 DELIVERIES.labels("adopted").inc()
                 return Done(apply=_adopt(invoice.id, found, first_sync))
@@ -684,18 +696,16 @@ async def follow_flux(
             loaded.account, flux_number=flux_number, supplier_id=structure_id
         )
     except ChorusError as error:
-        return _retry_or_pause(resources, invoice, error)
+        return _retry_or_pause(deps, invoice, error)
     exact = [m for m in matches if m.numeroFacture == invoice.invoice_number]
     if not exact:
-        return _poll_flux_again(resources, item, invoice, "integrated, not yet searchable")
+        return _poll_flux_again(deps, item, invoice, "integrated, not yet searchable")
     DELIVERIES.labels("integrated").inc()
     return Done(apply=_adopt(invoice.id, exact[0], first_sync, adopted=False))
 
 
-def _poll_flux_again(
-    resources: Resources, item: OutboxItem, invoice: Invoice, state: str
-) -> Outcome:
-    settings = resources.settings.chorus
+def _poll_flux_again(deps: Forwarding, item: OutboxItem, invoice: Invoice, state: str) -> Outcome:
+    settings = deps.chorus_settings
     waited = utc_now() - item.created_at
     if waited > timedelta(hours=settings.flux_max_wait_hours):
         return Done(
@@ -741,14 +751,14 @@ PASSWORD_CHECK_INTERVAL = timedelta(days=1)
 
 
 async def _check_password_expiry(
-    resources: Resources, loaded: _Context, structure_id: int
+    deps: Forwarding, loaded: _Context, structure_id: int
 ) -> Apply | None:
     """Read the technical password's expiry at most daily; a failure here never blocks sending."""
     checked = loaded.structure.checked_at
     if checked is not None and utc_now() - checked < PASSWORD_CHECK_INTERVAL:
         return None
     try:
-        details = await resources.chorus.consult_structure(loaded.account, structure_id)
+        details = await deps.chorus.consult_structure(loaded.account, structure_id)
     except ChorusError:
         return None
     info = details.informationGenerales
@@ -765,10 +775,10 @@ def _error_class(error: ChorusError) -> str:
     return "ambiguous" if isinstance(error, ChorusAmbiguous) else "not_sent"
 
 
-def _retry_or_pause(resources: Resources, invoice: Invoice, error: ChorusError) -> Outcome:
+def _retry_or_pause(deps: Forwarding, invoice: Invoice, error: ChorusError) -> Outcome:
     if isinstance(error, ChorusAuthError):
         # Credentials expired or revoked: retrying burns the budget and locks the account.
-        recheck = utc_now() + timedelta(seconds=resources.settings.outbox.paused_recheck_seconds)
+        recheck = utc_now() + timedelta(seconds=deps.outbox_settings.paused_recheck_seconds)
         reason = f"Chorus refused the technical account ({error})"
         return Reschedule(
             recheck,
@@ -789,16 +799,16 @@ async def _give_up(invoice_id: str, session: AsyncSession) -> None:
 
 
 async def _after_duplicate(
-    resources: Resources, loaded: _Context, item: OutboxItem, first_sync: timedelta
+    deps: Forwarding, loaded: _Context, item: OutboxItem, first_sync: timedelta
 ) -> Outcome:
     """Chorus already has this number: it landed earlier; adopt it, never mark it rejected."""
     DELIVERIES.labels("duplicate").inc()
     invoice = loaded.invoice
     structure_id = loaded.structure.chorus_structure_id
     try:
-        found = await _find_in_chorus(resources, loaded.account, invoice, structure_id)
+        found = await _find_in_chorus(deps, loaded.account, invoice, structure_id)
     except ChorusError as error:
-        return _retry_or_pause(resources, invoice, error)
+        return _retry_or_pause(deps, invoice, error)
     if found is None:
         return RetryLater(
             "Chorus reports a duplicate number that its search does not show yet",
@@ -808,12 +818,12 @@ async def _after_duplicate(
 
 
 async def _find_in_chorus(
-    resources: Resources,
+    deps: Forwarding,
     account: TechnicalAccount,
     invoice: Invoice,
     structure_id: int | None,
 ) -> InvoiceSummary | None:
-    matches = await resources.chorus.search_supplier_invoices(
+    matches = await deps.chorus.search_supplier_invoices(
         account,
         invoice_number=invoice.invoice_number,
         invoice_type=type_facture(invoice.type),
@@ -838,20 +848,20 @@ def _adopt(
 
 
 async def sync_invoice(
-    resources: Resources, item: OutboxItem, *, loads: InvoiceLoads | None = None
+    deps: Forwarding, item: OutboxItem, *, loads: InvoiceLoads | None = None
 ) -> Outcome:
     """Poll Chorus for a submitted invoice's new statuses, backing off while nothing changes."""
-    loaded = await _load(resources, item, loads=loads)
+    loaded = await _load(deps, item, loads=loads)
     if not isinstance(loaded, _Context):
         return loaded
     invoice = loaded.invoice
     if invoice.chorus_invoice_id is None:
         return Done()
-    settings = resources.settings.outbox
+    settings = deps.outbox_settings
     try:
-        history = await resources.chorus.invoice_history(loaded.account, invoice.chorus_invoice_id)
+        history = await deps.chorus.invoice_history(loaded.account, invoice.chorus_invoice_id)
     except ChorusError as error:
-        return _retry_or_pause(resources, invoice, error)
+        return _retry_or_pause(deps, invoice, error)
     seen = int(item.payload.get("seen", 0))
     polls = int(item.payload.get("polls", 0))
     new = [
@@ -870,7 +880,7 @@ async def sync_invoice(
     age = utc_now() - (invoice.chorus_status_at or invoice.created_at)
     if codes & set(settings.sync_final_statuses):
         return Done(apply=apply)
-    if codes & FINAL_WITHOUT_PAYMENT and await _payment_never_reported(resources, loaded):
+    if codes & FINAL_WITHOUT_PAYMENT and await _payment_never_reported(deps, loaded):
         return Done(apply=apply)
     if age > timedelta(days=settings.sync_max_age_days):
         return Done(apply=apply)
@@ -884,10 +894,10 @@ async def sync_invoice(
 FINAL_WITHOUT_PAYMENT = frozenset({"MANDATEE", "COMPTABILISEE"})
 
 
-async def _payment_never_reported(resources: Resources, loaded: _Context) -> bool:
+async def _payment_never_reported(deps: Forwarding, loaded: _Context) -> bool:
     """The buyer's `statutMiseEnPaiementNestPasRemonte`; unknown (Chorus silent) reads False."""
     try:
-        profile = await resources.buyers.profile(loaded.account, loaded.invoice.buyer_siret)
+        profile = await deps.directory.buyers.profile(loaded.account, loaded.invoice.buyer_siret)
     except (BuyerNotInChorus, ChorusError):
         return False  # keep polling: the flag is asked again on the next poll
     return profile.payment_status_not_reported

@@ -10,7 +10,7 @@ import functools
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import BindParameter, Table, TextClause, bindparam, insert, text
+from sqlalchemy import BindParameter, Table, TextClause, bindparam, insert, select, text
 from sqlalchemy.dialects.postgresql.base import PGDialect
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,6 +27,14 @@ _INVOICE, _LINE, _HISTORY, _EVENT, _OUTBOX, _KEY = (
 
 
 TABLES = {table.name: table for table in (_INVOICE, _LINE, _HISTORY, _EVENT, _OUTBOX, _KEY)}
+
+
+class DuplicateNaturalKey(Exception):
+    """The invoice's (supplier, number, type) is taken, found before anything was written."""
+
+    def __init__(self, existing_id: str) -> None:
+        super().__init__(f"invoice {existing_id} has this supplier, number and type")
+        self.existing_id = existing_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,21 +55,42 @@ async def insert_new_invoice(
 ) -> bool:
     """Write `rows` in the session's transaction; False when the Idempotency-Key is taken.
 
-    On False nothing was written on PostgreSQL, and on SQLite the caller rolls back. A taken
-    natural key (supplier, number, type) raises `IntegrityError`, and the statement wrote nothing.
+    On False nothing was written. A taken natural key (supplier, number, type) raises, and
+    nothing was written either: on PostgreSQL the one statement fails as a whole
+    (`IntegrityError`); on SQLite the key is looked up before anything is written
+    (`DuplicateNaturalKey`), under the write lock the
+    transaction took at BEGIN IMMEDIATE, so no other writer can take it in between. Only a
+    PostgreSQL statement inside a longer transaction (`needs_savepoint`) leaves that transaction
+    aborted on failure.
 
     `whole_unit_of_work`: the caller writes nothing else in this transaction. On PostgreSQL the
-    one statement is then its own transaction (autocommit), which saves the BEGIN and COMMIT
+    one statement is then its own transaction (`autocommits`), which saves the BEGIN and COMMIT
     round trips: a single statement is atomic, and durable when it returns.
     """
     if session.get_bind().dialect.name == "postgresql":
-        alone = (
-            whole_unit_of_work
-            and len(rows.lines) <= LINES_IN_STATEMENT
-            and not session.in_transaction()
-        )
+        alone = autocommits(session, rows, whole_unit_of_work=whole_unit_of_work)
         return await _insert_in_one_statement(session, rows, autocommit=alone)
     return await _insert_one_by_one(session, rows)
+
+
+def needs_savepoint(
+    session: AsyncSession, rows: NewInvoiceRows, *, whole_unit_of_work: bool
+) -> bool:
+    """Whether a failed `insert_new_invoice` would leave the session's transaction unusable:
+    PostgreSQL aborts a transaction on an error, unless the statement was its own."""
+    return session.get_bind().dialect.name == "postgresql" and not autocommits(
+        session, rows, whole_unit_of_work=whole_unit_of_work
+    )
+
+
+def autocommits(session: AsyncSession, rows: NewInvoiceRows, *, whole_unit_of_work: bool) -> bool:
+    """Whether `insert_new_invoice` writes `rows` as a transaction of its own (PostgreSQL)."""
+    return (
+        whole_unit_of_work
+        and session.get_bind().dialect.name == "postgresql"
+        and len(rows.lines) <= LINES_IN_STATEMENT
+        and not session.in_transaction()
+    )
 
 
 # Lines go inside the one statement up to this many (10 parameters each, far below the 32,767
@@ -170,6 +199,18 @@ def _one_statement(shape: _Shape) -> TextClause:
 
 
 async def _insert_one_by_one(session: AsyncSession, rows: NewInvoiceRows) -> bool:
+    # The first statement takes SQLite's write lock (BEGIN IMMEDIATE) for the transaction, so
+    # what this lookup finds cannot change before the INSERTs: a duplicate writes nothing.
+    invoice = rows.invoice
+    taken = await session.scalar(
+        select(_INVOICE.c.id).where(
+            _INVOICE.c.supplier_siret == invoice["supplier_siret"],
+            _INVOICE.c.invoice_number == invoice["invoice_number"],
+            _INVOICE.c.type == invoice["type"],
+        )
+    )
+    if taken is not None:
+        raise DuplicateNaturalKey(taken)
     if rows.idempotency is not None:
         # First: the key takes SQLite's write lock, so a concurrent request with it waits here.
         remember = sqlite_insert(_KEY).values(rows.idempotency).on_conflict_do_nothing()

@@ -10,15 +10,25 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from app.buyers.directory import BuyerNotInChorus, BuyerProfile
+from app.buyers.directory import BuyerDirectory, BuyerNotInChorus, BuyerProfile
 from app.chorus.errors import ChorusError
+from app.crypto import PasswordBox
 from app.domain.invoice import Address
 from app.invoices.documents import PartyAddresses, addresses_for
 from app.invoices.mapping import buyer_address, supplier_address
 from app.invoices.models import Invoice
-from app.resources import Resources
 from app.structures.models import SupplierStructure
 from app.structures.service import structure_address, technical_account
+
+
+@dataclass(frozen=True, slots=True)
+class DirectoryAccess:
+    """What completing a buyer from Chorus's directory uses."""
+
+    buyers: BuyerDirectory
+    password_box: PasswordBox
+    # API_ONLINE_VALIDATION_TIMEOUT_SECONDS: how long a rendering waits for the directory.
+    timeout_seconds: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +43,7 @@ class Parties:
 
 
 async def resolve_parties(
-    resources: Resources,
+    directory: DirectoryAccess,
     structure: SupplierStructure | None,
     *,
     buyer_siret: str,
@@ -46,7 +56,7 @@ async def resolve_parties(
     directory_buyer: Address | None = None
     unavailable = False
     if structure is not None and (invoice_buyer is None or buyer_name is None):
-        profile = await _directory_profile(resources, structure, buyer_siret)
+        profile = await _directory_profile(directory, structure, buyer_siret)
         unavailable = profile is None
         if profile is not None:
             directory_buyer = profile.address
@@ -61,11 +71,11 @@ async def resolve_parties(
 
 
 async def stored_invoice_parties(
-    resources: Resources, invoice: Invoice, structure: SupplierStructure | None
+    directory: DirectoryAccess, invoice: Invoice, structure: SupplierStructure | None
 ) -> Parties:
     """`resolve_parties` for a stored invoice; raises `MissingAddress`."""
     return await resolve_parties(
-        resources,
+        directory,
         structure,
         buyer_siret=invoice.buyer_siret,
         invoice_seller=supplier_address(invoice),
@@ -75,16 +85,16 @@ async def stored_invoice_parties(
 
 
 async def _directory_profile(
-    resources: Resources, structure: SupplierStructure, siret: str
+    directory: DirectoryAccess, structure: SupplierStructure, siret: str
 ) -> BuyerProfile | None:
     # The directory only completes the buyer: when Chorus is slow or down, answer without it
     # rather than keep the caller waiting.
-    if resources.buyers.offline:
+    if directory.buyers.offline:
         return None
-    account = technical_account(structure, resources.password_box)
+    account = technical_account(structure, directory.password_box)
     try:
-        async with asyncio.timeout(resources.settings.api.online_validation_timeout_seconds):
-            return await resources.buyers.profile(account, siret)
+        async with asyncio.timeout(directory.timeout_seconds):
+            return await directory.buyers.profile(account, siret)
     except (BuyerNotInChorus, ChorusError, TimeoutError):
         # BuyerNotInChorus too: Chorus would refuse the invoice anyway, and says so itself.
         return None

@@ -11,9 +11,16 @@ from fastapi.responses import JSONResponse, Response
 
 from app.api_types import CursorQuery, InvoiceIdPath, SiretQuery
 from app.auth.dependencies import ReaderDep, WriterDep
+from app.auth.service import Caller
 from app.buyers.service import online_requirements
 from app.db.session import SessionDep, SessionmakerDep
-from app.dependencies import ResourcesDep, SettingsDep
+from app.dependencies import (
+    AccountLookupDep,
+    DirectoryDep,
+    ResourcesDep,
+    SettingsDep,
+    SupplierLookupDep,
+)
 from app.errors import UnsupportedMediaType
 from app.idempotency import service as idempotency
 from app.invoices import attachment_service, batch, document_service, service
@@ -35,8 +42,10 @@ from app.invoices.uploads import (
     read_pdf_submission,
 )
 from app.problems import problem_responses
+from app.resources import Resources
 from app.settings import ApiSettings
 from app.structures.access import RetrierDep
+from app.structures.accounts import AccountLookup
 
 router = APIRouter(prefix="/v1/invoices", tags=["invoices"])
 
@@ -112,6 +121,13 @@ IdempotencyKey = Annotated[
 ]
 
 
+def _requirements(
+    resources: Resources, accounts: AccountLookup, caller: Caller
+) -> service.RequirementsLookup:
+    """The buyer directory's requirements, asked as one of the caller's suppliers."""
+    return partial(online_requirements, resources.buyers, accounts, resources.settings.api, caller)
+
+
 def _content_type(request: Request) -> str:
     return request.headers.get("content-type", "").split(";")[0].strip().lower()
 
@@ -156,9 +172,10 @@ async def _read_submission(request: Request, settings: ApiSettings) -> PdfSubmis
 async def create_invoice(
     request: Request,
     session: SessionDep,
-    sessionmaker: SessionmakerDep,
     caller: WriterDep,
     resources: ResourcesDep,
+    suppliers: SupplierLookupDep,
+    accounts: AccountLookupDep,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Normalize, validate and store an invoice; it is then delivered to Chorus Pro."""
@@ -166,7 +183,6 @@ async def create_invoice(
     read = await _read_submission(request, resources.settings.api)
     submission = await service.submit_invoice(
         session,
-        sessionmaker,
         caller=caller,
         document=read.document,
         pdf=read.pdf,
@@ -174,8 +190,8 @@ async def create_invoice(
         attachments=read.attachments,
         idempotency_key=key,
         settings=resources.settings.api,
-        lookup=partial(online_requirements, resources, caller),
-        suppliers=partial(resources.suppliers.find, sessionmaker),
+        lookup=_requirements(resources, accounts, caller),
+        suppliers=suppliers,
         delivery_format=resources.settings.chorus.delivery_format,
         received=read.received,
     )
@@ -207,6 +223,8 @@ async def create_invoice_batch(
     sessionmaker: SessionmakerDep,
     caller: WriterDep,
     resources: ResourcesDep,
+    suppliers: SupplierLookupDep,
+    accounts: AccountLookupDep,
 ) -> JSONResponse:
     """Each item is answered as `POST /v1/invoices` would answer it, in order; valid ones are
     stored even when others fail. A body that is not a batch stores nothing."""
@@ -221,8 +239,8 @@ async def create_invoice_batch(
         items,
         caller=caller,
         settings=resources.settings.api,
-        lookup=partial(online_requirements, resources, caller),
-        suppliers=partial(resources.suppliers.find, sessionmaker),
+        lookup=_requirements(resources, accounts, caller),
+        suppliers=suppliers,
         delivery_format=resources.settings.chorus.delivery_format,
     )
     return JSONResponse(body)
@@ -237,9 +255,11 @@ async def create_invoice_batch(
 )
 async def validate_invoice(
     request: Request,
-    sessionmaker: SessionmakerDep,
     caller: WriterDep,
     resources: ResourcesDep,
+    suppliers: SupplierLookupDep,
+    accounts: AccountLookupDep,
+    directory: DirectoryDep,
     conformance: Annotated[
         ConformanceLevel | None,
         Query(
@@ -254,8 +274,8 @@ async def validate_invoice(
         read.document,
         resources.settings.api,
         caller,
-        partial(online_requirements, resources, caller),
-        suppliers=partial(resources.suppliers.find, sessionmaker),
+        _requirements(resources, accounts, caller),
+        suppliers=suppliers,
         pdf_violations=read.violations,
         with_pdf=read.pdf is not None,
         delivery_format=resources.settings.chorus.delivery_format,
@@ -265,7 +285,10 @@ async def validate_invoice(
     )
     report = document_service.received_conformance(accepted) or (
         await document_service.check_conformance(
-            resources, accepted, read.pdf.content if read.pdf is not None else None
+            resources.sessionmaker,
+            directory,
+            accepted,
+            read.pdf.content if read.pdf is not None else None,
         )
         if conformance is ConformanceLevel.FULL
         else None
@@ -464,6 +487,7 @@ async def get_invoice_document(
     invoice_id: InvoiceIdPath,
     caller: ReaderDep,
     resources: ResourcesDep,
+    directory: DirectoryDep,
     fmt: Annotated[
         DocumentFormat | None,
         Query(
@@ -475,7 +499,9 @@ async def get_invoice_document(
     if_none_match: Annotated[str | None, Header(alias="If-None-Match", max_length=1024)] = None,
 ) -> Response:
     """404 DOCUMENT_NOT_FOUND until a document reached Chorus (never for `saisie` invoices)."""
-    document = await document_service.get_document(resources, caller, invoice_id, fmt)
+    document = await document_service.get_document(
+        resources.sessionmaker, directory, caller, invoice_id, fmt
+    )
     headers = {"ETag": document.etag}
     if if_none_match is not None and _matches(if_none_match, document.etag):
         return Response(status_code=304, headers=headers)

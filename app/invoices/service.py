@@ -12,7 +12,7 @@ from functools import partial
 from typing import Any, Literal, TypeVar
 
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.service import Caller
 from app.db.base import utc_now
@@ -177,17 +177,10 @@ def supplier_profile(structure: SupplierStructure) -> SupplierProfile:
     )
 
 
-async def find_supplier(
-    sessionmaker: async_sessionmaker[AsyncSession], siret: str
-) -> SupplierProfile | None:
-    """The supplier's registered structure, read in its own short transaction.
-
-    Not in the request's session: on SQLite that would take the write lock before the
-    Idempotency-Key claim, which needs it in another transaction.
-    """
-    async with sessionmaker() as session:
-        structure = await session.get(SupplierStructure, siret)
-        return None if structure is None else supplier_profile(structure)
+async def find_supplier(session: AsyncSession, siret: str) -> SupplierProfile | None:
+    """The supplier's registered structure's defaults, or None when none is registered."""
+    structure = await session.get(SupplierStructure, siret)
+    return None if structure is None else supplier_profile(structure)
 
 
 # What people put inside a VAT number to read it ("FR 96 412 345 670"); none of it is part of it.
@@ -413,7 +406,6 @@ async def _facturx_pdf_violations(pdf: bytes) -> list[Violation]:
 
 async def submit_invoice(
     session: AsyncSession,
-    sessionmaker: async_sessionmaker[AsyncSession],
     *,
     caller: Caller,
     document: dict[str, Any],
@@ -434,7 +426,7 @@ async def submit_invoice(
         settings,
         caller,
         lookup,
-        suppliers=suppliers or partial(find_supplier, sessionmaker),
+        suppliers=suppliers,
         pdf_violations=pdf_problems,
         with_pdf=pdf is not None,
         delivery_format=delivery_format,
@@ -477,16 +469,24 @@ async def submit_invoice(
     )
     rows = _new_rows(invoice, remembered, now)
     earlier = partial(_earlier_answer, session, caller, idempotency_key, request_fingerprint)
+    whole = not (pdf or received or attachments)
+    # A failed attempt writes nothing, but inside a longer PostgreSQL transaction it aborts that
+    # transaction: a savepoint then keeps the request's transaction usable for what follows.
+    guarded = insertion.needs_savepoint(session, rows, whole_unit_of_work=whole)
     # A second attempt only after a key left expired, or by a request that died, was freed.
     for _ in range(2):
         try:
-            inserted = await insertion.insert_new_invoice(
-                session, rows, whole_unit_of_work=not (pdf or received or attachments)
-            )
-        except IntegrityError:
-            # The natural key is the guard (no SELECT first: the common case pays no extra round
-            # trip). A request with this Idempotency-Key may have stored it just before us.
-            await session.rollback()
+            if guarded:
+                async with session.begin_nested():
+                    inserted = await insertion.insert_new_invoice(session, rows)
+            else:
+                inserted = await insertion.insert_new_invoice(
+                    session, rows, whole_unit_of_work=whole
+                )
+        except (IntegrityError, insertion.DuplicateNaturalKey):
+            # The natural key is the guard (on PostgreSQL its unique index: no SELECT first, the
+            # common case pays no extra round trip). A request with this Idempotency-Key may
+            # have stored it just before us.
             replay = await earlier()
             if replay is not None:
                 return replay
@@ -496,7 +496,6 @@ async def submit_invoice(
             raise _duplicate(existing) from None
         if inserted:
             break
-        await session.rollback()
         replay = await earlier()
         if replay is not None:
             return replay

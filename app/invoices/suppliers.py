@@ -13,10 +13,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
 from app.chorus.cache import ExpiringLru
-from app.invoices.service import SupplierProfile, find_supplier
+from app.invoices.service import SupplierLookup, SupplierProfile
 
 MAX_ENTRIES = 10_000
 
@@ -28,14 +26,12 @@ class SupplierCache:
         self._ttl = ttl_seconds
         self._profiles: ExpiringLru[str, SupplierProfile] = ExpiringLru(MAX_ENTRIES, clock)
 
-    async def find(
-        self, sessionmaker: async_sessionmaker[AsyncSession], siret: str
-    ) -> SupplierProfile | None:
-        """The supplier's registered profile, remembered or read (`service.SupplierLookup`)."""
+    async def find(self, read: SupplierLookup, siret: str) -> SupplierProfile | None:
+        """The supplier's registered profile, remembered or `read` (`service.SupplierLookup`)."""
         cached = self._profiles.get(siret)
         if cached is not None:
             return cached[0]
-        profile = await find_supplier(sessionmaker, siret)
+        profile = await read(siret)
         if profile is not None:
             self._profiles.put(siret, profile, self._ttl)
         return profile

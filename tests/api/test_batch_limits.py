@@ -9,14 +9,13 @@ from typing import Any
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.invoices.models import Invoice
-from app.main import create_app
 from app.settings import Settings
 from tests.builders import invoice_payload, ten_line_invoice
+from tests.support.gateway import gateway_client
 
 pytestmark = pytest.mark.usefixtures("registered_suppliers")
 
@@ -27,13 +26,8 @@ MIB = 1024 * 1024
 @contextlib.asynccontextmanager
 async def gateway(settings: Settings, **api: Any) -> AsyncIterator[httpx.AsyncClient]:
     """The app with `api` settings changed, over ASGI."""
-    app = create_app(settings.model_copy(update={"api": settings.api.model_copy(update=api)}))
-    async with (
-        LifespanManager(app),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://gateway.test"
-        ) as client,
-    ):
+    changed = settings.model_copy(update={"api": settings.api.model_copy(update=api)})
+    async with gateway_client(changed) as client:
         yield client
 
 

@@ -8,17 +8,16 @@ from typing import Any
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from sqlalchemy import Engine, event, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.auth.scopes import Scope
 from app.invoices.models import Invoice
-from app.main import create_app
 from app.settings import Settings
 from app.structures.models import SupplierStructure
 from tests.builders import OTHER_SUPPLIER_SIRET, SUPPLIER_SIRET, invoice_payload
 from tests.conftest import KeyFactory
+from tests.support.gateway import gateway_client
 
 pytestmark = pytest.mark.usefixtures("registered_suppliers")
 
@@ -27,13 +26,7 @@ pytestmark = pytest.mark.usefixtures("registered_suppliers")
 async def gateway(settings: Settings, cache_seconds: float) -> AsyncIterator[httpx.AsyncClient]:
     """The app with API_SUPPLIER_CACHE_SECONDS set, over ASGI."""
     api = settings.api.model_copy(update={"supplier_cache_seconds": cache_seconds})
-    app = create_app(settings.model_copy(update={"api": api}))
-    async with (
-        LifespanManager(app),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://gateway.test"
-        ) as client,
-    ):
+    async with gateway_client(settings.model_copy(update={"api": api})) as client:
         yield client
 
 

@@ -6,22 +6,13 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
-from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.auth.scopes import Scope
-from app.crypto import PasswordBox
-from app.main import create_app
 from app.settings import ApiSettings, Settings
-from app.structures.service import add_structure
-from tests.builders import STATE_SIRET, SUPPLIER_SIRET, SUPPLIER_VAT_NUMBER, invoice_payload
-from tests.conftest import (
-    DEMO_ADDRESSES,
-    TEST_SECRETS_KEY,
-    KeyFactory,
-    emulator_chorus_settings,
-)
+from tests.builders import STATE_SIRET, SUPPLIER_SIRET, invoice_payload
+from tests.conftest import KeyFactory, emulator_chorus_settings
+from tests.support.gateway import gateway_client, register_demo_suppliers
 
 QUALIFICATION_BUYERS = [STATE_SIRET, "12345678200036", "12345678200051", "63456789510003"]
 
@@ -40,28 +31,14 @@ def online_settings(settings: Settings, served_emulator: str) -> Settings:
 async def online(
     online_settings: Settings, engine: AsyncEngine, emulator: httpx.AsyncClient
 ) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(online_settings)
-    async with (
-        LifespanManager(app),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://gateway.test"
-        ) as client,
-    ):
+    async with gateway_client(online_settings) as client:
         yield client
 
 
 @pytest.fixture
 async def acme_account(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
     async with sessionmaker() as session, session.begin():
-        await add_structure(
-            session,
-            PasswordBox([TEST_SECRETS_KEY.get_secret_value()]),
-            siret=SUPPLIER_SIRET,
-            login="TECH_1_41234567010000@cpro.fr",
-            password=SecretStr("emulator-demo-1"),
-            address=DEMO_ADDRESSES[SUPPLIER_SIRET],
-            vat_number=SUPPLIER_VAT_NUMBER,
-        )
+        await register_demo_suppliers(session, sirets=(SUPPLIER_SIRET,))
 
 
 @pytest.mark.usefixtures("acme_account")

@@ -22,7 +22,6 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
-from pydantic import SecretStr
 
 from app.auth.scopes import Scope
 from app.auth.service import create_client
@@ -32,10 +31,10 @@ from app.emulator.settings import EmulatorSettings
 from app.main import create_app
 from app.resources import open_resources
 from app.settings import ApiSettings, DatabaseSettings, OutboxSettings, Settings
-from app.structures.service import add_structure
 from app.worker import build_worker
 from tests.builders import SUPPLIER_SIRET, invoice_payload
-from tests.conftest import DEMO_ACCOUNTS, DEMO_ADDRESSES, DEMO_VAT_NUMBERS, emulator_chorus_settings
+from tests.conftest import emulator_chorus_settings
+from tests.support.gateway import register_demo_suppliers
 from tests.support.servers import serve_app
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -106,16 +105,7 @@ async def stack(stack_settings: tuple[Settings, str]) -> AsyncIterator[Stack]:
     settings, emulator_url = stack_settings
     async with open_resources(settings) as resources:
         async with resources.sessionmaker() as session, session.begin():
-            for siret, (login, password) in DEMO_ACCOUNTS.items():
-                await add_structure(
-                    session,
-                    resources.password_box,
-                    siret=siret,
-                    login=login,
-                    password=SecretStr(password),
-                    address=DEMO_ADDRESSES[siret],
-                    vat_number=DEMO_VAT_NUMBERS[siret],
-                )
+            await register_demo_suppliers(session, resources.password_box)
             _, key = await create_client(
                 session, name="console-operator", scopes=[Scope.OPERATOR], supplier_sirets=[]
             )

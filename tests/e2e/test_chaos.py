@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.e2e.scenario import DEPOSIT, ChaosOptions, ChaosReport, run_chaos
+from harness.chaos import DEPOSIT, ChaosOptions, ChaosReport, run_chaos
 
 INVOICES = 80
 SMALL = 30

@@ -30,6 +30,7 @@ from app.outbox.models import OutboxItem
 from app.outbox.outcomes import Done, GiveUp, RetryLater
 from app.resources import Resources, open_resources
 from app.settings import Settings, WebhookSettings
+from app.worker import webhook_delivery
 from tests.events.builders import add_invoice
 from tests.support.servers import free_port, serve_app
 
@@ -145,7 +146,7 @@ async def test_a_delivery_is_signed_per_standard_webhooks(
     resources: Resources, receiver: Receiver
 ) -> None:
     item, secret = await queue_delivery(resources, f"{receiver.url}/hook/204")
-    outcome = await deliver_webhook(resources, item)
+    outcome = await deliver_webhook(webhook_delivery(resources), item)
     assert outcome == Done()
     [request] = receiver.requests
     payload = Webhook(secret.get_secret_value()).verify(request.body, request.headers)
@@ -171,7 +172,7 @@ async def test_a_refusal_is_retried_later_honouring_retry_after(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     item, secret = await queue_delivery(resources, receiver.url + path)
-    outcome = await deliver_webhook(resources, item)
+    outcome = await deliver_webhook(webhook_delivery(resources), item)
     assert isinstance(outcome, RetryLater)
     assert outcome.error == f"HTTP {path.rsplit('/', 1)[1]}"
     assert outcome.retry_after == retry_after
@@ -184,7 +185,7 @@ async def test_a_refused_connection_is_retried_later(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     item, secret = await queue_delivery(resources, f"http://127.0.0.1:{free_port()}/hook")
-    outcome = await deliver_webhook(resources, item)
+    outcome = await deliver_webhook(webhook_delivery(resources), item)
     assert isinstance(outcome, RetryLater)
     assert outcome.error.startswith("connection failed")
     assert outcome.retry_after is None
@@ -194,7 +195,9 @@ async def test_a_refused_connection_is_retried_later(
 async def test_a_timeout_is_retried_later(resources: Resources, receiver: Receiver) -> None:
     item, _ = await queue_delivery(resources, f"{receiver.url}/slow")
     async with httpx.AsyncClient(timeout=0.2) as impatient:
-        outcome = await deliver_webhook(dataclasses.replace(resources, http=impatient), item)
+        outcome = await deliver_webhook(
+            dataclasses.replace(webhook_delivery(resources), http=impatient), item
+        )
     assert isinstance(outcome, RetryLater)
     assert outcome.error.startswith("timeout")
 
@@ -203,7 +206,7 @@ async def test_410_gone_finishes_and_disables_the_subscription(
     resources: Resources, receiver: Receiver
 ) -> None:
     item, _ = await queue_delivery(resources, f"{receiver.url}/hook/410")
-    outcome = await deliver_webhook(resources, item)
+    outcome = await deliver_webhook(webhook_delivery(resources), item)
     assert isinstance(outcome, Done)
     assert outcome.apply is not None
     assert (await subscription_row(resources)).disabled_at is None
@@ -218,7 +221,7 @@ async def test_a_disabled_subscription_finishes_without_a_request(
     item, _ = await queue_delivery(resources, f"{receiver.url}/hook/200")
     async with resources.sessionmaker() as session, session.begin():
         await subscriptions.disable_subscription(session, item.payload["subscription_id"])
-    assert await deliver_webhook(resources, item) == Done()
+    assert await deliver_webhook(webhook_delivery(resources), item) == Done()
     assert receiver.requests == []
 
 
@@ -227,9 +230,9 @@ async def test_a_deleted_subscription_or_malformed_payload_sends_nothing(
 ) -> None:
     item, _ = await queue_delivery(resources, f"{receiver.url}/hook/200")
     unknown = OutboxItem(kind=item.kind, payload={**item.payload, "subscription_id": "whk_gone"})
-    assert await deliver_webhook(resources, unknown) == Done()
+    assert await deliver_webhook(webhook_delivery(resources), unknown) == Done()
     malformed = OutboxItem(kind=item.kind, payload={"event_id": 42})
-    assert isinstance(await deliver_webhook(resources, malformed), GiveUp)
+    assert isinstance(await deliver_webhook(webhook_delivery(resources), malformed), GiveUp)
     assert receiver.requests == []
 
 
@@ -239,7 +242,7 @@ async def test_a_receiver_that_trickles_its_answer_is_cut_off_at_the_deadline(
     item, _ = await queue_delivery(resources, f"{receiver.url}/trickle")
     # Without a total deadline, every byte resets the read timeout: this would wait 30 s.
     async with asyncio.timeout(DEADLINE_SECONDS + 9):
-        outcome = await deliver_webhook(resources, item)
+        outcome = await deliver_webhook(webhook_delivery(resources), item)
     assert isinstance(outcome, RetryLater)
     assert outcome.error == f"timeout (no complete answer within {DEADLINE_SECONDS:g} s)"
     assert len(receiver.requests) == 1
@@ -288,7 +291,9 @@ async def test_only_the_start_of_a_large_answer_is_read(
     item, _ = await queue_delivery(resources, f"{receiver.url}/large")
     transport = CountingTransport()
     async with httpx.AsyncClient(transport=transport) as counted:
-        outcome = await deliver_webhook(dataclasses.replace(resources, http=counted), item)
+        outcome = await deliver_webhook(
+            dataclasses.replace(webhook_delivery(resources), http=counted), item
+        )
     assert outcome == Done()
     limit = resources.settings.webhook.max_response_bytes
     # What was kept is the limit; what was read past it is at most one network read (64 KiB).
@@ -320,7 +325,9 @@ async def deliver_through(
 ) -> object:
     client = webhook_client(timeout_seconds=5, allow_private=allow_private, resolve=dns)
     async with client:
-        return await deliver_webhook(dataclasses.replace(resources, http=client), item)
+        return await deliver_webhook(
+            dataclasses.replace(webhook_delivery(resources), http=client), item
+        )
 
 
 @pytest.mark.parametrize(
@@ -368,7 +375,7 @@ async def test_by_default_deliveries_to_loopback_are_refused(
     default = settings.model_copy(update={"webhook": WebhookSettings()})
     async with open_resources(default) as guarded:
         item, _ = await queue_delivery(guarded, f"{receiver.url}/hook/204")
-        outcome = await deliver_webhook(guarded, item)
+        outcome = await deliver_webhook(webhook_delivery(guarded), item)
     assert isinstance(outcome, GiveUp)
     assert outcome.error.startswith("target not allowed")
     assert receiver.requests == []

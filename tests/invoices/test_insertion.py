@@ -7,12 +7,16 @@ everywhere else the rows belong to the caller's unit of work and a rollback take
 
 from __future__ import annotations
 
+import json
+from functools import partial
+
 import httpx
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.auth.service import authenticate
+from app.dependencies import read_supplier
 from app.idempotency.models import IdempotencyRecord
 from app.invoices import service
 from app.invoices.models import Invoice, InvoiceLine
@@ -42,11 +46,11 @@ async def _submit_then_roll_back(
     async with sessionmaker() as session:
         submission = await service.submit_invoice(
             session,
-            sessionmaker,
             caller=caller,
             document=document,
             idempotency_key=f"key-{document['invoice_number']}",
             settings=settings.api,
+            suppliers=partial(read_supplier, sessionmaker),
             pdf=pdf,
         )
         assert submission.status == 201, submission.body
@@ -122,3 +126,37 @@ async def test_a_taken_key_leaves_nothing_of_the_second_invoice(
             .where(Invoice.invoice_number == second["invoice_number"])
         )
     assert stored == 0
+
+
+@pytest.mark.parametrize("with_pdf", [False, True], ids=["json", "pdf"])
+async def test_a_duplicate_sent_with_a_key_leaves_the_key_free(
+    http: httpx.AsyncClient,
+    auth: dict[str, str],
+    sessionmaker: async_sessionmaker[AsyncSession],
+    with_pdf: bool,
+) -> None:
+    # The refused attempt is undone (its own statement, or a savepoint) and its key with it.
+    invoice = ten_line_invoice()
+    assert (await http.post("/v1/invoices", json=invoice, headers=auth)).status_code == 201
+    headers = auth | {"Idempotency-Key": f"dup-{invoice['invoice_number']}"}
+    if with_pdf:
+        again = await http.post(
+            "/v1/invoices",
+            files={"file": ("facture.pdf", blank_pdf(), "application/pdf")},
+            data={"invoice": json.dumps(invoice)},
+            headers=headers,
+        )
+    else:
+        again = await http.post("/v1/invoices", json=invoice, headers=headers)
+    assert again.status_code == 409, again.text
+    assert again.json()["code"] == "DUPLICATE_INVOICE"
+    async with sessionmaker() as session:
+        keys = await session.scalar(
+            select(func.count())
+            .select_from(IdempotencyRecord)
+            .where(IdempotencyRecord.key == headers["Idempotency-Key"])
+        )
+    assert keys == 0
+    fresh = ten_line_invoice()
+    reused = await http.post("/v1/invoices", json=fresh, headers=headers)
+    assert reused.status_code == 201, reused.text

@@ -10,27 +10,19 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
-from asgi_lifespan import LifespanManager
-from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from app.crypto import PasswordBox
-from app.domain.invoice import Address
 from app.invoices import repository
 from app.invoices.models import Invoice
-from app.main import create_app
 from app.outbox.worker import Worker
 from app.resources import Resources, open_resources
 from app.settings import ApiSettings, OutboxSettings, Settings
-from app.structures.service import add_structure
 from app.worker import build_worker
 from tests.builders import SUPPLIER_SIRET, invoice_payload
-from tests.conftest import TEST_SECRETS_KEY, emulator_chorus_settings
+from tests.conftest import emulator_chorus_settings
+from tests.support.gateway import DEMO_ACCOUNTS, register_demo_suppliers
 
-ACME_LOGIN = "TECH_1_41234567010000@cpro.fr"
-ACME_PASSWORD = "emulator-demo-1"
-ACME_VAT_NUMBER = "FR96412345670"
-ACME_ADDRESS = Address("12 rue des Fournisseurs", None, "69002", "Lyon", "FR")
+ACME_LOGIN, ACME_PASSWORD = DEMO_ACCOUNTS[SUPPLIER_SIRET]
 
 # Fast clocks: retries and polls in milliseconds so tests run in seconds.
 FAST_OUTBOX = OutboxSettings(
@@ -76,31 +68,17 @@ def worker(resources: Resources) -> Worker:
     return build_worker(resources, "test-worker")
 
 
-@pytest_asyncio.fixture
-async def gateway(settings: Settings, engine: AsyncEngine) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings)
-    async with (
-        LifespanManager(app),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://gateway.test"
-        ) as client,
-    ):
-        yield client
+@pytest.fixture
+def gateway(http: httpx.AsyncClient) -> httpx.AsyncClient:
+    """The shared in-process gateway client, on this package's settings (the served emulator)."""
+    return http
 
 
 @pytest_asyncio.fixture
 async def acme(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
     """The demo supplier's technical account, registered."""
     async with sessionmaker() as session, session.begin():
-        await add_structure(
-            session,
-            PasswordBox([TEST_SECRETS_KEY.get_secret_value()]),
-            siret=SUPPLIER_SIRET,
-            login=ACME_LOGIN,
-            password=SecretStr(ACME_PASSWORD),
-            address=ACME_ADDRESS,
-            vat_number=ACME_VAT_NUMBER,
-        )
+        await register_demo_suppliers(session, sirets=(SUPPLIER_SIRET,))
 
 
 Post = Callable[..., Awaitable[str]]

@@ -1,4 +1,4 @@
-"""The chaos scenario, shared by `tests/e2e/test_chaos.py` and `scripts/chaos.py`.
+"""The chaos scenario, run by `tests/e2e/test_chaos.py` and `scripts/chaos.py`.
 
 1. Start a cluster (emulator in manual lifecycle, API, N workers, a fresh database), the
    gateway delivering through one channel (`CHORUS_DELIVERY_FORMAT`: cii, ubl, facturx, pdf or
@@ -38,8 +38,10 @@ from typing import Any
 import httpx
 from pypdf import PdfWriter
 
+from harness.cluster import SUPPLIER_SIRETS, Cluster, ClusterConfig
+from harness.databases import Backend
+from harness.processes import Proc
 from tests.builders import invoice_payload
-from tests.e2e.cluster import SUPPLIER_SIRETS, Backend, Cluster, ClusterConfig, Process
 
 SUBMIT = "factures/v1/soumettre"
 DEPOSIT = "factures/v1/deposer/flux"
@@ -47,7 +49,7 @@ UPLOAD = "transverses/v1/ajouter/fichier"
 SEARCH = "factures/v1/rechercher/fournisseur"
 REPORT = "transverses/v1/consulterCR"
 REPORT_DETAILED = "transverses/v1/consulterCRDetaille"
-TOKEN = "oauth/token"
+TOKEN = "oauth/token"  # noqa: S105 - an endpoint path, not a secret
 
 CHANNELS = ("cii", "ubl", "facturx", "pdf", "saisie")
 # The channels whose invoices the ERP sends with a PDF (multipart).
@@ -508,7 +510,7 @@ async def _kill_on_schedule(
         )
 
 
-async def _busy_worker(cluster: Cluster, within: float = 5.0) -> tuple[Process | None, int]:
+async def _busy_worker(cluster: Cluster, within: float = 5.0) -> tuple[Proc | None, int]:
     """The live worker with the most items in flight, waiting up to `within` s for one to have
     some; failing that, the oldest live worker (0 items)."""
     deadline = time.monotonic() + within
@@ -625,7 +627,7 @@ def _failure_code(invoice: dict[str, Any]) -> str | None:
     return AMBIGUOUS_DELIVERY if detail.startswith(AMBIGUOUS_DELIVERY) else None
 
 
-def _scan_worker_logs(processes: list[Process]) -> dict[str, int]:
+def _scan_worker_logs(processes: list[Proc]) -> dict[str, int]:
     """What the workers' JSON log lines say: attempts by outcome, leases lost, errors."""
     counts: Counter[str] = Counter()
     for process in processes:

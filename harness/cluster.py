@@ -1,10 +1,10 @@
 """Run the whole gateway as real processes on loopback: emulator, API, workers, one database.
 
-Used by the chaos test (`tests/e2e/test_chaos.py`) and the chaos script (`scripts/chaos.py`).
-Every process is a child of this one, started with `python -m app ...` from the repository root
-and configured only through environment variables; each writes its output to a log file in the
-work directory. Every wait is bounded. `Cluster.close()` stops (then kills) every child it
-started, by pid, and drops the database it created.
+Used by the chaos scenario (`harness.chaos`), hence by `tests/e2e/test_chaos.py` and
+`scripts/chaos.py`. Every process is a child of this one, started with `python -m app ...` from
+the repository root and configured only through environment variables; each writes its output to
+a log file in the work directory. Every wait is bounded. `Cluster.close()` stops (then kills)
+every child it started, by pid, and drops the database it created.
 
     async with Cluster(ClusterConfig(database="postgresql", workdir=tmp)) as cluster:
         await cluster.start(workers=2)
@@ -14,33 +14,32 @@ started, by pid, and drops the database it created.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import ctypes
 import os
 import signal
-import socket
-import subprocess
-import sys
 import time
-import uuid
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Literal
 
-import httpx
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from harness.databases import Backend, create_postgres_database, drop_postgres_database
+from harness.processes import (
+    LOOPBACK,
+    REPO_ROOT,
+    HarnessError,
+    Proc,
+    app_argv,
+    free_port,
+    python_env,
+    wait_http_async,
+)
+
 POSTGRES_ADMIN_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 )
-LOOPBACK = "127.0.0.1"
-
-Backend = Literal["postgresql", "sqlite"]
 
 # The emulator's two demo suppliers and their technical accounts (app/emulator/data).
 DEMO_ACCOUNTS: tuple[tuple[str, str, str], ...] = (
@@ -67,99 +66,7 @@ FAST_WORKER_ENV: dict[str, str] = {
     "CHORUS_CONNECT_TIMEOUT_SECONDS": "1",
     "CHORUS_READ_TIMEOUT_SECONDS": "1.5",
 }
-# Variables of ours that must not leak from the caller's environment into the children.
-_OWN_PREFIXES = ("DATABASE_", "API_", "CHORUS_", "OUTBOX_", "LOG_", "EMULATOR_")
-_PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy")
-
-
-class ClusterError(RuntimeError):
-    """A process did not start, answer or finish as expected (the message has its log tail)."""
-
-
-def free_port() -> int:
-    """A loopback TCP port nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((LOOPBACK, 0))
-        return int(sock.getsockname()[1])
-
-
-def _die_with_parent() -> None:
-    """In the child, before exec: get SIGTERM if the harness dies (Linux; best effort)."""
-    with contextlib.suppress(OSError, AttributeError):
-        pr_set_pdeathsig = 1
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
-
-
-def _spawn(args: list[str], env: Mapping[str, str], log: IO[bytes]) -> subprocess.Popen[bytes]:
-    """Start `python -m app <args>` (fork + exec: returns at once; never waits on the child)."""
-    preexec: Callable[[], None] | None = _die_with_parent if sys.platform == "linux" else None
-    return subprocess.Popen(  # noqa: S603 - fixed argv: this interpreter running our own app
-        [sys.executable, "-m", "app", *args],
-        cwd=REPO_ROOT,
-        env=dict(env),
-        stdin=subprocess.DEVNULL,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,  # a Ctrl-C in the terminal reaches us; we stop them in order
-        preexec_fn=preexec,  # only prctl(PR_SET_PDEATHSIG): takes no lock, safe after fork
-    )
-
-
-@dataclass
-class Process:
-    """One child process and its log file."""
-
-    name: str
-    popen: subprocess.Popen[bytes]
-    log_path: Path
-    started_at: float = field(default_factory=time.monotonic)
-
-    @property
-    def pid(self) -> int:
-        """The child's pid."""
-        return self.popen.pid
-
-    @property
-    def alive(self) -> bool:
-        """Whether it is still running."""
-        return self.popen.poll() is None
-
-    @property
-    def returncode(self) -> int | None:
-        """Its exit status (negative: the signal that ended it), None while running."""
-        return self.popen.poll()
-
-    def signal(self, signum: int) -> None:
-        """Send `signum` to this child, by pid, unless it already exited."""
-        if self.alive:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self.pid, signum)
-
-    async def wait(self, within: float) -> int | None:
-        """Wait up to `within` seconds for it to exit; its exit status or None."""
-        deadline = time.monotonic() + within
-        # A Popen child has no awaitable exit: poll, bounded by the deadline.
-        while self.alive and time.monotonic() < deadline:  # noqa: ASYNC110
-            await asyncio.sleep(0.05)
-        return self.returncode
-
-    def cpu_seconds(self) -> float | None:
-        """User + system CPU time so far (Linux /proc), None if unknown or exited."""
-        try:
-            stat = Path(f"/proc/{self.pid}/stat").read_text(encoding="ascii")
-        except OSError:
-            return None
-        fields = stat.rsplit(")", 1)[1].split()  # after "pid (comm)": state is fields[0]
-        ticks = int(fields[11]) + int(fields[12])  # utime, stime
-        return ticks / os.sysconf("SC_CLK_TCK")
-
-    def log_tail(self, lines: int = 40) -> str:
-        """The end of its output, for error messages."""
-        try:
-            content = self.log_path.read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            return ""
-        return "\n".join(content.splitlines()[-lines:])
+LOG_TAIL_LINES = 40
 
 
 @dataclass
@@ -190,11 +97,10 @@ class Cluster:
         self.database_url = ""
         self.database_name: str | None = None
         self.api_key = ""
-        self.emulator: Process | None = None
-        self.api: Process | None = None
-        self.workers: list[Process] = []  # the live ones, in start order
-        self.processes: list[Process] = []  # every child ever started
-        self._logs: list[IO[bytes]] = []
+        self.emulator: Proc | None = None
+        self.api: Proc | None = None
+        self.workers: list[Proc] = []  # the live ones, in start order
+        self.processes: list[Proc] = []  # every child ever started
         self._worker_count = 0
         self._observer: AsyncEngine | None = None
         self._secrets_key = ""
@@ -250,7 +156,7 @@ class Cluster:
             self.start_worker()
         await self._wait_http(self.api, f"{self.api_url}/health/ready")
 
-    def start_worker(self) -> Process:
+    def start_worker(self) -> Proc:
         """Start one more worker, `--id wN`; returns it."""
         self._worker_count += 1
         worker_id = f"w{self._worker_count}"
@@ -258,7 +164,7 @@ class Cluster:
         self.workers.append(process)
         return process
 
-    def kill_worker(self, worker: Process, signum: int = signal.SIGKILL) -> None:
+    def kill_worker(self, worker: Proc, signum: int = signal.SIGKILL) -> None:
         """Signal one worker (SIGKILL by default); it leaves the live list."""
         worker.signal(signum)
         if worker in self.workers:
@@ -287,9 +193,8 @@ class Cluster:
             await self._wait_all(running, 5.0)
             self.workers.clear()
         finally:
-            for log in self._logs:
-                log.close()
-            self._logs.clear()
+            for process in self.processes:
+                process.log_file.close()
             if self._observer is not None:
                 await self._observer.dispose()
                 self._observer = None
@@ -320,38 +225,31 @@ class Cluster:
 
     def env(self, *, worker: bool = False) -> dict[str, str]:
         """The environment of a gateway process."""
-        env = {
-            key: value
-            for key, value in os.environ.items()
-            if not key.startswith(_OWN_PREFIXES) and key not in _PROXY_VARIABLES
-        }
-        env |= {
-            "PYTHONUNBUFFERED": "1",
-            "NO_PROXY": "127.0.0.1,localhost",
-            "DATABASE_URL": self.database_url,
-            "DATABASE_MIGRATE_ON_START": "true",
-            "CHORUS_TARGET": "emulator",
-            "CHORUS_TOKEN_URL": f"{self.emulator_url}/api/oauth/token",
-            "CHORUS_API_URL": self.emulator_url,
-            "CHORUS_SECRETS_KEY": self._secrets_key,
-            "CHORUS_READ_TIMEOUT_SECONDS": "1.5",
-            "API_ONLINE_VALIDATION": "false",
-            "LOG_LEVEL": "WARNING",
-        }
+        env = python_env(
+            {
+                "DATABASE_URL": self.database_url,
+                "DATABASE_MIGRATE_ON_START": "true",
+                "CHORUS_TARGET": "emulator",
+                "CHORUS_TOKEN_URL": f"{self.emulator_url}/api/oauth/token",
+                "CHORUS_API_URL": self.emulator_url,
+                "CHORUS_SECRETS_KEY": self._secrets_key,
+                "CHORUS_READ_TIMEOUT_SECONDS": "1.5",
+                "API_ONLINE_VALIDATION": "false",
+                "LOG_LEVEL": "WARNING",
+            }
+        )
         env |= self.config.gateway_env
         if worker:
             # One INFO line per outbox attempt (outcome, recorded or lease lost): the evidence.
             env |= {"LOG_LEVEL": "INFO"} | self.config.worker_env
         return env
 
-    def _start(self, name: str, args: list[str], *, worker: bool = False) -> Process:
-        log = (self.workdir / f"{name}.log").open("ab")
-        self._logs.append(log)
+    def _start(self, name: str, args: list[str], *, worker: bool = False) -> Proc:
         if name == "emulator":
             env = self.env() | {"EMULATOR_LIFECYCLE_MODE": "manual"} | self.config.emulator_env
         else:
             env = self.env(worker=worker)
-        process = Process(name, _spawn(args, env, log), self.workdir / f"{name}.log")
+        process = Proc.spawn(name, app_argv(*args), env, self.workdir, cwd=REPO_ROOT)
         self.processes.append(process)
         return process
 
@@ -361,37 +259,32 @@ class Cluster:
         code = await process.wait(within)
         if code is None:
             process.signal(signal.SIGKILL)
-            raise ClusterError(f"`{' '.join(args)}` did not finish in {within} s")
+            raise HarnessError(f"`{' '.join(args)}` did not finish in {within} s")
         if code != 0:
-            raise ClusterError(f"`{' '.join(args)}` exited {code}:\n{process.log_tail()}")
+            tail = process.log_tail(LOG_TAIL_LINES)
+            raise HarnessError(f"`{' '.join(args)}` exited {code}:\n{tail}")
         return process.log_path.read_text(encoding="utf-8", errors="replace")
 
-    async def _wait_http(self, process: Process | None, url: str) -> None:
+    async def _wait_http(self, process: Proc | None, url: str) -> None:
         assert process is not None
-        deadline = time.monotonic() + self.config.startup_timeout_seconds
-        async with httpx.AsyncClient(timeout=2.0, trust_env=False) as client:
-            while time.monotonic() < deadline:
-                if not process.alive:
-                    raise ClusterError(
-                        f"{process.name} exited {process.returncode}:\n{process.log_tail()}"
-                    )
-                with contextlib.suppress(httpx.TransportError):
-                    if (await client.get(url)).status_code == 200:
-                        return
-                await asyncio.sleep(0.1)
-        raise ClusterError(f"{process.name} not ready at {url}:\n{process.log_tail()}")
+        within = self.config.startup_timeout_seconds
+        await wait_http_async(url, process, within, tail=LOG_TAIL_LINES)
 
     @staticmethod
-    async def _wait_all(processes: list[Process], within: float) -> list[int | None]:
+    async def _wait_all(processes: list[Proc], within: float) -> list[int | None]:
         deadline = time.monotonic() + within
         return [await p.wait(max(0.0, deadline - time.monotonic())) for p in processes]
+
+    def _admin_dsn(self) -> str:
+        """The admin URL as asyncpg takes it (libpq form, no SQLAlchemy driver)."""
+        admin = make_url(self.config.postgres_admin_url).set(drivername="postgresql")
+        return admin.render_as_string(hide_password=False)
 
     async def _create_database(self) -> None:
         if self.config.database == "sqlite":
             self.database_url = f"sqlite+aiosqlite:///{self.workdir / 'gateway.db'}"
             return
-        name = f"chaos_{uuid.uuid4().hex[:12]}"
-        await self._admin(f'CREATE DATABASE "{name}"')
+        name, _ = await create_postgres_database(self._admin_dsn(), "chaos")
         self.database_name = name
         admin = make_url(self.config.postgres_admin_url)
         self.database_url = admin.set(database=name).render_as_string(hide_password=False)
@@ -399,13 +292,5 @@ class Cluster:
     async def _drop_database(self) -> None:
         if self.database_name is None:
             return
-        await self._admin(f'DROP DATABASE IF EXISTS "{self.database_name}" WITH (FORCE)')
+        await drop_postgres_database(self._admin_dsn(), self.database_name)
         self.database_name = None
-
-    async def _admin(self, statement: str) -> None:
-        engine = create_async_engine(self.config.postgres_admin_url, isolation_level="AUTOCOMMIT")
-        try:
-            async with engine.connect() as connection:
-                await connection.execute(text(statement))
-        finally:
-            await engine.dispose()
