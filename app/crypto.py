@@ -1,4 +1,5 @@
-"""Encrypting technical-account passwords at rest (Fernet: AES-128-CBC + HMAC-SHA256)."""
+"""Encrypting secrets at rest: technical-account passwords and webhook signing secrets (Fernet:
+AES-128-CBC + HMAC-SHA256)."""
 
 from __future__ import annotations
 
