@@ -60,6 +60,7 @@ from app.metrics_registry import DELIVERIES
 from app.outbox.models import OutboxItem
 from app.outbox.outcomes import Apply, Done, GiveUp, Outcome, Reschedule, RetryLater
 from app.settings import ChorusSettings, OutboxSettings
+from app.structures import service as structures
 from app.structures.models import SupplierStructure
 from app.structures.service import technical_account
 
@@ -318,7 +319,7 @@ async def _supplier_structure_id(
         if structure_id is None:
             return None, None
         remember_id = partial(
-            transitions.remember_structure_id, siret=siret, structure_id=structure_id
+            structures.remember_structure_id, siret=siret, structure_id=structure_id
         )
     password_check = await _check_password_expiry(deps, loaded, structure_id)
     return structure_id, _chain(remember_id, password_check)
@@ -763,7 +764,7 @@ async def _check_password_expiry(
         return None
     info = details.informationGenerales
     return partial(
-        transitions.remember_password_expiry,
+        structures.remember_password_expiry,
         siret=loaded.structure.siret,
         expires_at=info.dateExpirationMotPasseCompteTech if info else None,
     )
@@ -783,7 +784,7 @@ def _retry_or_pause(deps: Forwarding, invoice: Invoice, error: ChorusError) -> O
         return Reschedule(
             recheck,
             note=reason,
-            apply=partial(transitions.pause_structure, siret=invoice.supplier_siret, reason=reason),
+            apply=partial(structures.pause_structure, siret=invoice.supplier_siret, reason=reason),
         )
     retry_after = error.retry_after if isinstance(error, ChorusNotSent) else None
     kind = "ambiguous" if isinstance(error, ChorusAmbiguous) else "not sent"

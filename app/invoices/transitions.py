@@ -22,7 +22,6 @@ from app.events.types import EventType
 from app.invoices.models import DepositedDocument, Invoice, InvoiceHistory
 from app.outbox.models import OutboxItem
 from app.outbox.service import OutboxKind, enqueue
-from app.structures.models import SupplierStructure
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,28 +245,3 @@ async def requeue(session: AsyncSession, invoice: Invoice) -> None:
         invoice_id=invoice.id,
         payload={"reconcile_first": True},
     )
-
-
-async def pause_structure(session: AsyncSession, siret: str, *, reason: str) -> None:
-    """Stop a structure's deliveries until its technical account is fixed."""
-    structure = await session.get(SupplierStructure, siret)
-    if structure is not None and structure.paused_at is None:
-        structure.paused_at = utc_now()
-        structure.paused_reason = reason
-
-
-async def remember_structure_id(session: AsyncSession, siret: str, structure_id: int) -> None:
-    """Keep the supplier's `idStructureCPP` so it is looked up once."""
-    structure = await session.get(SupplierStructure, siret)
-    if structure is not None and structure.chorus_structure_id != structure_id:
-        structure.chorus_structure_id = structure_id
-
-
-async def remember_password_expiry(
-    session: AsyncSession, siret: str, expires_at: datetime | None
-) -> None:
-    """Keep when the structure's technical password expires, as Chorus reported it."""
-    structure = await session.get(SupplierStructure, siret)
-    if structure is not None:
-        structure.password_expires_at = expires_at
-        structure.checked_at = utc_now()

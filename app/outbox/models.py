@@ -20,6 +20,9 @@ class OutboxItem(Base):
 
     id: Mapped[int] = mapped_column(BigIntegerKey, primary_key=True, autoincrement=True)
     kind: Mapped[str] = mapped_column(String(32))
+    # Kept as a column, not in the payload, though only invoice work sets it: the worker reads
+    # the invoices of the items it claimed in one query, an attachment may be added only while
+    # no delivery attempt has begun, and the console lists an invoice's work (all by index).
     invoice_id: Mapped[str | None] = mapped_column(ForeignKey("invoice.id"), index=True)
     payload: Mapped[dict[str, Any]]
     state: Mapped[str] = mapped_column(String(16))

@@ -1,8 +1,10 @@
-"""Adding supplier structures, rotating their passwords, and lending their accounts to calls."""
+"""Adding supplier structures, rotating their passwords, lending their accounts to calls, and
+keeping what Chorus says about them (their id, their password's expiry, a refused account)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from pydantic import SecretStr
 from sqlalchemy import select
@@ -258,3 +260,28 @@ async def list_structures(session: AsyncSession) -> Sequence[SupplierStructure]:
 def technical_account(structure: SupplierStructure, box: PasswordBox) -> TechnicalAccount:
     """The account to send Chorus calls for this structure with."""
     return TechnicalAccount(login=structure.login, password=box.open(structure.password_ciphertext))
+
+
+async def pause_structure(session: AsyncSession, siret: str, *, reason: str) -> None:
+    """Stop a structure's deliveries until its technical account is fixed."""
+    structure = await session.get(SupplierStructure, siret)
+    if structure is not None and structure.paused_at is None:
+        structure.paused_at = utc_now()
+        structure.paused_reason = reason
+
+
+async def remember_structure_id(session: AsyncSession, siret: str, structure_id: int) -> None:
+    """Keep the supplier's `idStructureCPP` so it is looked up once."""
+    structure = await session.get(SupplierStructure, siret)
+    if structure is not None and structure.chorus_structure_id != structure_id:
+        structure.chorus_structure_id = structure_id
+
+
+async def remember_password_expiry(
+    session: AsyncSession, siret: str, expires_at: datetime | None
+) -> None:
+    """Keep when the structure's technical password expires, as Chorus reported it."""
+    structure = await session.get(SupplierStructure, siret)
+    if structure is not None:
+        structure.password_expires_at = expires_at
+        structure.checked_at = utc_now()

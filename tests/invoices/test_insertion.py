@@ -25,7 +25,7 @@ from app.outbox.models import OutboxItem
 from app.settings import Settings
 from tests.builders import ten_line_invoice
 from tests.conftest import KeyFactory
-from tests.worker.test_flux_delivery import blank_pdf
+from tests.invoices.forwarding.test_flux_delivery import blank_pdf
 
 pytestmark = pytest.mark.usefixtures("registered_suppliers")
 

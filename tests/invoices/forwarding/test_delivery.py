@@ -33,8 +33,8 @@ from app.settings import Settings
 from app.structures.models import SupplierStructure
 from tests.builders import STATE_SIRET, invoice_payload
 from tests.conftest import KeyFactory
+from tests.invoices.forwarding.conftest import ACME_LOGIN, ACME_PASSWORD, Post, drain
 from tests.support.servers import serve_app
-from tests.worker.conftest import ACME_LOGIN, ACME_PASSWORD, Post, drain
 
 pytestmark = pytest.mark.usefixtures("acme")
 

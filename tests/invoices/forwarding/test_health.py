@@ -15,7 +15,7 @@ from app.outbox.worker import Worker
 from app.settings import Settings
 from app.structures.models import SupplierStructure
 from tests.conftest import KeyFactory
-from tests.worker.conftest import Post, drain
+from tests.invoices.forwarding.conftest import Post, drain
 
 pytestmark = pytest.mark.usefixtures("acme")
 

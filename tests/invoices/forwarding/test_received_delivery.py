@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.formats import conformance
 from app.outbox.worker import Worker
 from tests.formats.documents import cii, credit_note_payload, facturx, full_payload, ubl
-from tests.worker.test_flux_delivery import (
+from tests.invoices.forwarding.test_flux_delivery import (
     chorus_invoices,
     deposited_document,
     deposited_flux,

@@ -2,7 +2,7 @@
 
 The invoices here are stored but never delivered (no worker): their deposited document is
 absent, and renderings ask the served emulator's directory for the buyer. The deposited bytes
-themselves are read back in tests/worker/test_document_read_back.py.
+themselves are read back in tests/invoices/forwarding/test_document_read_back.py.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ from app.outbox.worker import Worker
 from app.settings import Settings
 from tests.builders import invoice_payload
 from tests.formats.pdfs import blank_pdf, signed_pdf
-from tests.worker.test_flux_delivery import (
+from tests.invoices.forwarding.test_flux_delivery import (
     chorus_invoices,
     deposited_document,
     deposited_flux,

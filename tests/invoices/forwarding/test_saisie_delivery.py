@@ -19,7 +19,7 @@ from app.outbox.models import OutboxItem
 from app.outbox.worker import Worker
 from app.settings import Settings
 from tests.conftest import KeyFactory
-from tests.worker.conftest import Post, drain
+from tests.invoices.forwarding.conftest import Post, drain
 
 pytestmark = pytest.mark.usefixtures("acme")
 

@@ -17,7 +17,7 @@ from app.emulator.settings import DEFAULT_DIRECTORY_FILE
 from app.events.models import Event
 from app.outbox.models import OutboxItem
 from app.outbox.worker import Worker
-from tests.worker.conftest import ACME_LOGIN, ACME_PASSWORD, Post, drain
+from tests.invoices.forwarding.conftest import ACME_LOGIN, ACME_PASSWORD, Post, drain
 
 pytestmark = pytest.mark.usefixtures("acme")
 

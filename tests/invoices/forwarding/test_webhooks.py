@@ -23,8 +23,8 @@ from app.invoices import repository
 from app.outbox.worker import Worker
 from app.settings import Settings, WebhookSettings
 from tests.conftest import KeyFactory
+from tests.invoices.forwarding.conftest import Post, drain
 from tests.support.servers import serve_app
-from tests.worker.conftest import Post, drain
 
 pytestmark = pytest.mark.usefixtures("acme")
 

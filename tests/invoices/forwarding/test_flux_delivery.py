@@ -30,7 +30,7 @@ from app.outbox.worker import Worker
 from app.settings import Settings
 from app.structures.models import SupplierStructure
 from tests.builders import STATE_SIRET, SUPPLIER_SIRET, invoice_payload
-from tests.worker.conftest import Post
+from tests.invoices.forwarding.conftest import Post
 
 pytestmark = pytest.mark.usefixtures("acme")
 

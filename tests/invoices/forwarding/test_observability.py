@@ -14,7 +14,7 @@ from app.outbox.worker import Worker
 from app.settings import LogSettings, Settings
 from tests.builders import invoice_payload
 from tests.conftest import TEST_SECRETS_KEY
-from tests.worker.conftest import ACME_PASSWORD, drain
+from tests.invoices.forwarding.conftest import ACME_PASSWORD, drain
 
 pytestmark = pytest.mark.usefixtures("acme")
 
