@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 import typer
 from pydantic import SecretStr
@@ -17,19 +16,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth import service as clients
 from app.auth.schemas import ClientOut
 from app.auth.scopes import Scope
+from app.cli_database import in_transaction, migrate_if_configured
 from app.crypto import load_password_box, new_key
-from app.db.engine import create_engine, create_sessionmaker
 from app.db.migrations import upgrade_to_head
 from app.domain.identifiers import normalize_siret
 from app.domain.invoice import Address, VatRegime
-from app.errors import GatewayError
 from app.health import probe
 from app.invoices.channels import Channel
 from app.settings import Settings, get_settings
 from app.structures import service as structures
 from app.structures.members_cli import add_member_commands
-
-T = TypeVar("T")
 
 # Plain click help (rich_markup_mode=None): rich's panels print `<bool>` for flags and cut
 # long metavars such as `invoices:write` mid-word.
@@ -81,7 +77,7 @@ def serve(
     import uvicorn
 
     settings = get_settings()
-    _migrate_if_configured(settings)
+    migrate_if_configured(settings)
     uvicorn.run(
         "app.main:create_app",
         factory=True,
@@ -102,7 +98,7 @@ def run(
     from app.devrun import run_everything
 
     settings = get_settings()
-    _migrate_if_configured(settings)
+    migrate_if_configured(settings)
     run_everything(settings, host=host or settings.api.host, port=port or settings.api.port)
 
 
@@ -116,7 +112,7 @@ def worker(
     from app.worker import main
 
     settings = get_settings()
-    _migrate_if_configured(settings)
+    migrate_if_configured(settings)
     main(settings, worker_id)
 
 
@@ -239,7 +235,7 @@ def clients_create(
 ) -> None:
     """Create an API client and print its key (shown only this once)."""
     settings = get_settings()
-    _migrate_if_configured(settings)
+    migrate_if_configured(settings)
     expiry = _parse_moment(expires_at) if expires_at else None
 
     async def create(session: AsyncSession) -> str:
@@ -248,7 +244,7 @@ def clients_create(
         )
         return key
 
-    key = _in_transaction(settings, create)
+    key = in_transaction(settings, create)
     until = f", valid until {expiry.isoformat()}" if expiry else ""
     typer.echo(f"Created client {name!r} with scopes {', '.join(scope)}{until}.")
     typer.echo("API key (shown once, store it now):")
@@ -263,7 +259,7 @@ def clients_list(
 ) -> None:
     """List API clients with their scopes, suppliers and status (never a key or its hash)."""
     settings = get_settings()
-    _migrate_if_configured(settings)
+    migrate_if_configured(settings)
 
     async def read(session: AsyncSession) -> list[ClientOut]:
         return [
@@ -276,7 +272,7 @@ def clients_list(
             for c in await clients.list_clients(session)
         ]
 
-    listed = _in_transaction(settings, read)
+    listed = in_transaction(settings, read)
     if as_json:
         typer.echo(json.dumps([c.model_dump(mode="json") for c in listed], indent=2))
         return
@@ -304,13 +300,13 @@ def clients_revoke(
 ) -> None:
     """Revoke a client's key for good."""
     settings = get_settings()
-    _migrate_if_configured(settings)
+    migrate_if_configured(settings)
 
     async def revoke(session: AsyncSession) -> str:
         found = await clients.revoke_client(session, await clients.find_client(session, client))
         return found.id
 
-    client_id = _in_transaction(settings, revoke)
+    client_id = in_transaction(settings, revoke)
     typer.echo(
         f"Client {client_id} revoked. Running API processes refuse its key within "
         f"API_AUTH_CACHE_SECONDS ({settings.api.auth_cache_seconds:g} s)."
@@ -323,7 +319,7 @@ def clients_rotate(
 ) -> None:
     """Give a client a new key (printed once); the old key stops working."""
     settings = get_settings()
-    _migrate_if_configured(settings)
+    migrate_if_configured(settings)
 
     async def rotate(session: AsyncSession) -> tuple[str, str]:
         found, key = await clients.rotate_client(
@@ -331,7 +327,7 @@ def clients_rotate(
         )
         return found.id, key
 
-    client_id, key = _in_transaction(settings, rotate)
+    client_id, key = in_transaction(settings, rotate)
     typer.echo(
         f"New key for client {client_id}; running API processes refuse the old one within "
         f"API_AUTH_CACHE_SECONDS ({settings.api.auth_cache_seconds:g} s)."
@@ -346,23 +342,6 @@ def _parse_moment(text: str) -> datetime:
     except ValueError as exc:
         raise typer.BadParameter(f"not an ISO 8601 date or time: {text!r}") from exc
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def _in_transaction(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    """Run `work` in one committed transaction; a GatewayError becomes a usage error."""
-
-    async def run() -> T:
-        engine = create_engine(settings.database)
-        try:
-            async with create_sessionmaker(engine)() as session, session.begin():
-                return await work(session)
-        finally:
-            await engine.dispose()
-
-    try:
-        return asyncio.run(run())
-    except GatewayError as exc:
-        raise typer.BadParameter(exc.detail or exc.title) from exc
 
 
 @structures_cli.command("add")
@@ -419,39 +398,31 @@ def structures_add(
             "--rotate changes the password only, not the address, VAT number or delivery format."
         )
     settings = get_settings()
-    _migrate_if_configured(settings)
+    migrate_if_configured(settings)
     password = SecretStr(password_file.read_text(encoding="utf-8").strip())
     box = load_password_box(settings.chorus)
 
-    async def store() -> None:
-        engine = create_engine(settings.database)
-        try:
-            async with create_sessionmaker(engine)() as session, session.begin():
-                if rotate:
-                    await structures.rotate_password(
-                        session, box, siret=siret, password=password, login=login
-                    )
-                else:
-                    await structures.add_structure(
-                        session,
-                        box,
-                        siret=siret,
-                        login=login,
-                        password=password,
-                        vat_regime=vat_regime,
-                        vat_exemption_reason=vat_exemption_reason,
-                        # The seller's address on invoices that give none (EN 16931 BG-5).
-                        address=address,
-                        vat_number=vat_number,
-                        delivery_format=delivery_format,
-                    )
-        finally:
-            await engine.dispose()
+    async def store(session: AsyncSession) -> None:
+        if rotate:
+            await structures.rotate_password(
+                session, box, siret=siret, password=password, login=login
+            )
+        else:
+            await structures.add_structure(
+                session,
+                box,
+                siret=siret,
+                login=login,
+                password=password,
+                vat_regime=vat_regime,
+                vat_exemption_reason=vat_exemption_reason,
+                # The seller's address on invoices that give none (EN 16931 BG-5).
+                address=address,
+                vat_number=vat_number,
+                delivery_format=delivery_format,
+            )
 
-    try:
-        asyncio.run(store())
-    except GatewayError as exc:
-        raise typer.BadParameter(exc.detail or exc.title) from exc
+    in_transaction(settings, store)
     typer.echo(f"Structure {normalize_siret(siret)} {'updated' if rotate else 'registered'}.")
 
 
@@ -484,25 +455,17 @@ def structures_set(
                     f"--delivery-format: one of {choices} or default"
                 ) from None
     settings = get_settings()
-    _migrate_if_configured(settings)
+    migrate_if_configured(settings)
 
-    async def store() -> None:
-        engine = create_engine(settings.database)
-        try:
-            async with create_sessionmaker(engine)() as session, session.begin():
-                await structures.update_settings(
-                    session,
-                    siret=siret,
-                    vat_number=vat_number if vat_number is not None else structures.UNSET,
-                    delivery_format=channel,
-                )
-        finally:
-            await engine.dispose()
+    async def store(session: AsyncSession) -> None:
+        await structures.update_settings(
+            session,
+            siret=siret,
+            vat_number=vat_number if vat_number is not None else structures.UNSET,
+            delivery_format=channel,
+        )
 
-    try:
-        asyncio.run(store())
-    except GatewayError as exc:
-        raise typer.BadParameter(exc.detail or exc.title) from exc
+    in_transaction(settings, store)
     typer.echo(f"Structure {normalize_siret(siret)} updated.")
 
 
@@ -517,18 +480,10 @@ def invoices_retry(
 
     settings = get_settings()
 
-    async def retry() -> str:
-        engine = create_engine(settings.database)
-        try:
-            async with create_sessionmaker(engine)() as session, session.begin():
-                return (await retry_invoice(session, invoice_id)).status
-        finally:
-            await engine.dispose()
+    async def retry(session: AsyncSession) -> str:
+        return (await retry_invoice(session, invoice_id)).status
 
-    try:
-        status = asyncio.run(retry())
-    except GatewayError as exc:
-        raise typer.BadParameter(exc.detail or exc.title) from exc
+    status = in_transaction(settings, retry)
     typer.echo(f"Invoice {invoice_id} is {status} again.")
 
 
@@ -608,7 +563,7 @@ def qualify(
     )
     try:
         runner.refuse_production(chorus, allowed=real_invoices)
-        _migrate_if_configured(settings)
+        migrate_if_configured(settings)
         account = asyncio.run(runner.load_supplier(settings, supplier))
         typer.echo(f"Qualifying {chorus.resolved_api_url} as supplier {account.siret}...")
         outcome = asyncio.run(
@@ -618,12 +573,6 @@ def qualify(
         typer.echo(f"qualify: {exc}", err=True)
         raise typer.Exit(1) from None
     runner.publish(outcome, runner.Outputs(report, env_file, apply), typer.echo)
-
-
-def _migrate_if_configured(settings: Settings) -> None:
-    """Commands that use the database bring it to head first (DATABASE_MIGRATE_ON_START)."""
-    if settings.database.migrate_on_start:
-        upgrade_to_head(settings.database.url)
 
 
 def main() -> None:

@@ -24,8 +24,8 @@ REQUEST_ID_HEADER = "x-request-id"
 _ACCEPTABLE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
-class RequestIdMiddleware:
-    """Bind the request id (the caller's `X-Request-ID`, or a new one) and echo it back."""
+class HttpMiddleware:
+    """Pure ASGI middleware that acts on HTTP requests and passes anything else through."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -34,6 +34,17 @@ class RequestIdMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        await self.handle(scope, receive, send)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve one HTTP request."""
+        raise NotImplementedError
+
+
+class RequestIdMiddleware(HttpMiddleware):
+    """Bind the request id (the caller's `X-Request-ID`, or a new one) and echo it back."""
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         given = dict(scope["headers"]).get(REQUEST_ID_HEADER.encode(), b"").decode("latin-1")
         request_id = given if _ACCEPTABLE_REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
         token = request_id_var.set(request_id)
@@ -53,16 +64,10 @@ class RequestIdMiddleware:
             request_id_var.reset(token)
 
 
-class AccessLogMiddleware:
+class AccessLogMiddleware(HttpMiddleware):
     """One log line and the HTTP metrics per request, labelled by route template."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
         status = 500
 
@@ -91,26 +96,22 @@ class AccessLogMiddleware:
             )
 
 
-class NulRefusalMiddleware:
+class NulRefusalMiddleware(HttpMiddleware):
     """Refuse a NUL character anywhere in the path or query with 422.
 
     No identifier or filter of the API can hold one, PostgreSQL refuses them in text (a 500 from
     deep in a query otherwise), and they truncate strings in logs and C libraries.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            field = _nul_field(scope)
-            if field is not None:
-                error = RequestInvalid(
-                    errors=[Violation(field, Code.FIELD_INVALID, "NUL characters are not allowed.")]
-                )
-                # The echoed path would carry the NUL itself.
-                await _send_problem(send, error, instance=None)
-                return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        field = _nul_field(scope)
+        if field is not None:
+            error = RequestInvalid(
+                errors=[Violation(field, Code.FIELD_INVALID, "NUL characters are not allowed.")]
+            )
+            # The echoed path would carry the NUL itself.
+            await _send_problem(send, error, instance=None)
+            return
         await self.app(scope, receive, send)
 
 
@@ -165,7 +166,7 @@ def _is_upload(content_type: bytes) -> bool:
     return content_type.lower().lstrip().startswith(_UPLOAD_TYPES)
 
 
-class BodySizeLimitMiddleware:
+class BodySizeLimitMiddleware(HttpMiddleware):
     """Refuse bodies over the limit with 413, whether announced or streamed.
 
     Bodies carrying a file (multipart, PDF, XML) get `max_upload_bytes`; a path in
@@ -179,16 +180,13 @@ class BodySizeLimitMiddleware:
         max_upload_bytes: int,
         path_limits: Mapping[str, tuple[int, str]] | None = None,
     ) -> None:
-        self.app = app
+        super().__init__(app)
         self.max_bytes = max_bytes
         self.max_upload_bytes = max_upload_bytes
         # path -> (limit, the setting that names it, for the problem's detail)
         self.path_limits = dict(path_limits or {})
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = dict(scope["headers"])
         is_upload = _is_upload(headers.get(b"content-type", b""))
         limit = self.max_upload_bytes if is_upload else self.max_bytes

@@ -15,6 +15,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from app.domain.identifiers import STATE_SIRET
+from app.domain.lifecycle import FINAL_CODES
 from app.invoices.channels import DEFAULT_CHANNEL, Channel
 
 SANDBOX_OAUTH_URL = "https://sandbox-oauth.piste.gouv.fr/api/oauth/token"
@@ -260,7 +261,7 @@ class OutboxSettings(BaseSettings):
     sync_max_age_days: float = Field(default=120.0, gt=0)
     # Chorus statuses after which nothing more is expected.
     sync_final_statuses: CsvList = Field(
-        default_factory=lambda: ["REJETEE", "MISE_EN_PAIEMENT", "ABANDONNEE", "SUPPRIMEE"]
+        default_factory=lambda: [code.value for code in FINAL_CODES]
     )
     heartbeat_seconds: float = Field(default=10.0, gt=0)
     # The worker's own /metrics (deliveries, Chorus calls); off unless a port is given.

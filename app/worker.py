@@ -4,23 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from functools import partial
 
 import uvloop
 
-from app.events.delivery import WebhookDelivery, deliver_webhook, fan_out
+from app.events.delivery import WebhookDelivery, event_handlers
+from app.events.work import EventWork
 from app.formats import conformance
-from app.invoices.forwarding import (
-    Forwarding,
-    InvoiceLoads,
-    deliver_invoice,
-    follow_flux,
-    sync_invoice,
-)
+from app.invoices.forwarding import Forwarding, invoice_handlers
 from app.invoices.transitions import lock_invoices
 from app.logging import configure_logging
 from app.metrics import serve_process_metrics
-from app.outbox.service import OutboxKind
 from app.outbox.worker import Handler, Lane, Worker
 from app.resources import Resources, directory_access, open_resources
 from app.settings import Settings
@@ -51,16 +44,7 @@ def webhook_delivery(resources: Resources) -> WebhookDelivery:
 
 def handlers(resources: Resources) -> dict[str, Handler]:
     """Each outbox kind's handler, bound to what it uses of this process's resources."""
-    uses = forwarding(resources)
-    # The invoices of the items in hand are read together, whatever their kind.
-    loads = InvoiceLoads(uses)
-    return {
-        OutboxKind.FAN_OUT_EVENT: fan_out,
-        OutboxKind.DELIVER_INVOICE: partial(deliver_invoice, uses, loads=loads),
-        OutboxKind.SYNC_INVOICE: partial(sync_invoice, uses, loads=loads),
-        OutboxKind.FOLLOW_FLUX: partial(follow_flux, uses, loads=loads),
-        OutboxKind.DELIVER_WEBHOOK: partial(deliver_webhook, webhook_delivery(resources)),
-    }
+    return invoice_handlers(forwarding(resources)) | event_handlers(webhook_delivery(resources))
 
 
 def build_worker(resources: Resources, worker_id: str | None = None) -> Worker:
@@ -78,7 +62,7 @@ def build_worker(resources: Resources, worker_id: str | None = None) -> Worker:
             Lane(
                 "webhooks",
                 settings.webhook.concurrency,
-                kinds=frozenset({OutboxKind.DELIVER_WEBHOOK}),
+                kinds=frozenset({EventWork.DELIVER_WEBHOOK}),
             ),
         ),
     )

@@ -32,8 +32,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.pool import Pool
 
-from bench.common import BENCH_SETTINGS, Gateway, invoice_body_parts, log, workdir
-from harness.databases import Database
+from bench.common import BENCH_SETTINGS, invoice_body_parts, log, ready_gateway, workdir
 
 COUNTS: Counter[str] = Counter()
 STATEMENTS: Counter[str] = Counter()
@@ -168,9 +167,7 @@ def _count_sqlalchemy() -> None:
     event.listen(Pool, "checkout", lambda *a: COUNTS.update(["pool: checkout"]))
 
 
-async def _post_many(
-    database: Database, key: str, count: int, warmup: int, cprofile: str | None = None
-) -> int:
+async def _post_many(key: str, count: int, warmup: int, cprofile: str | None = None) -> int:
     from app.main import create_app
     from app.settings import Settings
 
@@ -230,14 +227,8 @@ def main() -> None:
     args = parser.parse_args()
     if not 1 <= args.count <= 10_000:
         parser.error("--count must be within 1..10000")
-    with workdir() as root:
-        database = Database.create(args.db, root)
+    with workdir() as root, ready_gateway(args.db, root) as (gateway, key):
         try:
-            gateway = Gateway(database, root)
-            gateway.migrate()
-            key = gateway.create_client()
-            # Invoices for a supplier without a registered structure are refused (422).
-            gateway.add_structure()
             # This process runs the app: it takes the gateway's settings from its environment.
             for variable, setting in gateway.env().items():
                 if variable in BENCH_SETTINGS or variable.startswith(("DATABASE_", "CHORUS_")):
@@ -250,13 +241,12 @@ def main() -> None:
             log(f"posting {args.count} invoices in-process")
             with asyncio.Runner(loop_factory=_loop_factory()) as runner:
                 accepted = runner.run(
-                    _post_many(database, key, args.count, warmup=10, cprofile=args.cprofile)
+                    _post_many(key, args.count, warmup=10, cprofile=args.cprofile)
                 )
             counts, statements = dict(COUNTS), dict(STATEMENTS)
             cpu, wall, calls = dict(CPU), dict(WALL), dict(CALLS)
         finally:
             os.chdir(Path(__file__).resolve().parents[1])
-            database.drop()
     print(f"\n## Anatomy of POST /v1/invoices ({args.db}, {accepted} invoices, one at a time)\n")
     print("| step | calls/req | CPU ms/req | wall ms/req | waiting ms/req |\n|---|---|---|---|---|")
     for label in [TOTAL, *(step[2] for step in STEPS), *sorted(k for k in cpu if "Session" in k)]:

@@ -14,27 +14,25 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import httpx
 
 from bench.common import (
     BenchError,
-    Gateway,
     background_busy,
     fmt,
     invoice_body_parts,
     log,
+    machine_line,
     machine_summary,
+    post_concurrently,
     print_table,
-    with_descendants,
+    ready_gateway,
     workdir,
 )
-from harness.databases import Database
-from harness.processes import LOOPBACK, cpu_by_pid, free_port
+from harness.processes import free_port
 
 TARGET_RATE = 5000.0
 
@@ -70,10 +68,6 @@ def _post(client: httpx.Client, body: bytes) -> int:
     return sum(1 for item in response.json()["items"] if item["status"] == 201)
 
 
-def _api_cpu(api_pid: int) -> float:
-    return sum(cpu_by_pid(with_descendants([api_pid])).values())
-
-
 def _run(
     port: int, api_pid: int, key: str, *, batches: int, size: int, connections: int, keys: bool
 ) -> Run:
@@ -83,23 +77,9 @@ def _run(
         _batch_body(prefix, suffix, f"B{uuid.uuid4().hex[:8]}", size, keys) for _ in range(batches)
     ]
     headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
-    clients = [
-        httpx.Client(base_url=f"http://{LOOPBACK}:{port}", headers=headers, timeout=300)
-        for _ in range(connections)
-    ]
-    try:
-        with ThreadPoolExecutor(connections) as pool:
-            cpu0 = _api_cpu(api_pid)
-            started = time.monotonic()
-            futures = [
-                pool.submit(_post, clients[i % connections], body) for i, body in enumerate(bodies)
-            ]
-            accepted = sum(future.result() for future in futures)
-            seconds = time.monotonic() - started
-            cpu = _api_cpu(api_pid) - cpu0
-    finally:
-        for client in clients:
-            client.close()
+    accepted, seconds, cpu = post_concurrently(
+        port, api_pid, bodies, _post, headers=headers, connections=connections, timeout=300
+    )
     cpu_ms = 1000 * cpu / accepted if accepted else 0.0
     return Run(batches * size, accepted, seconds, cpu_ms)
 
@@ -120,41 +100,29 @@ def main() -> None:
     machine = machine_summary()
     busy = background_busy()
     runs: list[Run] = []
-    with workdir() as root:
-        database = Database.create(args.db, root)
-        try:
-            gateway = Gateway(database, root)
-            gateway.migrate()
-            key = gateway.create_client()
-            gateway.add_structure()
-            port = free_port()
-            api = gateway.serve(port, args.workers)
-            try:
-                log("warm-up batch")
-                _run(port, api.pid, key, batches=1, size=10, connections=1, keys=args.keys)
-                for n in range(args.runs):
-                    log(f"run {n + 1}/{args.runs}: {args.batches} batches of {args.size}")
-                    runs.append(
-                        _run(
-                            port,
-                            api.pid,
-                            key,
-                            batches=args.batches,
-                            size=args.size,
-                            connections=args.connections,
-                            keys=args.keys,
-                        )
+    with workdir() as root, ready_gateway(args.db, root) as (gateway, key):
+        port = free_port()
+        with gateway.serving(port, args.workers) as api:
+            log("warm-up batch")
+            _run(port, api.pid, key, batches=1, size=10, connections=1, keys=args.keys)
+            for n in range(args.runs):
+                log(f"run {n + 1}/{args.runs}: {args.batches} batches of {args.size}")
+                runs.append(
+                    _run(
+                        port,
+                        api.pid,
+                        key,
+                        batches=args.batches,
+                        size=args.size,
+                        connections=args.connections,
+                        keys=args.keys,
                     )
-            finally:
-                api.stop()
-        finally:
-            database.drop()
+                )
     rates = sorted(run.rate for run in runs)
     median = statistics.median(rates)
     print(f"\n## POST /v1/invoices/batch ({args.db}, {args.workers} API process(es))\n")
     print(
-        f"machine: {machine['cpu_count']} cores, {machine['cpu_model']}, commit "
-        f"{machine['revision']}, busy before start {busy:.0f} %; {args.size} invoices per batch, "
+        f"{machine_line(machine, busy)}; {args.size} invoices per batch, "
         f"{args.connections} connections, idempotency keys {'on' if args.keys else 'off'}\n"
     )
     rows = [

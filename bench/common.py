@@ -21,11 +21,15 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+import httpx
 
 from harness.cluster import DEMO_ACCOUNTS
-from harness.databases import Database
+from harness.databases import Backend, Database
 from harness.processes import (
     LOOPBACK,
     REPO_ROOT,
@@ -37,10 +41,10 @@ from harness.processes import (
     run_app_cli,
     wait_http,
 )
+from harness.samples import SUPPLIER_VAT_NUMBER, ten_line_invoice
 
 # The emulator's two demo suppliers; the first one's technical account.
 (SUPPLIER_SIRET, DEMO_LOGIN, DEMO_PASSWORD), (OTHER_SUPPLIER_SIRET, _, _) = DEMO_ACCOUNTS
-DEMO_VAT_NUMBER = "FR96412345670"
 NUMBER_MARK = "@@NUMBER@@"
 
 # Settings every gateway process of a benchmark gets (the README lists them).
@@ -217,7 +221,7 @@ class Gateway:
         args = ["structures", "add", "--siret", SUPPLIER_SIRET, "--login", DEMO_LOGIN]
         # The address and VAT number EN 16931 documents (the default channel) need.
         args += ["--address-line1", "12 rue des Fournisseurs", "--postal-code", "69002"]
-        args += ["--city", "Lyon", "--country-code", "FR", "--vat-number", DEMO_VAT_NUMBER]
+        args += ["--city", "Lyon", "--country-code", "FR", "--vat-number", SUPPLIER_VAT_NUMBER]
         run_app_cli([*args, "--password-file", str(password_file)], self.env(), self.workdir)
 
     def serve(self, port: int, workers: int, name: str = "api") -> Proc:
@@ -226,6 +230,31 @@ class Gateway:
         proc = Proc.spawn(name, argv, self.env(), self.workdir)
         wait_http(f"http://{LOOPBACK}:{port}/health/ready", proc)
         return proc
+
+    @contextlib.contextmanager
+    def serving(self, port: int, workers: int) -> Iterator[Proc]:
+        """`serve` for the time of a `with` block, stopped at its end."""
+        api = self.serve(port, workers)
+        try:
+            yield api
+        finally:
+            api.stop()
+
+
+@contextlib.contextmanager
+def ready_gateway(backend: Backend, root: Path) -> Iterator[tuple[Gateway, str]]:
+    """A gateway over a fresh migrated database, with the first demo supplier's structure, and
+    an API key for that supplier; the database is dropped at the end of the `with` block."""
+    database = Database.create(backend, root)
+    try:
+        gateway = Gateway(database, root)
+        gateway.migrate()
+        key = gateway.create_client()
+        # Invoices for a supplier without a registered structure are refused (422).
+        gateway.add_structure()
+        yield gateway, key
+    finally:
+        database.drop()
 
 
 @contextlib.contextmanager
@@ -255,8 +284,6 @@ def invoice_body_parts(today: dt.date | None = None) -> tuple[str, str]:
     Dated today (due in 30 days) so the issue date is never in the future; the number goes
     between the two parts.
     """
-    from tests.builders import ten_line_invoice
-
     today = today or dt.datetime.now(dt.UTC).date()
     payload = ten_line_invoice(
         invoice_number=NUMBER_MARK,
@@ -270,7 +297,106 @@ def invoice_body_parts(today: dt.date | None = None) -> tuple[str, str]:
     return prefix, suffix
 
 
+# -- load -----------------------------------------------------------------------------------
+
+
+def post_concurrently(
+    port: int,
+    api_pid: int,
+    bodies: Sequence[bytes],
+    post: Callable[[httpx.Client, bytes], int],
+    *,
+    headers: dict[str, str],
+    connections: int,
+    timeout: float,
+) -> tuple[int, float, float]:
+    """`post` every body over `connections` kept connections, from threads of this process.
+
+    Returns what the `post` calls counted (accepted invoices), the wall seconds, and the CPU
+    seconds the API process used meanwhile, with its children (the conformance pool).
+    """
+    clients = [
+        httpx.Client(base_url=f"http://{LOOPBACK}:{port}", headers=headers, timeout=timeout)
+        for _ in range(connections)
+    ]
+    try:
+        with ThreadPoolExecutor(connections) as pool:
+            cpu0 = _tree_cpu_seconds(api_pid)
+            started = time.monotonic()
+            futures = [
+                pool.submit(post, clients[i % connections], body) for i, body in enumerate(bodies)
+            ]
+            accepted = sum(future.result() for future in futures)
+            seconds = time.monotonic() - started
+            cpu = _tree_cpu_seconds(api_pid) - cpu0
+    finally:
+        for client in clients:
+            client.close()
+    return accepted, seconds, cpu
+
+
+def _tree_cpu_seconds(pid: int) -> float:
+    return sum(cpu_by_pid(with_descendants([pid])).values())
+
+
+def run_openloop(
+    port: int,
+    key: str,
+    body: tuple[str, str],
+    wd: Path,
+    options: Sequence[str],
+    *,
+    timeout: float,
+    failure: str,
+) -> dict[str, Any]:
+    """`bench.openloop` (another process) posting `body` (`invoice_body_parts()`) to the API on
+    `port` with these options; its JSON summary. `failure` names the step in the error."""
+    body_file = wd / "body.json"
+    body_file.write_text(json.dumps({"prefix": body[0], "suffix": body[1]}), encoding="utf-8")
+    argv = [sys.executable, "-m", "bench.openloop", "--port", str(port), "--key", key]
+    argv += ["--body-file", str(body_file), *options]
+    completed = subprocess.run(  # noqa: S603 - fixed argv: our interpreter, our generator
+        argv,
+        env=python_env({}),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    if completed.returncode != 0:
+        raise BenchError(f"{failure} failed:\n{completed.stderr}")
+    result: dict[str, Any] = json.loads(completed.stdout.strip().splitlines()[-1])
+    return result
+
+
+def py_spy_record(pid: int, seconds: float, output: Path) -> list[str]:
+    """The argv of `py-spy record` on `pid` for `seconds`, raw samples into `output`."""
+    py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    if not Path(py_spy).exists():
+        raise BenchError("py-spy is not installed (.venv/bin/pip install py-spy)")
+    argv = [py_spy, "record", "--pid", str(pid), "--rate", "200", "--format", "raw"]
+    return [*argv, "--full-filenames", "--duration", str(int(seconds)), "-o", str(output)]
+
+
 # -- reporting ------------------------------------------------------------------------------
+
+
+def print_machine(background: float) -> None:
+    """The long reports' first line: the machine, the gateway's revision, the load before."""
+    machine = machine_summary()
+    print(
+        f"Machine: {machine['cpu_count']} cores (os.cpu_count()), {machine['cpu_model']}, "
+        f"Python {machine['python']}, gateway {machine['revision']}; "
+        f"machine busy before the run: {background:.0f} %."
+    )
+
+
+def machine_line(machine: dict[str, object], busy: float) -> str:
+    """The short reports' start: `machine: N cores, CPU, commit C, busy before start B %`."""
+    return (
+        f"machine: {machine['cpu_count']} cores, {machine['cpu_model']}, commit "
+        f"{machine['revision']}, busy before start {busy:.0f} %"
+    )
 
 
 def machine_summary() -> dict[str, object]:

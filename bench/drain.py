@@ -25,9 +25,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
-import json
-import shutil
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -46,10 +43,12 @@ from bench.common import (
     fmt,
     invoice_body_parts,
     log,
-    machine_summary,
     peak_rss_mb,
     postgres_pids,
+    print_machine,
     print_table,
+    py_spy_record,
+    run_openloop,
     with_descendants,
     workdir,
 )
@@ -114,24 +113,16 @@ class DrainCase:
 
 def _post_backlog(port: int, key: str, count: int, wd: Path) -> dict[str, Any]:
     """N invoices through the API, 16 at a time, by the load generator process."""
-    prefix, suffix = invoice_body_parts()
-    body_file = wd / "body.json"
-    body_file.write_text(json.dumps({"prefix": prefix, "suffix": suffix}), encoding="utf-8")
-    argv = [sys.executable, "-m", "bench.openloop", "--port", str(port), "--key", key]
-    argv += ["--body-file", str(body_file), "--count", str(count), "--concurrency", "16"]
-    argv += ["--tag", "DR", "--idempotency-keys"]
-    completed = subprocess.run(  # noqa: S603 - fixed argv: our interpreter, our generator
-        argv,
-        env=python_env({}),
-        capture_output=True,
-        text=True,
+    options = ["--count", str(count), "--concurrency", "16", "--tag", "DR", "--idempotency-keys"]
+    return run_openloop(
+        port,
+        key,
+        invoice_body_parts(),
+        wd,
+        options,
         timeout=60 + count,
-        check=False,
+        failure="posting the backlog",
     )
-    if completed.returncode != 0:
-        raise BenchError(f"posting the backlog failed:\n{completed.stderr}")
-    result: dict[str, Any] = json.loads(completed.stdout.strip().splitlines()[-1])
-    return result
 
 
 _ANY_QUEUED = "SELECT EXISTS (SELECT 1 FROM invoice WHERE status = 'queued')"
@@ -199,14 +190,9 @@ def _check_alive(workers: list[Proc]) -> None:
 
 def _start_profile(worker: Proc, workers: int, args: argparse.Namespace, wd: Path) -> Proc:
     """py-spy on the first worker for `--profile-seconds`, from now."""
-    py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
-    if not Path(py_spy).exists():
-        raise BenchError("py-spy is not installed (.venv/bin/pip install py-spy)")
     out = Path(args.profile).resolve()
     out.mkdir(parents=True, exist_ok=True)
-    argv = [py_spy, "record", "--pid", str(worker.pid), "--rate", "200", "--format", "raw"]
-    argv += ["--full-filenames", "--duration", str(int(args.profile_seconds))]
-    argv += ["-o", str(out / f"drain-w{workers}.txt")]
+    argv = py_spy_record(worker.pid, args.profile_seconds, out / f"drain-w{workers}.txt")
     time.sleep(0.5)  # let the interpreter start before attaching
     return Proc.spawn(f"py-spy-w{workers}", argv, python_env({}), wd)
 
@@ -355,13 +341,8 @@ def run_case(workers: int, args: argparse.Namespace, root: Path) -> DrainCase:
 
 def report(cases: list[DrainCase], args: argparse.Namespace, background: float) -> None:
     """The figures as Markdown on stdout."""
-    machine = machine_summary()
     print("\n## Drain benchmark\n")
-    print(
-        f"Machine: {machine['cpu_count']} cores (os.cpu_count()), {machine['cpu_model']}, "
-        f"Python {machine['python']}, gateway {machine['revision']}; "
-        f"machine busy before the run: {background:.0f} %."
-    )
+    print_machine(background)
     print(
         f"Backlog: {args.n} ten-line invoices on {args.db}, posted with no worker running; "
         f"channel {args.channel}"

@@ -15,14 +15,11 @@ embed into, roughly in proportion to its size (pypdf copies every object).
 from __future__ import annotations
 
 import argparse
-import io
 import resource
 import statistics
 import time
 from collections.abc import Callable
 from dataclasses import replace
-
-from pypdf import PdfWriter
 
 from app.domain.invoice import compute_totals
 from app.formats.cii import write_cii
@@ -30,20 +27,13 @@ from app.formats.conformance import Syntax, check, check_schematron, check_xsd
 from app.formats.facturx import write_facturx
 from app.formats.ubl import write_ubl
 from bench.common import background_busy, fmt, log, machine_summary, percentile, print_table
-from tests.formats.corpus import SCENARIOS, Scenario, scenario
+from harness.corpus import SCENARIOS, Scenario, scenario
+from harness.samples import blank_pdf
 
 Generate = Callable[[Scenario], bytes]
 
 
-def _blank_pdf() -> bytes:
-    writer = PdfWriter()
-    writer.add_blank_page(width=595, height=842)
-    buffer = io.BytesIO()
-    writer.write(buffer)
-    return buffer.getvalue()
-
-
-PDF = _blank_pdf()
+PDF = blank_pdf()
 
 GENERATORS: dict[Syntax, Generate] = {
     Syntax.CII: lambda case: write_cii(case.document()),

@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
-import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -30,7 +28,6 @@ from typing import Any
 from bench.common import (
     BenchError,
     CpuMeter,
-    Gateway,
     background_busy,
     fmt,
     invoice_body_parts,
@@ -38,7 +35,11 @@ from bench.common import (
     machine_summary,
     peak_rss_mb,
     postgres_pids,
+    print_machine,
     print_table,
+    py_spy_record,
+    ready_gateway,
+    run_openloop,
     workdir,
 )
 from bench.profile import print_summary, summarize
@@ -72,39 +73,12 @@ class Case:
     profile: str | None = None
 
 
-def _open_loop(
-    port: int, key: str, body_file: Path, rate: float, seconds: float, keys: bool, tag: str
-) -> dict[str, Any]:
-    """Run `bench.openloop` in its own process; its JSON summary."""
-    argv = [sys.executable, "-m", "bench.openloop", "--port", str(port), "--key", key]
-    argv += ["--body-file", str(body_file), "--rate", f"{rate:.3f}", "--seconds", f"{seconds:g}"]
-    argv += ["--tag", tag]
-    if keys:
-        argv.append("--idempotency-keys")
-    completed = subprocess.run(  # noqa: S603 - fixed argv: our interpreter, our generator
-        argv,
-        env=python_env({}),
-        capture_output=True,
-        text=True,
-        timeout=seconds + 90,
-        check=False,
-    )
-    if completed.returncode != 0:
-        raise BenchError(f"open-loop generator failed:\n{completed.stderr}")
-    result: dict[str, Any] = json.loads(completed.stdout.strip().splitlines()[-1])
-    return result
-
-
 def _profile(api: Proc, url: str, key: str, args: argparse.Namespace, wd: Path, name: str) -> Path:
     """py-spy on the API (and its worker processes) while wrk runs; the raw profile."""
-    py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
-    if not Path(py_spy).exists():
-        raise BenchError("py-spy is not installed (.venv/bin/pip install py-spy)")
     out_dir = Path(args.profile).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     raw = out_dir / f"ingest-{name}.txt"
-    argv = [py_spy, "record", "--pid", str(api.pid), "--rate", "200", "--format", "raw"]
-    argv += ["--full-filenames", "--duration", str(int(args.profile_seconds)), "-o", str(raw)]
+    argv = py_spy_record(api.pid, args.profile_seconds, raw)
     if len(api.tree()) > 1:
         argv.append("--subprocesses")
     spy = Proc.spawn(f"py-spy-{name}", argv, python_env({}), wd)
@@ -178,12 +152,20 @@ def _measure(
         }
     case.accepted_total = warm.accepted + case.max_load.accepted
     if database is not None and case.max_load.accepted:
-        body_file = wd / "body.json"
-        body_file.write_text(json.dumps({"prefix": body[0], "suffix": body[1]}), encoding="utf-8")
         rate = case.max_load.accepted_per_second / 2
         log(f"{case.name}: open loop at {rate:.0f}/s for {args.seconds:g} s")
-        case.half_rate = _open_loop(
-            port, key, body_file, rate, args.seconds, keys, tag=f"OL{case.workers}"
+        options = ["--rate", f"{rate:.3f}", "--seconds", f"{args.seconds:g}"]
+        options += ["--tag", f"OL{case.workers}"]
+        if keys:
+            options.append("--idempotency-keys")
+        case.half_rate = run_openloop(
+            port,
+            key,
+            body,
+            wd,
+            options,
+            timeout=args.seconds + 90,
+            failure="open-loop generator",
         )
         case.accepted_total += int(case.half_rate["statuses"].get("201", 0))
     case.rss_mb = [rss for pid in proc.tree() if (rss := peak_rss_mb(pid)) is not None]
@@ -199,22 +181,11 @@ def run_gateway(backend: str, workers: int, args: argparse.Namespace, root: Path
     case = Case(f"gateway {backend} w{workers}", backend, workers)
     wd = root / f"{backend}-w{workers}"
     wd.mkdir()
-    database = Database.create(backend, wd)  # type: ignore[arg-type]
-    try:
-        gateway = Gateway(database, wd)
-        gateway.migrate()
-        key = gateway.create_client()
-        # Invoices for a supplier without a registered structure are refused (422).
-        gateway.add_structure()
+    with ready_gateway(backend, wd) as (gateway, key):  # type: ignore[arg-type]
         port = free_port()
         log(f"{case.name}: starting the API on :{port}")
-        api = gateway.serve(port, workers)
-        try:
-            _measure(case, api, port, key, args, wd, database)
-        finally:
-            api.stop()
-    finally:
-        database.drop()
+        with gateway.serving(port, workers) as api:
+            _measure(case, api, port, key, args, wd, gateway.database)
     return case
 
 
@@ -238,13 +209,8 @@ def run_bare(workers: int, args: argparse.Namespace, root: Path) -> Case:
 
 def report(cases: list[Case], args: argparse.Namespace, background: float) -> None:
     """The figures, as Markdown tables on stdout."""
-    machine = machine_summary()
     print("\n## Ingest benchmark\n")
-    print(
-        f"Machine: {machine['cpu_count']} cores (os.cpu_count()), {machine['cpu_model']}, "
-        f"Python {machine['python']}, gateway {machine['revision']}; "
-        f"machine busy before the run: {background:.0f} %."
-    )
+    print_machine(background)
     print(
         f"Load: wrk closed loop, {args.connections} connections, {args.seconds:g} s "
         f"(+{args.warmup:g} s warm-up); half rate: open loop for {args.seconds:g} s. "

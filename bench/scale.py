@@ -32,6 +32,7 @@ from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
 
+from app.domain.identifiers import STATE_SIRET
 from bench.common import (
     OTHER_SUPPLIER_SIRET,
     SUPPLIER_SIRET,
@@ -40,9 +41,9 @@ from bench.common import (
     background_busy,
     fmt,
     log,
-    machine_summary,
     peak_rss_mb,
     percentile,
+    print_machine,
     print_table,
     workdir,
 )
@@ -88,7 +89,7 @@ INSERT INTO invoice (
 SELECT id, $7, st, 'invoice', 'S' || lpad(g::text, 10, '0'), ts::date,
        (ts + interval '30 days')::date, 'EUR', 'A1_FACTURE_FOURNISSEUR',
        CASE WHEN g % 2 = 0 THEN '__SUPPLIER__' ELSE '__OTHER_SUPPLIER__' END,
-       'ACME FOURNITURES SAS', NULL, '11000201100044', 'SFACETAT', 'Etat', '1234567890',
+       'ACME FOURNITURES SAS', NULL, '__STATE__', 'SFACETAT', 'Etat', '1234567890',
        NULL, NULL, '74.04', '14.81', '88.85', 'offline', false,
        CASE WHEN st = 'queued' THEN NULL ELSE g END,
        CASE WHEN st = 'queued' THEN NULL ELSE 'FLUX' || g END,
@@ -146,11 +147,12 @@ _TABLES = ("invoice", "invoice_line", "invoice_history", "outbox_item")
 
 
 def _sql(template: str) -> str:
-    """A statement above with the invoice series and the suppliers put in (constant text)."""
+    """A statement above with the invoice series and the SIRETs put in (constant text)."""
     return (
         template.replace("__SERIES__", _SERIES)
         .replace("__SUPPLIER__", SUPPLIER_SIRET)
         .replace("__OTHER_SUPPLIER__", OTHER_SUPPLIER_SIRET)
+        .replace("__STATE__", STATE_SIRET)
     )
 
 
@@ -311,8 +313,7 @@ def measure(prepared: Prepared, args: argparse.Namespace) -> None:
     assert database.dsn is not None
     ids, deep = asyncio.run(_sample_ids(database.dsn, args.requests))
     port = free_port()
-    api = prepared.gateway.serve(port, 1)
-    try:
+    with prepared.gateway.serving(port, 1) as api:
         n, warm = args.requests, 20
         first = ["/v1/invoices?limit=50"] * (n + warm)
         deep_pages = [f"/v1/invoices?limit=50&cursor={_cursor(i)}" for i in deep]
@@ -327,21 +328,14 @@ def measure(prepared: Prepared, args: argparse.Namespace) -> None:
             values = sorted(asyncio.run(_time_requests(port, prepared.key, paths, warm)))
             case.latency[label] = (percentile(values, 0.5), percentile(values, 0.99))
         case.api_rss_mb = peak_rss_mb(api.pid)
-    finally:
-        api.stop()
     log(f"{case.size:,}: claim_due")
     case.claim = _claim(database, args.requests)
 
 
 def report(cases: list[ScaleCase], args: argparse.Namespace, background: float) -> None:
     """The figures as Markdown on stdout."""
-    machine = machine_summary()
     print("\n## Scale benchmark (PostgreSQL)\n")
-    print(
-        f"Machine: {machine['cpu_count']} cores (os.cpu_count()), {machine['cpu_model']}, "
-        f"Python {machine['python']}, gateway {machine['revision']}; "
-        f"machine busy before the run: {background:.0f} %."
-    )
+    print_machine(background)
     print(
         f"{args.requests} sequential requests per figure (after 20 warm-up) on one keep-alive "
         "connection; the bench client sees half of the invoices (one of two suppliers). "

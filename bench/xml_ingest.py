@@ -18,27 +18,26 @@ import argparse
 import datetime as dt
 import json
 import statistics
-import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import httpx
 
 from bench.common import (
     BenchError,
-    Gateway,
     background_busy,
     fmt,
     invoice_body_parts,
     log,
+    machine_line,
     machine_summary,
+    post_concurrently,
     print_table,
-    with_descendants,
+    ready_gateway,
     workdir,
 )
-from harness.databases import Database
-from harness.processes import LOOPBACK, cpu_by_pid, free_port
+from harness.processes import free_port
+from harness.samples import SUPPLIER_VAT_NUMBER, ten_line_invoice
 
 
 @dataclass
@@ -63,7 +62,6 @@ def _cii_body(number: str, today: dt.date) -> bytes:
     from app.formats.from_canonical import to_en16931
     from app.formats.model import Address
     from app.invoices.parsing import parse_invoice, to_draft
-    from tests.builders import SUPPLIER_VAT_NUMBER, ten_line_invoice
 
     payload = ten_line_invoice(
         invoice_number=number,
@@ -91,34 +89,19 @@ def _post(client: httpx.Client, body: bytes, content_type: str) -> bool:
     return response.status_code == 201
 
 
-def _api_cpu(api_pid: int) -> float:
-    # The conformance pool is a child of the API process: its CPU is the XML path's cost.
-    return sum(cpu_by_pid(with_descendants([api_pid])).values())
-
-
 def _run(
     port: int, api_pid: int, key: str, kind: str, bodies: list[bytes], connections: int
 ) -> Run:
     content_type = "application/xml" if kind == "xml" else "application/json"
-    headers = {"Authorization": f"Bearer {key}"}
-    clients = [
-        httpx.Client(base_url=f"http://{LOOPBACK}:{port}", headers=headers, timeout=120)
-        for _ in range(connections)
-    ]
-    try:
-        with ThreadPoolExecutor(connections) as pool:
-            cpu0 = _api_cpu(api_pid)
-            started = time.monotonic()
-            futures = [
-                pool.submit(_post, clients[i % connections], body, content_type)
-                for i, body in enumerate(bodies)
-            ]
-            accepted = sum(1 for future in futures if future.result())
-            seconds = time.monotonic() - started
-            cpu = _api_cpu(api_pid) - cpu0
-    finally:
-        for client in clients:
-            client.close()
+    accepted, seconds, cpu = post_concurrently(
+        port,
+        api_pid,
+        bodies,
+        lambda client, body: _post(client, body, content_type),
+        headers={"Authorization": f"Bearer {key}"},
+        connections=connections,
+        timeout=120,
+    )
     return Run(kind, len(bodies), accepted, seconds, 1000 * cpu / accepted if accepted else 0.0)
 
 
@@ -145,34 +128,19 @@ def main() -> None:
     busy = background_busy()
     today = dt.datetime.now(dt.UTC).date()
     runs: list[Run] = []
-    with workdir() as root:
-        database = Database.create(args.db, root)
-        try:
-            gateway = Gateway(database, root)
-            gateway.migrate()
-            key = gateway.create_client()
-            gateway.add_structure()
-            port = free_port()
-            api = gateway.serve(port, 1)
-            try:
-                log("warm-up (the pool compiles the XSDs and stylesheets)")
+    with workdir() as root, ready_gateway(args.db, root) as (gateway, key):
+        port = free_port()
+        with gateway.serving(port, 1) as api:
+            log("warm-up (the pool compiles the XSDs and stylesheets)")
+            for kind in ("json", "xml"):
+                _run(port, api.pid, key, kind, _bodies(kind, 5, today), 1)
+            for n in range(args.runs):
                 for kind in ("json", "xml"):
-                    _run(port, api.pid, key, kind, _bodies(kind, 5, today), 1)
-                for n in range(args.runs):
-                    for kind in ("json", "xml"):
-                        log(f"run {n + 1}/{args.runs}: {args.count} {kind} invoices")
-                        bodies = _bodies(kind, args.count, today)
-                        runs.append(_run(port, api.pid, key, kind, bodies, args.connections))
-            finally:
-                api.stop()
-        finally:
-            database.drop()
+                    log(f"run {n + 1}/{args.runs}: {args.count} {kind} invoices")
+                    bodies = _bodies(kind, args.count, today)
+                    runs.append(_run(port, api.pid, key, kind, bodies, args.connections))
     print(f"\n## POST /v1/invoices: CII (application/xml) vs JSON ({args.db}, 1 API process)\n")
-    print(
-        f"machine: {machine['cpu_count']} cores, {machine['cpu_model']}, commit "
-        f"{machine['revision']}, busy before start {busy:.0f} %; ten-line invoices, "
-        f"{args.connections} connections\n"
-    )
+    print(f"{machine_line(machine, busy)}; ten-line invoices, {args.connections} connections\n")
     rows = [
         [r.kind, r.sent, r.accepted, fmt(r.seconds, 2), fmt(r.rate), fmt(r.api_cpu_ms, 2)]
         for r in runs

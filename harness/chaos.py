@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import io
 import json
 import os
 import secrets
@@ -36,12 +35,19 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from pypdf import PdfWriter
 
+from app.domain.identifiers import STATE_SIRET
 from harness.cluster import SUPPLIER_SIRETS, Cluster, ClusterConfig
 from harness.databases import Backend
 from harness.processes import Proc
-from tests.builders import invoice_payload
+from harness.samples import (
+    OTHER_SUPPLIER_SIRET,
+    OTHER_SUPPLIER_VAT_NUMBER,
+    SUPPLIER_SIRET,
+    SUPPLIER_VAT_NUMBER,
+    blank_pdf,
+    invoice_payload,
+)
 
 SUBMIT = "factures/v1/soumettre"
 DEPOSIT = "factures/v1/deposer/flux"
@@ -61,7 +67,10 @@ FAST_FLUX_POLLING: dict[str, str] = {
     "CHORUS_FLUX_POLL_FIRST_SECONDS": "0.5",
     "CHORUS_FLUX_POLL_MAX_SECONDS": "2",
 }
-SUPPLIER_VAT = {"41234567010000": "FR96412345670", "52345678810009": "FR31523456788"}
+SUPPLIER_VAT = {
+    SUPPLIER_SIRET: SUPPLIER_VAT_NUMBER,
+    OTHER_SUPPLIER_SIRET: OTHER_SUPPLIER_VAT_NUMBER,
+}
 # The State's address as an ERP would state it (EN 16931 wants the buyer's).
 BUYER_ADDRESS = {"line1": "139 rue de Bercy", "postal_code": "75012", "city": "Paris"} | {
     "country_code": "FR"
@@ -385,7 +394,8 @@ async def _post_all(
     """Post every invoice, `concurrency` at a time; fills `accepted` (id -> supplier, number)."""
     tag = secrets.token_hex(2).upper()
     today = date.today()
-    pdf = small_pdf() if options.channel in PDF_CHANNELS else None
+    # A valid one-page PDF (a few hundred bytes), the visual copy an ERP would send.
+    pdf = blank_pdf() if options.channel in PDF_CHANNELS else None
     queue: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue()
     for i in range(options.invoices):
         supplier = SUPPLIER_SIRETS[i % len(SUPPLIER_SIRETS)]
@@ -399,7 +409,7 @@ async def _post_all(
                 "vat_number": SUPPLIER_VAT[supplier],
             },
             buyer={
-                "siret": "11000201100044",
+                "siret": STATE_SIRET,
                 "service_code": "SFACETAT",
                 "name": "Etat",
                 "address": BUYER_ADDRESS,
@@ -415,15 +425,6 @@ async def _post_all(
                 accepted[invoice["id"]] = (invoice["supplier"]["siret"], invoice["invoice_number"])
 
     await asyncio.gather(*(poster() for _ in range(options.concurrency)))
-
-
-def small_pdf() -> bytes:
-    """A valid one-page PDF (a few hundred bytes), the visual copy an ERP would send."""
-    writer = PdfWriter()
-    writer.add_blank_page(width=595, height=842)
-    buffer = io.BytesIO()
-    writer.write(buffer)
-    return buffer.getvalue()
 
 
 async def _post_one(

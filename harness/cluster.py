@@ -36,6 +36,7 @@ from harness.processes import (
     python_env,
     wait_http_async,
 )
+from harness.samples import OTHER_SUPPLIER_SIRET, SUPPLIER_SIRET
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
@@ -43,8 +44,8 @@ POSTGRES_ADMIN_URL = os.environ.get(
 
 # The emulator's two demo suppliers and their technical accounts (app/emulator/data).
 DEMO_ACCOUNTS: tuple[tuple[str, str, str], ...] = (
-    ("41234567010000", "TECH_1_41234567010000@cpro.fr", "emulator-demo-1"),
-    ("52345678810009", "TECH_1_52345678810009@cpro.fr", "emulator-demo-2"),
+    (SUPPLIER_SIRET, f"TECH_1_{SUPPLIER_SIRET}@cpro.fr", "emulator-demo-1"),
+    (OTHER_SUPPLIER_SIRET, f"TECH_1_{OTHER_SUPPLIER_SIRET}@cpro.fr", "emulator-demo-2"),
 )
 SUPPLIER_SIRETS: tuple[str, ...] = tuple(siret for siret, _, _ in DEMO_ACCOUNTS)
 # Registered with each supplier: a structured document (flux channels) needs the seller's address.

@@ -32,6 +32,10 @@ from tests.support.gateway import TEST_SECRETS_KEY, gateway_client, register_dem
 from tests.support.scheduling import pytest_collection_modifyitems  # noqa: F401 - a hook
 from tests.support.servers import serve_app
 
+# A gateway whose worker delivers to the served emulator, for the tests of every package that
+# need one.
+pytest_plugins = ["tests.support.delivery"]
+
 # Where PostgreSQL is; each run creates (and drops) its own database there.
 POSTGRES_ADMIN_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
@@ -197,6 +201,12 @@ def make_key(sessionmaker: async_sessionmaker[AsyncSession]) -> KeyFactory:
 async def auth(make_key: KeyFactory) -> dict[str, str]:
     """Headers of an ERP client that may write and read for the demo supplier."""
     return await make_key()
+
+
+@pytest_asyncio.fixture
+async def operator(make_key: KeyFactory) -> dict[str, str]:
+    """Headers of an operator (no supplier of their own)."""
+    return await make_key(scopes=(Scope.OPERATOR,), suppliers=())
 
 
 @pytest_asyncio.fixture

@@ -2,7 +2,7 @@
 
 from app.chorus.accounts import TechnicalAccount
 from app.chorus.auth import TokenCache
-from app.chorus.classify import DUPLICATE_CODES, Accepted, Outcome, classify
+from app.chorus.classify import DUPLICATE_CODES, Accepted, ChorusCallResult, classify
 from app.chorus.client import ChorusClient
 from app.chorus.errors import (
     ChorusAmbiguous,
@@ -20,13 +20,13 @@ __all__ = [
     "Accepted",
     "ChorusAmbiguous",
     "ChorusAuthError",
+    "ChorusCallResult",
     "ChorusClient",
     "ChorusDuplicate",
     "ChorusError",
     "ChorusNotSent",
     "ChorusRefusal",
     "ChorusTokenError",
-    "Outcome",
     "TechnicalAccount",
     "TokenBucket",
     "TokenCache",

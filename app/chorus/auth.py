@@ -26,7 +26,8 @@ class _Entry:
     refresh_at: float = 0.0
 
 
-def _timeout(settings: ChorusSettings) -> httpx.Timeout:
+def chorus_timeout(settings: ChorusSettings) -> httpx.Timeout:
+    """The connect and read timeouts of every PISTE and Chorus request."""
     return httpx.Timeout(
         connect=settings.connect_timeout_seconds,
         read=settings.read_timeout_seconds,
@@ -73,6 +74,7 @@ class TokenCache:
             if token is not None:
                 return token
             token, expires_in = await self._fetch_retrying(http, settings)
+            # A token living less than twice the margin is still used for half its life.
             margin = min(float(settings.token_refresh_margin_seconds), expires_in / 2)
             entry.token = token
             entry.refresh_at = self._clock() + expires_in - margin
@@ -111,7 +113,7 @@ class TokenCache:
                 settings.resolved_token_url,
                 data=form,
                 headers={"Accept": "application/json", "X-Request-ID": current_request_id()},
-                timeout=_timeout(settings),
+                timeout=chorus_timeout(settings),
             )
         except httpx.HTTPError as exc:
             detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__

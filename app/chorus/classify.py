@@ -1,4 +1,4 @@
-"""Turn one HTTP exchange with Chorus Pro into an outcome: accepted, or an error of the tree.
+"""Turn one HTTP exchange with Chorus Pro into a call result: accepted, or an error of the tree.
 
 Pure: no I/O and no clock unless given, so every response shape is a row in a unit-test table.
 """
@@ -56,7 +56,8 @@ class Accepted:
     payload: dict[str, Any]
 
 
-Outcome = Accepted | ChorusError
+# What one Chorus call gave (not the outbox `Outcome` a handler returns to the worker).
+ChorusCallResult = Accepted | ChorusError
 
 
 def read_json(body: bytes) -> Any:
@@ -139,7 +140,7 @@ def classify(
     exc: BaseException | None = None,
     duplicate_codes: Collection[int] = frozenset(),
     now: datetime | None = None,
-) -> Outcome:
+) -> ChorusCallResult:
     """Classify one exchange from its HTTP status, headers, body or transport exception."""
     if exc is not None:
         return classify_exception(exc, endpoint=endpoint)
@@ -154,6 +155,7 @@ def classify(
             endpoint=endpoint,
             status_code=status_code,
         )
+    # Throttled or unavailable before processing (reliability.md): safe to resend.
     if status_code in (429, 503):
         retry_after = parse_retry_after(headers.get("retry-after"), now=now)
         return ChorusNotSent(
@@ -162,12 +164,14 @@ def classify(
             status_code=status_code,
             retry_after=retry_after,
         )
+    # A 500, 502 or 504 may come after Chorus acted: reconcile before any resend.
     if status_code >= 500:
         return ChorusAmbiguous(
             f"{endpoint} outcome unknown (HTTP {status_code})",
             endpoint=endpoint,
             status_code=status_code,
         )
+    # 408: the request never arrived whole, so the operation never ran.
     if status_code == 408:
         return ChorusNotSent(
             f"{endpoint} not processed (HTTP 408)", endpoint=endpoint, status_code=status_code
@@ -179,6 +183,7 @@ def classify(
     label = str(envelope.get("libelle") or "") if envelope is not None else ""
 
     if 200 <= status_code < 300:
+        # Without its envelope a 2xx proves nothing: it may or may not have landed.
         if envelope is None:
             return ChorusAmbiguous(
                 f"{endpoint} answered HTTP {status_code} without a JSON envelope",

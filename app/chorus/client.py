@@ -15,12 +15,13 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from app.chorus.accounts import TechnicalAccount
-from app.chorus.auth import TokenCache
+from app.chorus.auth import TokenCache, chorus_timeout
 from app.chorus.cache import ExpiringLru
 from app.chorus.classify import (
     DUPLICATE_CODES,
     NO_RESULT_CODES,
     Accepted,
+    ChorusCallResult,
     classify,
     classify_exception,
     read_json,
@@ -115,6 +116,22 @@ def _parse(model: type[ResponseT], accepted: Accepted, endpoint: str) -> Respons
         ) from None
 
 
+def cpro_headers(
+    token: str, request_id: str, content: bytes | None, cpro_account: str | None
+) -> dict[str, str]:
+    """The headers of a `/cpro/` request: bearer token, JSON, request id, technical account."""
+    headers = {
+        "Authorization": f"Bearer {token}",
+        "Accept": "application/json",
+        "X-Request-ID": request_id,
+    }
+    if content is not None:
+        headers["Content-Type"] = JSON_CONTENT_TYPE
+    if cpro_account is not None:
+        headers["cpro-account"] = cpro_account
+    return headers
+
+
 class ChorusClient:
     """Chorus Pro through PISTE: bearer token, `cpro-account`, throttle, retries on 401/403."""
 
@@ -145,12 +162,7 @@ class ChorusClient:
         )
         self._clock = clock
         self._api_url = settings.resolved_api_url.rstrip("/")
-        self._timeout = httpx.Timeout(
-            connect=settings.connect_timeout_seconds,
-            read=settings.read_timeout_seconds,
-            write=settings.read_timeout_seconds,
-            pool=settings.connect_timeout_seconds,
-        )
+        self._timeout = chorus_timeout(settings)
         self._structure_ids: ExpiringLru[tuple[str, str], int] = ExpiringLru(
             settings.directory_cache_size, clock
         )
@@ -187,18 +199,11 @@ class ChorusClient:
         request_id: str,
         duplicate_codes: Collection[int],
         envelope: bool,
-    ) -> tuple[Accepted | ChorusError, str]:
+    ) -> tuple[ChorusCallResult, str]:
         token = await self._tokens.get_token(self._http, self.settings)
         await self._throttle.acquire()
-        headers = {
-            "Authorization": f"Bearer {token}",
-            "Accept": "application/json",
-            "X-Request-ID": request_id,
-        }
-        if content is not None:
-            headers["Content-Type"] = JSON_CONTENT_TYPE
-        if account is not None:
-            headers["cpro-account"] = account.cpro_account
+        cpro_account = account.cpro_account if account is not None else None
+        headers = cpro_headers(token, request_id, content, cpro_account)
         started = time.perf_counter()
         try:
             response = await self._http.request(

@@ -6,6 +6,7 @@ form that made it, never in a URL; refreshing the page does not show it again.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
@@ -16,6 +17,7 @@ from app.auth import service as clients
 from app.auth.scopes import Scope
 from app.console import queries
 from app.console.access import OperatorDep, Viewer, WriterDep
+from app.console.labels import refusal
 from app.console.templating import render
 from app.console.webhooks import send_test_event
 from app.db.base import utc_now
@@ -33,34 +35,47 @@ router = APIRouter()
 Field = Annotated[str, Form(max_length=300)]
 
 
-def _problem(exc: GatewayError) -> str:
-    details = "; ".join(f"{e.field} : {e.message}" for e in exc.errors)
-    return f"Refusé ({exc.code}) : {details or exc.detail or exc.title}"
+@dataclass(frozen=True, slots=True)
+class Feedback:
+    """What the answer to a form says above its page; a secret it made is shown this once."""
+
+    notice: str | None = None
+    error: str | None = None
+    status: int = 200
+    secret: tuple[str, str] | None = None  # whose, and the secret itself
+
+    @classmethod
+    def refused(cls, exc: GatewayError) -> Feedback:
+        """A service's refusal, worded for the page."""
+        return cls(error=refusal(exc), status=exc.status)
+
+
+NO_FEEDBACK = Feedback()
+
+
+def _render(
+    request: Request, viewer: Viewer, page: str, feedback: Feedback, context: dict[str, Any]
+) -> Response:
+    """`page`.html, its navigation tab lit, with the feedback above it."""
+    context |= {"viewer": viewer, "notice": feedback.notice, "error": feedback.error, "nav": page}
+    return render(request, f"{page}.html", context, feedback.status)
 
 
 async def _structures_page(
     request: Request,
     viewer: Viewer,
     session: SessionDep,
-    *,
-    notice: str | None = None,
-    error: str | None = None,
-    status: int = 200,
+    feedback: Feedback = NO_FEEDBACK,
     form: dict[str, str] | None = None,
 ) -> Response:
     now = utc_now()
-    rows = await structures.list_structures(session)
     context: dict[str, Any] = {
-        "viewer": viewer,
-        "structures": rows,
+        "structures": await structures.list_structures(session),
         "now": now,
         "soon": now + PASSWORD_WARNING,
-        "notice": notice,
-        "error": error,
         "form": form or {},
-        "nav": "structures",
     }
-    return render(request, "structures.html", context, status)
+    return _render(request, viewer, "structures", feedback, context)
 
 
 @router.get("/structures", response_class=HTMLResponse)
@@ -105,13 +120,11 @@ async def register_structure(
             "city": city,
             "country_code": country_code,
         }
-        return await _structures_page(
-            request, viewer, session, error=_problem(exc), status=exc.status, form=kept
-        )
+        return await _structures_page(request, viewer, session, Feedback.refused(exc), kept)
     # As the API does: invoices for this supplier are accepted at once, not after the cache.
     resources.suppliers.remember(structure.siret, supplier_profile(structure))
     notice = f"Structure {structure.siret} enregistrée."
-    return await _structures_page(request, viewer, session, notice=notice)
+    return await _structures_page(request, viewer, session, Feedback(notice))
 
 
 @router.post("/structures/{siret}/mot-de-passe", response_class=HTMLResponse)
@@ -133,11 +146,9 @@ async def rotate_password(
             actor=Actor.of(viewer.caller),
         )
     except GatewayError as exc:
-        return await _structures_page(
-            request, viewer, session, error=_problem(exc), status=exc.status
-        )
+        return await _structures_page(request, viewer, session, Feedback.refused(exc))
     notice = f"Mot de passe de {siret} remplacé ; les dépôts en pause reprennent."
-    return await _structures_page(request, viewer, session, notice=notice)
+    return await _structures_page(request, viewer, session, Feedback(notice))
 
 
 @router.post("/structures/{siret}/reprendre", response_class=HTMLResponse)
@@ -146,34 +157,21 @@ async def resume(request: Request, siret: str, viewer: WriterDep, session: Sessi
     try:
         structure = await structures.resume_structure(session, siret, Actor.of(viewer.caller))
     except GatewayError as exc:
-        return await _structures_page(
-            request, viewer, session, error=_problem(exc), status=exc.status
-        )
+        return await _structures_page(request, viewer, session, Feedback.refused(exc))
     notice = f"Structure {structure.siret} reprise."
-    return await _structures_page(request, viewer, session, notice=notice)
+    return await _structures_page(request, viewer, session, Feedback(notice))
 
 
 async def _clients_page(
-    request: Request,
-    viewer: Viewer,
-    session: SessionDep,
-    *,
-    notice: str | None = None,
-    error: str | None = None,
-    new_key: tuple[str, str] | None = None,
-    status: int = 200,
+    request: Request, viewer: Viewer, session: SessionDep, feedback: Feedback = NO_FEEDBACK
 ) -> Response:
     rows = await clients.list_clients(session)
     context: dict[str, Any] = {
-        "viewer": viewer,
         "clients": [(row, clients.client_status(row)) for row in rows],
         "scopes": [str(scope) for scope in Scope],
-        "notice": notice,
-        "error": error,
-        "new_key": new_key,
-        "nav": "clients",
+        "new_key": feedback.secret,
     }
-    return render(request, "clients.html", context, status)
+    return _render(request, viewer, "clients", feedback, context)
 
 
 @router.get("/clients", response_class=HTMLResponse)
@@ -196,10 +194,12 @@ async def create_client(
     try:
         scopes = [Scope(value) for value in chosen]
     except ValueError:
-        return await _clients_page(request, viewer, session, error="Portée inconnue.", status=422)
+        return await _clients_page(
+            request, viewer, session, Feedback(error="Portée inconnue.", status=422)
+        )
     if not name.strip() or not scopes:
         return await _clients_page(
-            request, viewer, session, error="Un nom et au moins une portée.", status=422
+            request, viewer, session, Feedback(error="Un nom et au moins une portée.", status=422)
         )
     sirets = [s for s in suppliers.replace(",", " ").split() if s]
     try:
@@ -207,8 +207,8 @@ async def create_client(
             session, name=name.strip(), scopes=scopes, supplier_sirets=sirets
         )
     except GatewayError as exc:
-        return await _clients_page(request, viewer, session, error=_problem(exc), status=exc.status)
-    return await _clients_page(request, viewer, session, new_key=(client.name, key))
+        return await _clients_page(request, viewer, session, Feedback.refused(exc))
+    return await _clients_page(request, viewer, session, Feedback(secret=(client.name, key)))
 
 
 @router.post("/clients/{client_id}/revoquer", response_class=HTMLResponse)
@@ -223,10 +223,10 @@ async def revoke_client(
     try:
         client = await clients.revoke_client(session, await clients.get_client(session, client_id))
     except GatewayError as exc:
-        return await _clients_page(request, viewer, session, error=_problem(exc), status=exc.status)
+        return await _clients_page(request, viewer, session, Feedback.refused(exc))
     resources.callers.forget(client.id)
     notice = f"Client {client.name} révoqué."
-    return await _clients_page(request, viewer, session, notice=notice)
+    return await _clients_page(request, viewer, session, Feedback(notice))
 
 
 @router.post("/clients/{client_id}/renouveler", response_class=HTMLResponse)
@@ -243,31 +243,20 @@ async def rotate_client(
             session, await clients.get_client(session, client_id)
         )
     except GatewayError as exc:
-        return await _clients_page(request, viewer, session, error=_problem(exc), status=exc.status)
+        return await _clients_page(request, viewer, session, Feedback.refused(exc))
     resources.callers.forget(client.id)
-    return await _clients_page(request, viewer, session, new_key=(client.name, key))
+    return await _clients_page(request, viewer, session, Feedback(secret=(client.name, key)))
 
 
 async def _webhooks_page(
-    request: Request,
-    viewer: Viewer,
-    session: SessionDep,
-    *,
-    notice: str | None = None,
-    error: str | None = None,
-    new_secret: tuple[str, str] | None = None,
-    status: int = 200,
+    request: Request, viewer: Viewer, session: SessionDep, feedback: Feedback = NO_FEEDBACK
 ) -> Response:
     context: dict[str, Any] = {
-        "viewer": viewer,
         "subscriptions": await subscriptions.list_subscriptions(session),
         "deliveries": await queries.recent_webhook_deliveries(session),
-        "notice": notice,
-        "error": error,
-        "new_secret": new_secret,
-        "nav": "webhooks",
+        "new_secret": feedback.secret,
     }
-    return render(request, "webhooks.html", context, status)
+    return _render(request, viewer, "webhooks", feedback, context)
 
 
 @router.get("/webhooks", response_class=HTMLResponse)
@@ -296,15 +285,12 @@ async def create_webhook(
         )
     except ValidationError:
         return await _webhooks_page(
-            request, viewer, session, error="Adresse (URL) invalide.", status=422
+            request, viewer, session, Feedback(error="Adresse (URL) invalide.", status=422)
         )
     except GatewayError as exc:
-        return await _webhooks_page(
-            request, viewer, session, error=_problem(exc), status=exc.status
-        )
-    return await _webhooks_page(
-        request, viewer, session, new_secret=(subscription.url, secret.get_secret_value())
-    )
+        return await _webhooks_page(request, viewer, session, Feedback.refused(exc))
+    secret_shown = (subscription.url, secret.get_secret_value())
+    return await _webhooks_page(request, viewer, session, Feedback(secret=secret_shown))
 
 
 @router.post("/webhooks/{subscription_id}/supprimer", response_class=HTMLResponse)
@@ -315,10 +301,8 @@ async def delete_webhook(
     try:
         await subscriptions.disable_subscription(session, subscription_id)
     except GatewayError as exc:
-        return await _webhooks_page(
-            request, viewer, session, error=_problem(exc), status=exc.status
-        )
-    return await _webhooks_page(request, viewer, session, notice="Abonnement supprimé.")
+        return await _webhooks_page(request, viewer, session, Feedback.refused(exc))
+    return await _webhooks_page(request, viewer, session, Feedback("Abonnement supprimé."))
 
 
 @router.post("/webhooks/{subscription_id}/tester", response_class=HTMLResponse)
@@ -329,8 +313,6 @@ async def test_webhook(
     try:
         await send_test_event(session, subscription_id)
     except GatewayError as exc:
-        return await _webhooks_page(
-            request, viewer, session, error=_problem(exc), status=exc.status
-        )
+        return await _webhooks_page(request, viewer, session, Feedback.refused(exc))
     notice = "Événement de test mis en file : voir les envois ci-dessous."
-    return await _webhooks_page(request, viewer, session, notice=notice)
+    return await _webhooks_page(request, viewer, session, Feedback(notice))

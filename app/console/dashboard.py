@@ -12,7 +12,7 @@ from app.console.chart import hourly_svg
 from app.health import service as health
 from app.invoices.models import Invoice
 from app.outbox.models import WorkerHeartbeat
-from app.resources import Resources
+from app.settings import OutboxSettings
 from app.structures.models import SupplierStructure
 
 
@@ -49,12 +49,16 @@ class Dashboard:
 
 async def build_dashboard(
     session: AsyncSession,
-    resources: Resources,
     *,
     suppliers: frozenset[str] | None,
     now: datetime,
+    outbox: OutboxSettings,
+    chorus_last_success_at: datetime | None,
 ) -> Dashboard:
-    """The dashboard for a viewer seeing `suppliers` (None: an operator, who sees everything)."""
+    """The dashboard for a viewer seeing `suppliers` (None: an operator, who sees everything).
+
+    `chorus_last_success_at` is this process's last Chorus success; workers report theirs.
+    """
     counts = {
         name: await queries.counts_since(session, since, suppliers)
         for name, since in queries.windows(now).items()
@@ -78,7 +82,7 @@ async def build_dashboard(
     board.blocked = await health.blocked_invoices(session)
     board.paused = await health.paused_structures(session)
     board.expiring = await health.expiring_passwords(session, now)
-    beat = timedelta(seconds=resources.settings.outbox.heartbeat_seconds) * 3
+    beat = timedelta(seconds=outbox.heartbeat_seconds) * 3
     heartbeats: list[WorkerHeartbeat] = await health.recent_workers(
         session, alive_within=beat, now=now
     )
@@ -92,7 +96,7 @@ async def build_dashboard(
         for w in heartbeats
     ]
     successes = [w.last_chorus_success_at for w in heartbeats if w.last_chorus_success_at]
-    if resources.chorus.last_success_at:
-        successes.append(resources.chorus.last_success_at)
+    if chorus_last_success_at:
+        successes.append(chorus_last_success_at)
     board.last_chorus_success_at = max(successes, default=None)
     return board

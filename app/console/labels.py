@@ -5,6 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from app.domain.lifecycle import ChorusStatus
+from app.errors import GatewayError
+
 PARIS = ZoneInfo("Europe/Paris")
 
 STATUS_LABELS = {
@@ -17,19 +20,19 @@ STATUS_LABELS = {
 STATUSES = tuple(STATUS_LABELS)
 
 # Chorus keeps its own names; these are how its portal writes them.
-CHORUS_LABELS = {
-    "DEPOSEE": "Déposée",
-    "EN_COURS_ACHEMINEMENT": "En cours d'acheminement",
-    "MISE_A_DISPOSITION": "Mise à disposition",
-    "REJETEE": "Rejetée",
-    "SUSPENDUE": "Suspendue",
-    "MANDATEE": "Mandatée",
-    "MISE_EN_PAIEMENT": "Mise en paiement",
-    "COMPTABILISEE": "Comptabilisée",
-    "ABANDONNEE": "Abandonnée",
-    "SUPPRIMEE": "Supprimée",
-    "SERVICE_FAIT": "Service fait",
-    "A_RECYCLER": "À recycler",
+CHORUS_LABELS: dict[str, str] = {
+    ChorusStatus.DEPOSITED: "Déposée",
+    ChorusStatus.IN_TRANSIT: "En cours d'acheminement",
+    ChorusStatus.MADE_AVAILABLE: "Mise à disposition",
+    ChorusStatus.REJECTED: "Rejetée",
+    ChorusStatus.SUSPENDED: "Suspendue",
+    ChorusStatus.MANDATED: "Mandatée",
+    ChorusStatus.PAYMENT_ISSUED: "Mise en paiement",
+    ChorusStatus.BOOKED: "Comptabilisée",
+    ChorusStatus.ABANDONED: "Abandonnée",
+    ChorusStatus.DELETED: "Supprimée",
+    ChorusStatus.SERVICE_DONE: "Service fait",
+    ChorusStatus.TO_RECYCLE: "À recycler",
 }
 
 OUTBOX_KIND_LABELS = {
@@ -49,6 +52,12 @@ EVENT_LABELS = {
     "invoice.failed": "En échec",
     "webhook.test": "Événement de test",
 }
+
+
+def refusal(exc: GatewayError) -> str:
+    """A service's refusal as a form's answer says it: the code, then each problem."""
+    details = "; ".join(f"{e.field} : {e.message}" for e in exc.errors)
+    return f"Refusé ({exc.code}) : {details or exc.detail or exc.title}"
 
 
 def status_label(status: str | None) -> str:

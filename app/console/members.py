@@ -7,7 +7,7 @@ operator; for anyone else the structure does not exist) and words the outcome in
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth.scopes import Scope
 from app.auth.service import client_status
 from app.console.access import ConsoleError, FormViewerDep, Viewer, ViewerDep
+from app.console.labels import refusal
 from app.console.templating import render
 from app.db.session import SessionDep
 from app.dependencies import ResourcesDep
@@ -106,11 +107,6 @@ async def latest_audit(
     return (await session.scalars(query)).all()
 
 
-def _refused(exc: GatewayError) -> str:
-    details = "; ".join(f"{e.field} : {e.message}" for e in exc.errors)
-    return f"Refusé ({exc.code}) : {details or exc.detail or exc.title}"
-
-
 def _names(rows: Iterable[members.Attached]) -> dict[str, str]:
     return {row.client.id: row.client.name for row in rows}
 
@@ -156,7 +152,7 @@ async def _failed(
 ) -> Response:
     # Nothing half-done stays in the transaction the page is read (and committed) with.
     await session.rollback()
-    return await _page(request, viewer, session, siret, error=_refused(exc), status=exc.status)
+    return await _page(request, viewer, session, siret, error=refusal(exc), status=exc.status)
 
 
 @router.get("/structures/{siret}/membres", response_class=HTMLResponse)
@@ -165,6 +161,31 @@ async def members_page(
 ) -> Response:
     """Members, pending requests, the form for a member key, and the audit list."""
     return await _page(request, viewer, session, siret)
+
+
+MemberChange = Callable[
+    [AsyncSession, str, str, Actor], Awaitable[tuple[members.Attached, set[str]]]
+]
+
+
+async def _change_member(
+    request: Request,
+    siret: str,
+    client_id: str,
+    viewer: Viewer,
+    session: AsyncSession,
+    resources: ResourcesDep,
+    change: MemberChange,
+    notice: str,
+) -> Response:
+    """Apply `change` as the viewer; `notice` may name the client `{name}`."""
+    try:
+        found, affected = await change(session, siret, client_id, Actor.of(viewer.caller))
+    except GatewayError as exc:
+        return await _failed(request, viewer, session, siret, exc)
+    resources.callers.forget_after_commit(session, affected)
+    notice = notice.format(name=found.client.name)
+    return await _page(request, viewer, session, siret, notice=notice)
 
 
 @router.post("/structures/{siret}/membres/demandes/{client_id}/approuver")
@@ -177,15 +198,10 @@ async def approve(
     resources: ResourcesDep,
 ) -> Response:
     """Attach a pending requester: it may invoice for the structure at once."""
-    try:
-        found, affected = await members.approve_request(
-            session, siret, client_id, Actor.of(viewer.caller)
-        )
-    except GatewayError as exc:
-        return await _failed(request, viewer, session, siret, exc)
-    resources.callers.forget_after_commit(session, affected)
-    notice = f"Demande de {found.client.name} approuvée : ce client peut facturer pour {siret}."
-    return await _page(request, viewer, session, siret, notice=notice)
+    notice = f"Demande de {{name}} approuvée : ce client peut facturer pour {siret}."
+    return await _change_member(
+        request, siret, client_id, viewer, session, resources, members.approve_request, notice
+    )
 
 
 @router.post("/structures/{siret}/membres/demandes/{client_id}/refuser")
@@ -211,15 +227,10 @@ async def detach(
     resources: ResourcesDep,
 ) -> Response:
     """End a member's attachment: it no longer invoices for, or reads, the structure."""
-    try:
-        found, affected = await members.detach_member(
-            session, siret, client_id, Actor.of(viewer.caller)
-        )
-    except GatewayError as exc:
-        return await _failed(request, viewer, session, siret, exc)
-    resources.callers.forget_after_commit(session, affected)
-    notice = f"{found.client.name} détaché de {siret}."
-    return await _page(request, viewer, session, siret, notice=notice)
+    notice = f"{{name}} détaché de {siret}."
+    return await _change_member(
+        request, siret, client_id, viewer, session, resources, members.detach_member, notice
+    )
 
 
 @router.post("/structures/{siret}/membres/cle")

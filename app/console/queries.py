@@ -16,15 +16,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.console.labels import PARIS
 from app.events.models import Event
+from app.events.work import EventWork
 from app.invoices.models import (
     DepositedDocument,
     Invoice,
     InvoiceAttachment,
     InvoiceDocument,
-    InvoiceHistory,
+    InvoiceStatusChange,
 )
 from app.outbox.models import OutboxItem
-from app.outbox.service import OutboxKind
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 CHART_HOURS = 48
@@ -84,11 +84,11 @@ async def hourly(
     if suppliers is not None:
         accepted_query = accepted_query.where(Invoice.supplier_siret.in_(sorted(suppliers)))
     delivered_query = (
-        select(InvoiceHistory.at)
-        .join(Invoice, Invoice.id == InvoiceHistory.invoice_id)
+        select(InvoiceStatusChange.at)
+        .join(Invoice, Invoice.id == InvoiceStatusChange.invoice_id)
         .where(
-            InvoiceHistory.status == "submitted",
-            InvoiceHistory.at >= start,
+            InvoiceStatusChange.status == "submitted",
+            InvoiceStatusChange.at >= start,
             # Delivered invoices were stored within the sync window; the id bound uses the index.
             Invoice.id >= id_floor("inv_", start - timedelta(days=30)),
         )
@@ -206,7 +206,7 @@ async def recent_webhook_deliveries(session: AsyncSession, limit: int = 50) -> S
     return (
         await session.scalars(
             select(OutboxItem)
-            .where(OutboxItem.kind == OutboxKind.DELIVER_WEBHOOK)
+            .where(OutboxItem.kind == EventWork.DELIVER_WEBHOOK)
             .order_by(OutboxItem.id.desc())
             .limit(limit)
         )

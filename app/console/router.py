@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, FastAPI, Form, Request
+from fastapi import APIRouter, Depends, FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
@@ -21,7 +21,7 @@ from app.console.access import (
     may_use_console,
     sign_in_location,
 )
-from app.console.dashboard import build_dashboard
+from app.console.dashboard import Dashboard, build_dashboard
 from app.console.session import LOGIN_COOKIE, LOGIN_SECONDS, SESSION_COOKIE, SessionCodec
 from app.console.templating import render
 from app.db.base import utc_now
@@ -110,26 +110,33 @@ async def logout(viewer: FormViewerDep) -> Response:
     return response
 
 
+def _suppliers(viewer: ViewerDep) -> frozenset[str] | None:
+    return None if viewer.is_operator else viewer.caller.supplier_sirets
+
+
+async def _dashboard(viewer: ViewerDep, session: SessionDep, resources: ResourcesDep) -> Dashboard:
+    return await build_dashboard(
+        session,
+        suppliers=_suppliers(viewer),
+        now=utc_now(),
+        outbox=resources.settings.outbox,
+        chorus_last_success_at=resources.chorus.last_success_at,
+    )
+
+
+DashboardDep = Annotated[Dashboard, Depends(_dashboard)]
+
+
 @router.get("", response_class=HTMLResponse)
-async def dashboard(
-    request: Request, viewer: ViewerDep, session: SessionDep, resources: ResourcesDep
-) -> Response:
+async def dashboard(request: Request, viewer: ViewerDep, board: DashboardDep) -> Response:
     """The dashboard page (its body refreshes itself through the fragment below)."""
-    board = await build_dashboard(session, resources, suppliers=_suppliers(viewer), now=utc_now())
     return render(request, "dashboard.html", {"viewer": viewer, "board": board, "nav": "home"})
 
 
 @router.get("/fragments/tableau-de-bord", response_class=HTMLResponse)
-async def dashboard_fragment(
-    request: Request, viewer: ViewerDep, session: SessionDep, resources: ResourcesDep
-) -> Response:
+async def dashboard_fragment(request: Request, viewer: ViewerDep, board: DashboardDep) -> Response:
     """The dashboard's body alone, for htmx's periodic refresh."""
-    board = await build_dashboard(session, resources, suppliers=_suppliers(viewer), now=utc_now())
     return render(request, "_dashboard.html", {"viewer": viewer, "board": board})
-
-
-def _suppliers(viewer: ViewerDep) -> frozenset[str] | None:
-    return None if viewer.is_operator else viewer.caller.supplier_sirets
 
 
 router.include_router(invoices.router)

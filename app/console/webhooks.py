@@ -9,7 +9,8 @@ from app.db.types import new_id
 from app.errors import NotFound
 from app.events import repository
 from app.events.models import Event
-from app.outbox.service import OutboxKind, enqueue
+from app.events.work import EventWork
+from app.outbox.service import enqueue
 
 TEST_EVENT_TYPE = "webhook.test"
 
@@ -31,7 +32,7 @@ async def send_test_event(session: AsyncSession, subscription_id: str) -> Event:
     await session.flush()
     enqueue(
         session,
-        OutboxKind.DELIVER_WEBHOOK,
+        EventWork.DELIVER_WEBHOOK,
         payload={"event_id": event.id, "subscription_id": subscription.id},
     )
     return event

@@ -4,7 +4,7 @@ from app.auth.models import ApiClient
 from app.db.base import Base
 from app.events.models import Event, WebhookSubscription
 from app.idempotency.models import IdempotencyRecord
-from app.invoices.models import Invoice, InvoiceDocument, InvoiceHistory, InvoiceLine
+from app.invoices.models import Invoice, InvoiceDocument, InvoiceLine, InvoiceStatusChange
 from app.outbox.models import OutboxItem, WorkerHeartbeat
 from app.structures.models import SupplierStructure
 
@@ -15,8 +15,8 @@ __all__ = [
     "IdempotencyRecord",
     "Invoice",
     "InvoiceDocument",
-    "InvoiceHistory",
     "InvoiceLine",
+    "InvoiceStatusChange",
     "OutboxItem",
     "SupplierStructure",
     "WebhookSubscription",

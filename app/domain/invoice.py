@@ -218,6 +218,7 @@ def vat_breakdown(lines: Iterable[Line]) -> list[VatBreakdown]:
         net = line.net_amount
         if net is None or line.vat_rate is None:
             continue
+        # 20, 20.0 and 20.00 are one rate and must share one breakdown line (BG-23).
         bases[line.vat_rate.normalize()] += net
     return [
         VatBreakdown(rate=rate, base=base, vat=to_cents(base * rate / HUNDRED))

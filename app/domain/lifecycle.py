@@ -15,8 +15,32 @@ class InvoiceStatus(StrEnum):
     FAILED = "failed"
 
 
-REJECTED_CODES = frozenset({"REJETEE"})
-PAID_CODES = frozenset({"MISE_EN_PAIEMENT"})
+class ChorusStatus(StrEnum):
+    """Chorus Pro's own lifecycle codes (`statut`, `histoStatutCode`), named in English here."""
+
+    DEPOSITED = "DEPOSEE"
+    IN_TRANSIT = "EN_COURS_ACHEMINEMENT"
+    MADE_AVAILABLE = "MISE_A_DISPOSITION"
+    REJECTED = "REJETEE"
+    SUSPENDED = "SUSPENDUE"
+    MANDATED = "MANDATEE"
+    PAYMENT_ISSUED = "MISE_EN_PAIEMENT"
+    BOOKED = "COMPTABILISEE"
+    ABANDONED = "ABANDONNEE"
+    DELETED = "SUPPRIMEE"
+    SERVICE_DONE = "SERVICE_FAIT"
+    TO_RECYCLE = "A_RECYCLER"
+
+
+REJECTED_CODES = frozenset({ChorusStatus.REJECTED})
+PAID_CODES = frozenset({ChorusStatus.PAYMENT_ISSUED})
+# Chorus reports nothing after these: following the invoice further would only cost calls.
+FINAL_CODES = (
+    ChorusStatus.REJECTED,
+    ChorusStatus.PAYMENT_ISSUED,
+    ChorusStatus.ABANDONED,
+    ChorusStatus.DELETED,
+)
 
 
 def status_for_chorus(code: str) -> InvoiceStatus:

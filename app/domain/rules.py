@@ -69,6 +69,7 @@ class ValidationPolicy:
     allowed_vat_rates: frozenset[Decimal] = frozenset(
         Decimal(rate) for rate in ("0", "2.1", "5.5", "10", "20")
     )
+    # 10 digits as the qualification EJs show; unconfirmed for production (chorus-pro.md §6).
     state_ej_pattern: str = r"^[0-9]{10}$"
     max_lines: int = 1000
     max_future_issue_days: int = 1
@@ -408,6 +409,7 @@ def _totals(draft: InvoiceDraft, policy: ValidationPolicy) -> Iterator[Violation
             yield _required("totals", "Totals (an invoice without lines)")
         elif _lines_computable(draft.lines, policy):
             computed = compute_totals(draft.lines)
+            # Credit notes too: Chorus and EN 16931 take them (AVOIR, 381) with positive amounts.
             if computed.gross <= 0:
                 yield Violation("lines", Code.FIELD_INVALID, "The invoice total must be positive.")
             elif max(abs(computed.net), abs(computed.vat), abs(computed.gross)) > MAX_AMOUNT:

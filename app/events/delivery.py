@@ -22,8 +22,10 @@ from app.events.models import Event
 from app.events.service import fan_out_event
 from app.events.signing import signature_headers
 from app.events.targets import TargetNotAllowed, WebhookUrlNotAllowed, check_webhook_url
+from app.events.work import EventWork
 from app.outbox.models import OutboxItem
 from app.outbox.outcomes import Apply, Done, GiveUp, Outcome, RetryLater
+from app.outbox.worker import Handler
 from app.settings import WebhookSettings
 
 logger = logging.getLogger(__name__)
@@ -71,6 +73,14 @@ class WebhookDelivery:
     settings: WebhookSettings
 
 
+def event_handlers(delivery: WebhookDelivery) -> dict[str, Handler]:
+    """The handler of each kind of event work; webhook deliveries are bound to `delivery`."""
+    return {
+        EventWork.FAN_OUT: fan_out,
+        EventWork.DELIVER_WEBHOOK: partial(deliver_webhook, delivery),
+    }
+
+
 async def deliver_webhook(delivery: WebhookDelivery, item: OutboxItem) -> Outcome:
     """Handle a `webhook.deliver` outbox item: POST the signed event to its subscription."""
     event_id = item.payload.get("event_id")
@@ -106,6 +116,7 @@ async def deliver_webhook(delivery: WebhookDelivery, item: OutboxItem) -> Outcom
         return GiveUp(error="target not allowed: the stored URL does not parse")
 
     body = webhook_body(event)
+    # webhook-id is the event's id, the same on every retry: receivers de-duplicate on it.
     headers = signature_headers(secret, msg_id=event.id, timestamp=utc_now(), body=body)
     headers["content-type"] = "application/json"
     try:

@@ -15,9 +15,10 @@ from app.events import repository
 from app.events.models import Event
 from app.events.schemas import EventOut, EventPage
 from app.events.types import EventType
+from app.events.work import EventWork
 from app.invoices.models import Invoice
 from app.outbox.models import OutboxItem
-from app.outbox.service import OutboxKind, enqueue, outbox_row
+from app.outbox.service import enqueue, outbox_row
 
 
 def invoice_snapshot(invoice: Invoice) -> dict[str, Any]:
@@ -68,7 +69,7 @@ def event_rows(
         },
         "created_at": now,
     }
-    fan_out = outbox_row(OutboxKind.FAN_OUT_EVENT, payload={"event_id": event["id"]}, now=now)
+    fan_out = outbox_row(EventWork.FAN_OUT, payload={"event_id": event["id"]}, now=now)
     return event, fan_out
 
 
@@ -100,7 +101,7 @@ async def fan_out_event(session: AsyncSession, event_id: str) -> int:
         if not subscription.event_types or event.type in subscription.event_types:
             enqueue(
                 session,
-                OutboxKind.DELIVER_WEBHOOK,
+                EventWork.DELIVER_WEBHOOK,
                 payload={"event_id": event.id, "subscription_id": subscription.id},
             )
             created += 1

@@ -65,6 +65,7 @@ def address_allowed(address: IPAddress) -> bool:
         embedded = _embedded_ipv4(address)
         if embedded is not None:
             return address_allowed(embedded)
+    # Python counts some multicast ranges (224.0.1.0/24, ff0e::/16) as global.
     return address.is_global and not address.is_multicast
 
 
@@ -90,6 +91,7 @@ def check_webhook_url(url: AnyUrl, *, allow_private: bool) -> None:
     if url.username or url.password:
         # They would be stored in clear and listed back; a secret belongs in a header we sign.
         raise _refused("Webhook URLs may not contain credentials (user:password@).")
+    # `localhost.` is `localhost`: a trailing dot must not slip past the name checks.
     host = (url.host or "").lower().rstrip(".")
     if not host:
         raise _refused("Webhook URLs need a host.")

@@ -83,31 +83,30 @@ def _party(fields: Fields, name: str, agreement: Node, path: str) -> None:
         )
         return
     fields.put(f"{name}.name", party.text("ram:Name"), party.at("ram:Name"))
-    # A SIRET (scheme 0009) wherever the party carries one; else its legal registration id,
-    # which the rules then judge as a SIRET (a SIREN there is refused, with its location).
-    candidates = (
-        f"ram:SpecifiedLegalOrganization/ram:ID[@schemeID='{SIRET_SCHEME}']",
-        f"ram:GlobalID[@schemeID='{SIRET_SCHEME}']",
-        "ram:SpecifiedLegalOrganization/ram:ID",
+    fields.put_siret(
+        name,
+        party,
+        (
+            f"ram:SpecifiedLegalOrganization/ram:ID[@schemeID='{SIRET_SCHEME}']",
+            f"ram:GlobalID[@schemeID='{SIRET_SCHEME}']",
+            "ram:SpecifiedLegalOrganization/ram:ID",
+        ),
     )
-    siret = next((node for c in candidates if (node := party.first(c)) is not None), None)
-    location = siret.path if siret is not None else party.at(candidates[0])
-    fields.put(f"{name}.siret", siret.value if siret is not None else None, location)
     vat = f"ram:SpecifiedTaxRegistration/ram:ID[@schemeID='{_VAT_SCHEME}']"
     if name == "supplier":
         fields.put(f"{name}.vat_number", party.text(vat), party.at(vat))
-    address = party.first("ram:PostalTradeAddress")
-    fields.locate(f"{name}.address", party.at("ram:PostalTradeAddress"))
-    if address is None:
-        return
-    for field, element in (
-        ("line1", "ram:LineOne"),
-        ("line2", "ram:LineTwo"),
-        ("postal_code", "ram:PostcodeCode"),
-        ("city", "ram:CityName"),
-        ("country_code", "ram:CountryID"),
-    ):
-        fields.put(f"{name}.address.{field}", address.text(element), address.at(element))
+    fields.put_address(
+        name,
+        party,
+        "ram:PostalTradeAddress",
+        {
+            "line1": "ram:LineOne",
+            "line2": "ram:LineTwo",
+            "postal_code": "ram:PostcodeCode",
+            "city": "ram:CityName",
+            "country_code": "ram:CountryID",
+        },
+    )
 
 
 def _settlement(fields: Fields, transaction: Node) -> None:

@@ -50,7 +50,7 @@ _SELLER_NAME = (
     "/ram:ApplicableHeaderTradeAgreement/ram:SellerTradeParty/ram:Name"
 )
 # Whatever pypdf raises on a PDF it cannot make sense of, besides its own errors.
-_PDF_ERRORS = (
+PDF_ERRORS = (
     PyPdfError,
     ValueError,
     KeyError,
@@ -59,6 +59,7 @@ _PDF_ERRORS = (
     IndexError,
     RecursionError,
 )
+# An ERP's PDF carries XML we did not write: no entities, DTD or network (XXE, entity bombs).
 _SAFE_PARSER = etree.XMLParser(
     resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False
 )
@@ -131,7 +132,7 @@ def read_facturx(pdf: bytes) -> Embedded | None:
     reader = _open(pdf)
     try:
         found = reader.attachments.get(FACTURX_FILENAME)
-    except _PDF_ERRORS as error:
+    except PDF_ERRORS as error:
         raise PdfUnusable(f"the PDF's attachments cannot be read: {error}") from None
     if not found:
         return None
@@ -177,7 +178,7 @@ def _open(pdf: bytes) -> PdfReader:
         reader = PdfReader(io.BytesIO(pdf))
         encrypted = reader.is_encrypted
         pages = 0 if encrypted else len(reader.pages)
-    except _PDF_ERRORS as error:
+    except PDF_ERRORS as error:
         raise PdfUnusable(f"the PDF cannot be read: {error}") from None
     # PDF/A forbids encryption, and removing an owner's restrictions is not the gateway's call
     # (pypdf would silently drop an empty-password encryption).
@@ -203,7 +204,7 @@ def _xmp_level(reader: PdfReader) -> str | None:
         metadata = reader.root_object.get("/Metadata")
         stream = metadata.get_object() if metadata is not None else None
         data = stream.get_data() if isinstance(stream, StreamObject) else b""
-    except _PDF_ERRORS:
+    except PDF_ERRORS:
         return None
     if not data:
         return None
@@ -228,7 +229,7 @@ def _other_attachments(reader: PdfReader) -> dict[str, dict[str, Any]]:
             for name in sorted(found)
             if name.lower() not in _INVOICE_XML_NAMES and (contents := found[name])
         }
-    except _PDF_ERRORS as error:
+    except PDF_ERRORS as error:
         raise PdfUnusable(f"the PDF's attachments cannot be read: {error}") from None
 
 
@@ -253,7 +254,7 @@ def _supplements(attachments: Mapping[str, bytes], moment: datetime) -> dict[str
 def _has_invoice_xml(reader: PdfReader) -> bool:
     try:
         return any(name.lower() in _INVOICE_XML_NAMES for name in reader.attachments)
-    except _PDF_ERRORS as error:
+    except PDF_ERRORS as error:
         raise PdfUnusable(f"the PDF's attachments cannot be read: {error}") from None
 
 
@@ -269,6 +270,7 @@ def _issue_moment(cii: etree._Element) -> datetime:
         raise ValueError(f"the CII has no issue date (BT-2) in format 102: {text!r}") from None
 
 
+# `_dated` swaps factur-x's module-level clock functions: one generation at a time.
 _generate_lock = threading.Lock()
 
 
@@ -322,7 +324,7 @@ def _generate(
                 afrelationship="data",
                 output_pdf_file=str(output),
             )
-        except _PDF_ERRORS as error:
+        except PDF_ERRORS as error:
             raise PdfUnusable(f"the PDF cannot take the Factur-X attachment: {error}") from None
         result = output.read_bytes()
     return result

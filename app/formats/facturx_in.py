@@ -14,24 +14,14 @@ import zlib
 from typing import Any
 
 from pypdf import PdfReader
-from pypdf.errors import PyPdfError
 from pypdf.generic import ArrayObject, DictionaryObject, StreamObject
 
 from app.domain.violations import Code
-from app.formats.facturx import FACTURX_FILENAME
+from app.formats.facturx import FACTURX_FILENAME, PDF_ERRORS
 from app.formats.safe_xml import XmlRefused
 
 # ZUGFeRD 2.0 named the same attachment so; later versions and Factur-X use factur-x.xml.
 INVOICE_XML_NAMES = (FACTURX_FILENAME, "zugferd-invoice.xml")
-_PDF_ERRORS = (
-    PyPdfError,
-    ValueError,
-    KeyError,
-    TypeError,
-    AttributeError,
-    IndexError,
-    RecursionError,
-)
 
 
 class NotFacturX(XmlRefused):
@@ -53,7 +43,7 @@ def extract_invoice_xml(pdf: bytes, *, max_xml_bytes: int) -> bytes:
         stream = _invoice_stream(reader)
     except XmlRefused:
         raise
-    except _PDF_ERRORS as error:
+    except PDF_ERRORS as error:
         raise NotFacturX(f"The PDF cannot be read: {error}") from None
     if stream is None:
         raise NotFacturX(

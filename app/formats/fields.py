@@ -95,6 +95,29 @@ class Fields:
         """A problem the document itself shows (not one the rules will find)."""
         self.problems.append(Violation(name, code, message, location))
 
+    def put_siret(self, party_name: str, party: Node, candidates: tuple[str, ...]) -> None:
+        """The party's SIRET from the first of `candidates` it carries, expected at the first.
+
+        The candidates end with the party's legal registration id, whatever its scheme: the
+        rules then judge it as a SIRET, so a SIREN there is refused with its location.
+        """
+        siret = next((node for path in candidates if (node := party.first(path)) is not None), None)
+        location = siret.path if siret is not None else party.at(candidates[0])
+        self.put(f"{party_name}.siret", siret.value if siret is not None else None, location)
+
+    def put_address(
+        self, party_name: str, party: Node, path: str, elements: Mapping[str, str]
+    ) -> None:
+        """The party's postal address at `path`: each canonical field from its element."""
+        address = party.first(path)
+        self.locate(f"{party_name}.address", party.at(path))
+        if address is None:
+            return
+        for field_name, element in elements.items():
+            self.put(
+                f"{party_name}.address.{field_name}", address.text(element), address.at(element)
+            )
+
 
 def _child(node: Any, part: str) -> Any:
     if isinstance(node, list):

@@ -49,6 +49,7 @@ def write_ubl(invoice: EN16931Invoice) -> bytes:
         nsmap={None: root_ns, "cac": CAC_NS, "cbc": CBC_NS},  # type: ignore[dict-item]
     )
     _cbc(root, "CustomizationID", UBL_CUSTOMIZATION_ID)
+    # BT-23: Chorus reads its cadre de facturation here.
     if invoice.business_process:
         _cbc(root, "ProfileID", invoice.business_process)
     _cbc(root, "ID", invoice.number)
@@ -59,6 +60,7 @@ def write_ubl(invoice: EN16931Invoice) -> bytes:
     if invoice.note:
         _cbc(root, "Note", invoice.note)
     _cbc(root, "DocumentCurrencyCode", invoice.currency)
+    # BT-10 carries Chorus's SE and BT-13 its EJ (formats.md §3).
     if invoice.buyer_reference:
         _cbc(root, "BuyerReference", invoice.buyer_reference)
     if invoice.order_reference:

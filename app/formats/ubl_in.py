@@ -78,31 +78,30 @@ def _party(fields: Fields, name: str, doc: Node, path: str) -> None:
     if legal_name is None and party.text("cac:PartyName/cbc:Name") is not None:
         legal_name, name_path = party.text("cac:PartyName/cbc:Name"), "cac:PartyName/cbc:Name"
     fields.put(f"{name}.name", legal_name, party.at(name_path))
-    # A SIRET (scheme 0009) wherever the party carries one; else its legal registration id,
-    # which the rules then judge as a SIRET (a SIREN there is refused, with its location).
-    candidates = (
-        f"cac:PartyLegalEntity/cbc:CompanyID[@schemeID='{SIRET_SCHEME}']",
-        f"cac:PartyIdentification/cbc:ID[@schemeID='{SIRET_SCHEME}']",
-        "cac:PartyLegalEntity/cbc:CompanyID",
+    fields.put_siret(
+        name,
+        party,
+        (
+            f"cac:PartyLegalEntity/cbc:CompanyID[@schemeID='{SIRET_SCHEME}']",
+            f"cac:PartyIdentification/cbc:ID[@schemeID='{SIRET_SCHEME}']",
+            "cac:PartyLegalEntity/cbc:CompanyID",
+        ),
     )
-    siret = next((node for c in candidates if (node := party.first(c)) is not None), None)
-    location = siret.path if siret is not None else party.at(candidates[0])
-    fields.put(f"{name}.siret", siret.value if siret is not None else None, location)
     if name == "supplier":
         vat = "cac:PartyTaxScheme[cac:TaxScheme/cbc:ID='VAT']/cbc:CompanyID"
         fields.put(f"{name}.vat_number", party.text(vat), party.at(vat))
-    address = party.first("cac:PostalAddress")
-    fields.locate(f"{name}.address", party.at("cac:PostalAddress"))
-    if address is None:
-        return
-    for field, element in (
-        ("line1", "cbc:StreetName"),
-        ("line2", "cbc:AdditionalStreetName"),
-        ("postal_code", "cbc:PostalZone"),
-        ("city", "cbc:CityName"),
-        ("country_code", "cac:Country/cbc:IdentificationCode"),
-    ):
-        fields.put(f"{name}.address.{field}", address.text(element), address.at(element))
+    fields.put_address(
+        name,
+        party,
+        "cac:PostalAddress",
+        {
+            "line1": "cbc:StreetName",
+            "line2": "cbc:AdditionalStreetName",
+            "postal_code": "cbc:PostalZone",
+            "city": "cbc:CityName",
+            "country_code": "cac:Country/cbc:IdentificationCode",
+        },
+    )
 
 
 def _payment(fields: Fields, doc: Node) -> None:

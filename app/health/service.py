@@ -19,15 +19,20 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from app.db.base import utc_now
 from app.db.migrations import current_revision
 from app.domain.lifecycle import InvoiceStatus
+from app.events.work import EventWork
 from app.invoices.models import Invoice
+from app.invoices.work import InvoiceWork
 from app.metrics_registry import INVOICES, OUTBOX_FAILED, OUTBOX_OLDEST_AGE, OUTBOX_PENDING
 from app.outbox.models import OutboxItem, WorkerHeartbeat
-from app.outbox.service import OutboxKind, OutboxState
+from app.outbox.service import OutboxState
 from app.settings import ChorusSettings
 from app.structures.models import SupplierStructure
 
 COUNT_CAP = 10_000
 LIST_LIMIT = 100
+
+# Every kind of outbox work the features enqueue, listed even when none is waiting.
+OUTBOX_KINDS: tuple[str, ...] = (*InvoiceWork, *EventWork)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +110,7 @@ async def outbox_backlog(
     pending = {kind: (int(count), oldest) for kind, count, oldest in pending_rows}
     failed = {kind: int(count) for kind, count in failed_rows}
     backlog = {}
-    for kind in OutboxKind:
+    for kind in OUTBOX_KINDS:
         count, oldest = pending.get(kind, (0, None))
         age = max(0.0, (now - oldest).total_seconds()) if oldest is not None else None
         backlog[str(kind)] = Backlog(

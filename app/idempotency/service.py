@@ -42,6 +42,7 @@ def checked_key(header: str | None) -> str | None:
             f"The Idempotency-Key header has {len(header)} characters; at most "
             f"{MAX_KEY_LENGTH} are accepted."
         )
+    # The draft makes the key a Structured Field string (RFC 8941): printable ASCII only.
     if not header.isprintable() or not header.isascii():
         raise IdempotencyKeyInvalid(
             "The Idempotency-Key header may only hold printable ASCII characters."

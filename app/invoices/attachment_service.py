@@ -26,8 +26,9 @@ from app.invoices.channels import Channel, stored_channel
 from app.invoices.models import Invoice, InvoiceAttachment, InvoiceDocument
 from app.invoices.schemas import AttachmentList, AttachmentOut
 from app.invoices.service import attachment_limits, attachment_row
+from app.invoices.work import InvoiceWork
 from app.outbox.models import OutboxItem
-from app.outbox.service import OutboxKind, OutboxState
+from app.outbox.service import OutboxState
 from app.settings import ApiSettings
 
 
@@ -131,7 +132,7 @@ async def _hold_delivery(session: AsyncSession, invoice: Invoice) -> None:
         or invoice.chorus_invoice_id is not None
     ):
         raise closed
-    deliveries = OutboxItem.invoice_id == invoice.id, OutboxItem.kind == OutboxKind.DELIVER_INVOICE
+    deliveries = OutboxItem.invoice_id == invoice.id, OutboxItem.kind == InvoiceWork.DELIVER
     held = await session.execute(
         update(OutboxItem)
         .where(*deliveries, OutboxItem.state == OutboxState.PENDING, OutboxItem.attempts == 0)

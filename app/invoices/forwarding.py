@@ -45,7 +45,7 @@ from app.chorus.errors import (
 from app.chorus.schemas import FluxReport, FluxState, FluxSyntax, InvoiceSummary
 from app.crypto import PasswordBox
 from app.db.base import utc_now
-from app.domain.lifecycle import InvoiceStatus, sync_delay_seconds
+from app.domain.lifecycle import ChorusStatus, InvoiceStatus, sync_delay_seconds
 from app.formats.conformance import ConformanceReport, Syntax, check_async, check_xsd
 from app.formats.facturx import PdfUnusable
 from app.invoices import transitions
@@ -56,9 +56,11 @@ from app.invoices.models import Invoice, InvoiceAttachment, InvoiceDocument
 from app.invoices.parties import DirectoryAccess, stored_invoice_parties
 from app.invoices.rendering import PdfRequired, RenderedDocument, render
 from app.invoices.transitions import ChorusChange, Deposit
+from app.invoices.work import InvoiceWork
 from app.metrics_registry import DELIVERIES
 from app.outbox.models import OutboxItem
 from app.outbox.outcomes import Apply, Done, GiveUp, Outcome, Reschedule, RetryLater
+from app.outbox.worker import Handler
 from app.settings import ChorusSettings, OutboxSettings
 from app.structures import service as structures
 from app.structures.models import SupplierStructure
@@ -289,6 +291,17 @@ def _chain(*applies: Apply | None) -> Apply:
     return run
 
 
+def invoice_handlers(uses: Forwarding) -> dict[str, Handler]:
+    """The handler of each kind of invoice work, bound to what it uses."""
+    # The invoices of the items in hand are read together, whatever their kind.
+    loads = InvoiceLoads(uses)
+    return {
+        InvoiceWork.DELIVER: partial(deliver_invoice, uses, loads=loads),
+        InvoiceWork.SYNC: partial(sync_invoice, uses, loads=loads),
+        InvoiceWork.FOLLOW_FLUX: partial(follow_flux, uses, loads=loads),
+    }
+
+
 async def deliver_invoice(
     deps: Forwarding, item: OutboxItem, *, loads: InvoiceLoads | None = None
 ) -> Outcome:
@@ -415,7 +428,7 @@ async def _submit(
                 transitions.mark_submitted,
                 invoice_id=invoice.id,
                 chorus_invoice_id=response.identifiantFactureCPP,
-                chorus_status=response.statutFacture or "DEPOSEE",
+                chorus_status=response.statutFacture or ChorusStatus.DEPOSITED,
                 first_sync_in=first_sync,
                 chorus_number=response.numeroFacture,
             ),
@@ -827,6 +840,7 @@ async def _find_in_chorus(
     matches = await deps.chorus.search_supplier_invoices(
         account,
         invoice_number=invoice.invoice_number,
+        # The type is part of the natural key: an invoice and a credit note may share a number.
         invoice_type=type_facture(invoice.type),
         supplier_id=structure_id,
     )
@@ -841,7 +855,7 @@ def _adopt(
         transitions.mark_submitted,
         invoice_id=invoice_id,
         chorus_invoice_id=found.identifiantFactureCPP,
-        chorus_status=found.statut or "DEPOSEE",
+        chorus_status=found.statut or ChorusStatus.DEPOSITED,
         first_sync_in=first_sync,
         adopted=adopted,
         chorus_number=found.numeroFacture,
@@ -892,7 +906,7 @@ async def sync_invoice(
 
 
 # Where a buyer whose directory flag says it never reports payment stops moving (chorus-pro.md §4).
-FINAL_WITHOUT_PAYMENT = frozenset({"MANDATEE", "COMPTABILISEE"})
+FINAL_WITHOUT_PAYMENT = frozenset({ChorusStatus.MANDATED, ChorusStatus.BOOKED})
 
 
 async def _payment_never_reported(deps: Forwarding, loaded: _Context) -> bool:

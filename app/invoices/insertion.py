@@ -10,19 +10,19 @@ import functools
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import BindParameter, Table, TextClause, bindparam, insert, select, text
+from sqlalchemy import BindParameter, Table, TextClause, bindparam, delete, insert, text
 from sqlalchemy.dialects.postgresql.base import PGDialect
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.events.models import Event
 from app.idempotency.models import IdempotencyRecord
-from app.invoices.models import Invoice, InvoiceHistory, InvoiceLine
+from app.invoices.models import Invoice, InvoiceLine, InvoiceStatusChange
 from app.outbox.models import OutboxItem
 
 _INVOICE, _LINE, _HISTORY, _EVENT, _OUTBOX, _KEY = (
     cast(Table, model.__table__)
-    for model in (Invoice, InvoiceLine, InvoiceHistory, Event, OutboxItem, IdempotencyRecord)
+    for model in (Invoice, InvoiceLine, InvoiceStatusChange, Event, OutboxItem, IdempotencyRecord)
 )
 
 
@@ -30,11 +30,7 @@ TABLES = {table.name: table for table in (_INVOICE, _LINE, _HISTORY, _EVENT, _OU
 
 
 class DuplicateNaturalKey(Exception):
-    """The invoice's (supplier, number, type) is taken, found before anything was written."""
-
-    def __init__(self, existing_id: str) -> None:
-        super().__init__(f"invoice {existing_id} has this supplier, number and type")
-        self.existing_id = existing_id
+    """The invoice's (supplier, number, type) is taken: nothing was written (SQLite)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,11 +53,10 @@ async def insert_new_invoice(
 
     On False nothing was written. A taken natural key (supplier, number, type) raises, and
     nothing was written either: on PostgreSQL the one statement fails as a whole
-    (`IntegrityError`); on SQLite the key is looked up before anything is written
-    (`DuplicateNaturalKey`), under the write lock the
-    transaction took at BEGIN IMMEDIATE, so no other writer can take it in between. Only a
-    PostgreSQL statement inside a longer transaction (`needs_savepoint`) leaves that transaction
-    aborted on failure.
+    (`IntegrityError`); on SQLite the invoice's row is inserted first and skipped on conflict
+    (`DuplicateNaturalKey`), and a taken Idempotency-Key after it takes that row back, under
+    the write lock the transaction took at BEGIN IMMEDIATE. Only a PostgreSQL statement inside
+    a longer transaction (`needs_savepoint`) leaves that transaction aborted on failure.
 
     `whole_unit_of_work`: the caller writes nothing else in this transaction. On PostgreSQL the
     one statement is then its own transaction (`autocommits`), which saves the BEGIN and COMMIT
@@ -198,25 +193,30 @@ def _one_statement(shape: _Shape) -> TextClause:
     return text("WITH " + ",\n".join(ctes) + "\n" + main).bindparams(*parameters)
 
 
+# Prepared once: an invoice whose (supplier, number, type) is taken, or a key that is, writes
+# nothing and says so by its row count, leaving SQLite's transaction usable (no savepoint).
+_NEW_INVOICE = sqlite_insert(_INVOICE).on_conflict_do_nothing(
+    index_elements=[_INVOICE.c.supplier_siret, _INVOICE.c.invoice_number, _INVOICE.c.type]
+)
+_NEW_KEY = sqlite_insert(_KEY).on_conflict_do_nothing()
+_FORGET_INVOICE = delete(_INVOICE).where(_INVOICE.c.id == bindparam("invoice_id"))
+
+
 async def _insert_one_by_one(session: AsyncSession, rows: NewInvoiceRows) -> bool:
-    # The first statement takes SQLite's write lock (BEGIN IMMEDIATE) for the transaction, so
-    # what this lookup finds cannot change before the INSERTs: a duplicate writes nothing.
-    invoice = rows.invoice
-    taken = await session.scalar(
-        select(_INVOICE.c.id).where(
-            _INVOICE.c.supplier_siret == invoice["supplier_siret"],
-            _INVOICE.c.invoice_number == invoice["invoice_number"],
-            _INVOICE.c.type == invoice["type"],
-        )
-    )
-    if taken is not None:
-        raise DuplicateNaturalKey(taken)
-    if rows.idempotency is not None:
-        # First: the key takes SQLite's write lock, so a concurrent request with it waits here.
-        remember = sqlite_insert(_KEY).values(rows.idempotency).on_conflict_do_nothing()
-        if getattr(await session.execute(remember), "rowcount", 0) != 1:
-            return False
-    for table, values in _tables(rows):
+    # The transaction holds SQLite's write lock from BEGIN IMMEDIATE: no other writer comes
+    # between these statements, so the undo below leaves the database as it found it.
+    if _row_count(await session.execute(_NEW_INVOICE, rows.invoice)) != 1:
+        raise DuplicateNaturalKey
+    if rows.idempotency is not None and (
+        _row_count(await session.execute(_NEW_KEY, rows.idempotency)) != 1
+    ):
+        await session.execute(_FORGET_INVOICE, {"invoice_id": rows.invoice["id"]})
+        return False
+    for table, values in _tables(rows)[1:]:
         if values:
             await session.execute(insert(table), values)
     return True
+
+
+def _row_count(result: object) -> int:
+    return int(getattr(result, "rowcount", 0))

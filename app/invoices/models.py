@@ -102,8 +102,8 @@ class Invoice(Base):
     lines: Mapped[list[InvoiceLine]] = relationship(
         order_by="InvoiceLine.position", lazy="raise", cascade="all, delete-orphan"
     )
-    history: Mapped[list[InvoiceHistory]] = relationship(
-        order_by="InvoiceHistory.id", lazy="raise", cascade="all, delete-orphan"
+    history: Mapped[list[InvoiceStatusChange]] = relationship(
+        order_by="InvoiceStatusChange.id", lazy="raise", cascade="all, delete-orphan"
     )
 
 
@@ -183,7 +183,7 @@ class DepositedDocument(Base):
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
 
 
-class InvoiceHistory(Base):
+class InvoiceStatusChange(Base):
     """One status change, oldest first; the detail carries Chorus's comment (e.g. a reason)."""
 
     __tablename__ = "invoice_history"

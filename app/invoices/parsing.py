@@ -7,7 +7,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import ValidationError
 
@@ -142,6 +142,38 @@ def totals_violations(invoice: InvoiceIn) -> list[Violation]:
     ]
 
 
+class LineFields(Protocol):
+    """A line as a request and a stored invoice both carry it."""
+
+    @property
+    def description(self) -> str | None: ...
+    @property
+    def quantity(self) -> Decimal | None: ...
+    @property
+    def unit_price(self) -> Decimal | None: ...
+    @property
+    def vat_rate(self) -> Decimal | None: ...
+    @property
+    def unit(self) -> str | None: ...
+    @property
+    def reference(self) -> str | None: ...
+    @property
+    def unit_code(self) -> str | None: ...
+
+
+def to_line(line: LineFields) -> Line:
+    """The domain's view of a line, received or stored."""
+    return Line(
+        description=line.description,
+        quantity=line.quantity,
+        unit_price=line.unit_price,
+        vat_rate=line.vat_rate,
+        unit=line.unit,
+        reference=line.reference,
+        unit_code=line.unit_code,
+    )
+
+
 def to_draft(invoice: InvoiceIn) -> InvoiceDraft:
     """The domain's view of a normalized invoice."""
     supplier = invoice.supplier
@@ -179,18 +211,7 @@ def to_draft(invoice: InvoiceIn) -> InvoiceDraft:
         else Buyer(),
         legal_commitment=invoice.legal_commitment,
         framework=invoice.framework,
-        lines=tuple(
-            Line(
-                description=line.description,
-                quantity=line.quantity,
-                unit_price=line.unit_price,
-                vat_rate=line.vat_rate,
-                unit=line.unit,
-                reference=line.reference,
-                unit_code=line.unit_code,
-            )
-            for line in invoice.lines or ()
-        ),
+        lines=tuple(to_line(line) for line in invoice.lines or ()),
         totals=complete_totals,
         preceding_invoice=invoice.preceding_invoice,
         note=invoice.note,

@@ -17,7 +17,6 @@ from app.domain.invoice import (
     Buyer,
     InvoiceDraft,
     InvoiceType,
-    Line,
     Payment,
     Supplier,
     Totals,
@@ -32,6 +31,7 @@ from app.invoices.channels import Channel
 from app.invoices.documents import PartyAddresses
 from app.invoices.mapping import buyer_address, supplier_address
 from app.invoices.models import Invoice, InvoiceAttachment
+from app.invoices.parsing import to_line
 
 XML_MEDIA_TYPE = "application/xml"
 PDF_MEDIA_TYPE = "application/pdf"
@@ -86,18 +86,7 @@ def stored_draft(invoice: Invoice) -> InvoiceDraft:
         ),
         legal_commitment=invoice.legal_commitment,
         framework=invoice.framework,
-        lines=tuple(
-            Line(
-                description=line.description,
-                quantity=line.quantity,
-                unit_price=line.unit_price,
-                vat_rate=line.vat_rate,
-                unit=line.unit,
-                reference=line.reference,
-                unit_code=line.unit_code,
-            )
-            for line in invoice.lines
-        ),
+        lines=tuple(to_line(line) for line in invoice.lines),
         totals=Totals(net=invoice.total_net, vat=invoice.total_vat, gross=invoice.total_gross),
         preceding_invoice=invoice.preceding_invoice,
         note=invoice.note,

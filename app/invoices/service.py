@@ -65,8 +65,8 @@ from app.invoices.models import (
     Invoice,
     InvoiceAttachment,
     InvoiceDocument,
-    InvoiceHistory,
     InvoiceLine,
+    InvoiceStatusChange,
 )
 from app.invoices.parsing import parse_invoice, to_address, to_draft, totals_violations
 from app.invoices.repository import InvoiceFilter
@@ -79,8 +79,9 @@ from app.invoices.signed_pdfs import (
     facturx_violations,
 )
 from app.invoices.uploads import ReceivedDocument, UploadedFile, chorus_filename
+from app.invoices.work import InvoiceWork
 from app.metrics_registry import VALIDATION_FAILURES
-from app.outbox.service import OutboxKind, outbox_row
+from app.outbox.service import outbox_row
 from app.settings import ApiSettings
 from app.structures.models import SupplierStructure
 from app.structures.service import structure_address
@@ -626,7 +627,7 @@ def _new_invoice(
             )
             for position, line in enumerate(accepted.draft.lines, start=1)
         ],
-        history=[InvoiceHistory(at=now, status=QUEUED)],
+        history=[InvoiceStatusChange(at=now, status=QUEUED)],
     )
 
 
@@ -635,7 +636,7 @@ def _new_rows(
 ) -> insertion.NewInvoiceRows:
     """What the unsaved `invoice` writes: its rows, its event, its outbox work, its key."""
     event, fan_out = event_rows(type=EventType.INVOICE_QUEUED, invoice=invoice, now=now)
-    deliver = outbox_row(OutboxKind.DELIVER_INVOICE, invoice_id=invoice.id, now=now)
+    deliver = outbox_row(InvoiceWork.DELIVER, invoice_id=invoice.id, now=now)
     return insertion.NewInvoiceRows(
         invoice=_row(invoice),
         lines=[{**_row(line), "invoice_id": invoice.id} for line in invoice.lines],
@@ -708,7 +709,7 @@ def _address_columns(party: str, address: AddressIn | None) -> dict[str, str | N
     }
 
 
-def _row(entity: Invoice | InvoiceLine | InvoiceHistory) -> dict[str, Any]:
+def _row(entity: Invoice | InvoiceLine | InvoiceStatusChange) -> dict[str, Any]:
     """The column values of an unsaved entity, for a Core INSERT (database-made keys left out)."""
     return {
         column.key: getattr(entity, column.key)

@@ -19,9 +19,10 @@ from app.db.base import utc_now
 from app.domain.lifecycle import InvoiceStatus, status_for_chorus
 from app.events.service import record_event
 from app.events.types import EventType
-from app.invoices.models import DepositedDocument, Invoice, InvoiceHistory
+from app.invoices.models import DepositedDocument, Invoice, InvoiceStatusChange
+from app.invoices.work import InvoiceWork
 from app.outbox.models import OutboxItem
-from app.outbox.service import OutboxKind, enqueue
+from app.outbox.service import enqueue
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +44,7 @@ async def lock_invoices(session: AsyncSession, items: Sequence[OutboxItem]) -> N
     ids = sorted({item.invoice_id for item in items if item.invoice_id is not None})
     if not ids:
         return
+    # Id order: two transactions locking the same invoices cannot deadlock on each other.
     locked = await session.scalars(
         select(Invoice).where(Invoice.id.in_(ids)).order_by(Invoice.id).with_for_update()
     )
@@ -75,7 +77,7 @@ def _history(
     invoice.status = status
     invoice.updated_at = now
     session.add(
-        InvoiceHistory(
+        InvoiceStatusChange(
             invoice_id=invoice.id,
             at=at or now,
             status=status,
@@ -116,7 +118,7 @@ async def mark_submitted(
     await record_event(session, type=EventType.INVOICE_SUBMITTED, invoice=invoice)
     enqueue(
         session,
-        OutboxKind.SYNC_INVOICE,
+        InvoiceWork.SYNC,
         invoice_id=invoice.id,
         payload={"seen": 0, "polls": 0},
         due_at=utc_now() + first_sync_in,
@@ -165,7 +167,7 @@ async def mark_deposited(
     )
     enqueue(
         session,
-        OutboxKind.FOLLOW_FLUX,
+        InvoiceWork.FOLLOW_FLUX,
         invoice_id=invoice.id,
         payload={"polls": 0},
         due_at=now + first_poll_in,
@@ -241,7 +243,7 @@ async def requeue(session: AsyncSession, invoice: Invoice) -> None:
     await record_event(session, type=EventType.INVOICE_QUEUED, invoice=invoice)
     enqueue(
         session,
-        OutboxKind.DELIVER_INVOICE,
+        InvoiceWork.DELIVER,
         invoice_id=invoice.id,
         payload={"reconcile_first": True},
     )

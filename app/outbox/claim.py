@@ -42,6 +42,7 @@ async def claim_due(
         .where(
             OutboxItem.state == OutboxState.PENDING,
             OutboxItem.next_attempt_at <= now,
+            # An expired lease is a worker that died or stalled: its item is taken over.
             or_(OutboxItem.lease_until.is_(None), OutboxItem.lease_until < now),
         )
         .order_by(OutboxItem.next_attempt_at, OutboxItem.id)

@@ -20,18 +20,8 @@ class OutboxState(StrEnum):
     FAILED = "failed"
 
 
-class OutboxKind(StrEnum):
-    """The kinds of outbound work."""
-
-    DELIVER_INVOICE = "invoice.deliver"
-    SYNC_INVOICE = "invoice.sync"
-    FOLLOW_FLUX = "invoice.follow_flux"
-    FAN_OUT_EVENT = "event.fan_out"
-    DELIVER_WEBHOOK = "webhook.deliver"
-
-
 def outbox_row(
-    kind: OutboxKind,
+    kind: str,
     *,
     invoice_id: str | None = None,
     payload: dict[str, Any] | None = None,
@@ -54,7 +44,7 @@ def outbox_row(
 
 def enqueue(
     session: AsyncSession,
-    kind: OutboxKind,
+    kind: str,
     *,
     invoice_id: str | None = None,
     payload: dict[str, Any] | None = None,

@@ -250,7 +250,6 @@ class Worker:
             beat.last_chorus_success_at = self.last_chorus_success() or beat.last_chorus_success_at
 
 
-# How long a group of outcomes waits for more before it is written.
 GROUP_LINGER_SECONDS = 0.002
 
 

@@ -14,6 +14,7 @@ from app.chorus.auth import DEFAULT_EXPIRES_IN
 from app.chorus.classify import DUPLICATE_CODES, NO_RESULT_CODES
 from app.chorus.client import DEFAULT_PAGE_SIZE
 from app.chorus.schemas import CHORUS_TIMEZONE, HistoStatut, StructureGeneralInfo
+from app.domain.lifecycle import ChorusStatus
 from app.qualify.dates import date_layout, infer_zone
 from app.qualify.observations import Observations
 from app.settings import ChorusSettings
@@ -459,7 +460,7 @@ def _history_facts(observations: Observations, assumed: Assumptions) -> list[Fac
         ]
         return facts
     parsed = HistoStatut.model_validate(
-        {"histoStatutCode": "DEPOSEE", "histoStatutDatePassage": raw}
+        {"histoStatutCode": ChorusStatus.DEPOSITED, "histoStatutDatePassage": raw}
     ).histoStatutDatePassage
     facts.append(
         Fact(

@@ -18,7 +18,8 @@ import httpx
 from pydantic import BaseModel
 
 from app.chorus.accounts import TechnicalAccount
-from app.chorus.client import JSON_CONTENT_TYPE
+from app.chorus.auth import chorus_timeout
+from app.chorus.client import cpro_headers
 from app.chorus.schemas import to_json_bytes
 from app.qualify.observations import Exchange
 from app.request_context import current_request_id
@@ -96,12 +97,7 @@ class Probe:
         self._http = http
         self._api_url = settings.resolved_api_url.rstrip("/")
         self._token: Token | None = None
-        self._timeout = httpx.Timeout(
-            connect=settings.connect_timeout_seconds,
-            read=settings.read_timeout_seconds,
-            write=settings.read_timeout_seconds,
-            pool=settings.connect_timeout_seconds,
-        )
+        self._timeout = chorus_timeout(settings)
 
     def __repr__(self) -> str:
         return f"Probe(api_url={self._api_url!r})"
@@ -178,21 +174,10 @@ class Probe:
         cpro_account: str | None,
     ) -> Answer:
         token = self._token or await self.token()
-        headers = {
-            "Authorization": f"Bearer {token.access_token}",
-            "Accept": "application/json",
-            "X-Request-ID": current_request_id(),
-        }
-        if content is not None:
-            headers["Content-Type"] = JSON_CONTENT_TYPE
         header = cpro_account or (account.cpro_account if account is not None else None)
-        if header is not None:
-            headers["cpro-account"] = header
+        headers = cpro_headers(token.access_token, current_request_id(), content, header)
+        url = f"{self._api_url}/cpro/{endpoint}"
         response = await self._http.request(
-            method,
-            f"{self._api_url}/cpro/{endpoint}",
-            content=content,
-            headers=headers,
-            timeout=self._timeout,
+            method, url, content=content, headers=headers, timeout=self._timeout
         )
         return _read(response)

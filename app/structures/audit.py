@@ -15,7 +15,8 @@ from app.db.base import utc_now
 from app.db.types import new_id
 from app.events.models import Event
 from app.events.types import EventType
-from app.outbox.service import OutboxKind, enqueue
+from app.events.work import EventWork
+from app.outbox.service import enqueue
 from app.structures.models import StructureAudit
 
 
@@ -77,7 +78,7 @@ async def record_change(
         created_at=now,
     )
     session.add(event)
-    enqueue(session, OutboxKind.FAN_OUT_EVENT, payload={"event_id": event.id})
+    enqueue(session, EventWork.FAN_OUT, payload={"event_id": event.id})
     await session.flush()
     return entry
 

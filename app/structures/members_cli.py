@@ -3,7 +3,6 @@ audit`: what a structure's principal does through the API, for an operator on th
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from datetime import UTC
@@ -14,9 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import service as clients
 from app.auth.scopes import Scope
-from app.db.engine import create_engine, create_sessionmaker
-from app.db.migrations import upgrade_to_head
-from app.errors import GatewayError
+from app.cli_database import in_transaction, migrate_if_configured
 from app.settings import get_settings
 from app.structures import members
 from app.structures.audit import COMMAND_LINE
@@ -30,23 +27,10 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="One JSON document, for sc
 
 
 def _run(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    """Run `work` in one committed transaction; a GatewayError becomes a usage error."""
+    """`in_transaction` with the settings of this process, migrating first if configured."""
     settings = get_settings()
-    if settings.database.migrate_on_start:
-        upgrade_to_head(settings.database.url)
-
-    async def run() -> T:
-        engine = create_engine(settings.database)
-        try:
-            async with create_sessionmaker(engine)() as session, session.begin():
-                return await work(session)
-        finally:
-            await engine.dispose()
-
-    try:
-        return asyncio.run(run())
-    except GatewayError as exc:
-        raise typer.BadParameter(exc.detail or exc.title) from exc
+    migrate_if_configured(settings)
+    return in_transaction(settings, work)
 
 
 def _row(attached: members.Attached) -> dict[str, object]:
@@ -232,11 +216,7 @@ def add_member_commands(structures_cli: typer.Typer) -> None:
                 for entry in entries
             ]
 
-        rows = _run(read)
-        if as_json:
-            typer.echo(json.dumps(rows, indent=2))
-        else:
-            _table(rows, ("position", "at", "action", "actor", "client_id"))
+        _show(_run(read), as_json, ("position", "at", "action", "actor", "client_id"))
 
 
 def _decide(verb: str, siret: str, client: str) -> None:

@@ -20,9 +20,9 @@ from app.chorus.schemas import (
     References,
     SubmitInvoiceRequest,
 )
+from app.domain.identifiers import STATE_SIRET
 from app.settings import ChorusSettings
 
-STATE_SIRET = "11000201100044"
 STATE_SERVICE = "SFACETAT"
 NO_FLAGS_SIRET = "12345678200051"
 SERVICE_REQUIRED_SIRET = "12345678200028"

@@ -6,22 +6,14 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 import httpx
-import pytest
-from asgi_lifespan import LifespanManager
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.auth.keys import hash_key
-from app.auth.scopes import Scope
-from app.main import create_app
 from app.settings import Settings
 from tests.builders import SUPPLIER_SIRET
 from tests.conftest import KeyFactory
-
-
-@pytest.fixture
-async def operator(make_key: KeyFactory) -> dict[str, str]:
-    return await make_key(scopes=(Scope.OPERATOR,), suppliers=())
+from tests.support.gateway import gateway_client
 
 
 def _bearer(key: str) -> dict[str, str]:
@@ -135,12 +127,7 @@ async def test_a_key_revoked_elsewhere_stops_within_the_auth_cache_time(
 ) -> None:
     ttl = 0.5
     key = await make_key()
-    api_settings = settings.api.model_copy(update={"auth_cache_seconds": ttl})
-    app = create_app(settings.model_copy(update={"api": api_settings}))
-    async with (
-        LifespanManager(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as api,
-    ):
+    async with gateway_client(settings, auth_cache_seconds=ttl) as api:
         assert (await api.get("/v1/invoices", headers=key)).status_code == 200
         async with sessionmaker() as session, session.begin():
             # Another process (`gateway clients revoke`, another API worker) revokes it.

@@ -17,6 +17,22 @@ INVOICES = 80
 SMALL = 30
 
 
+async def _run_chaos(
+    tmp_path: Path, invoices: int, *, channel: str, timeout_seconds: float
+) -> ChaosReport:
+    """A chaos run on PostgreSQL: 2 workers, one of them SIGKILLed once."""
+    options = ChaosOptions(
+        invoices=invoices,
+        workers=2,
+        kills=1,
+        database="postgresql",
+        workdir=tmp_path / "chaos",
+        channel=channel,
+        timeout_seconds=timeout_seconds,
+    )
+    return await run_chaos(options)
+
+
 def _fired_on(report: ChaosReport, endpoint: str) -> int:
     return sum(
         count for rule, count in report.fault_rules_fired.items() if rule.startswith(endpoint)
@@ -42,16 +58,7 @@ def _delivered_exactly_once(report: ChaosReport, invoices: int) -> None:
 async def test_every_invoice_reaches_chorus_exactly_once_despite_faults_and_kills(
     tmp_path: Path,
 ) -> None:
-    options = ChaosOptions(
-        invoices=INVOICES,
-        workers=2,
-        kills=1,
-        database="postgresql",
-        workdir=tmp_path / "chaos",
-        timeout_seconds=40,
-    )
-
-    report = await run_chaos(options)
+    report = await _run_chaos(tmp_path, INVOICES, channel="cii", timeout_seconds=40)
 
     summary = report.render()
     _delivered_exactly_once(report, INVOICES)
@@ -69,17 +76,7 @@ async def test_every_invoice_reaches_chorus_exactly_once_despite_faults_and_kill
 async def test_factur_x_invoices_reach_chorus_exactly_once_despite_faults_and_a_kill(
     tmp_path: Path,
 ) -> None:
-    options = ChaosOptions(
-        invoices=SMALL,
-        workers=2,
-        kills=1,
-        database="postgresql",
-        workdir=tmp_path / "chaos",
-        channel="facturx",
-        timeout_seconds=30,
-    )
-
-    report = await run_chaos(options)
+    report = await _run_chaos(tmp_path, SMALL, channel="facturx", timeout_seconds=30)
 
     summary = report.render()
     _delivered_exactly_once(report, SMALL)
@@ -91,17 +88,7 @@ async def test_factur_x_invoices_reach_chorus_exactly_once_despite_faults_and_a_
 async def test_saisie_never_duplicates_and_counts_its_ambiguous_deliveries(
     tmp_path: Path,
 ) -> None:
-    options = ChaosOptions(
-        invoices=SMALL,
-        workers=2,
-        kills=1,
-        database="postgresql",
-        workdir=tmp_path / "chaos",
-        channel="saisie",
-        timeout_seconds=30,
-    )
-
-    report = await run_chaos(options)
+    report = await _run_chaos(tmp_path, SMALL, channel="saisie", timeout_seconds=30)
 
     summary = report.render()
     assert report.ok, summary

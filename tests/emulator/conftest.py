@@ -1,13 +1,17 @@
-"""Fixtures: a fresh emulator per test, on a frozen clock, reached through ASGITransport."""
+"""Fixtures: a fresh emulator per test, on a frozen clock, reached through ASGITransport (or,
+`served`, over real HTTP)."""
 
 from __future__ import annotations
 
+import asyncio
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 
 from app.emulator.clock import Clock, frozen_clock
 from app.emulator.main import create_emulator_app
@@ -59,3 +63,20 @@ async def client(make_client: MakeClient) -> httpx.AsyncClient:
 async def acme(client: httpx.AsyncClient) -> dict[str, str]:
     """Headers calling as ACME FOURNITURES SAS."""
     return await login(client)
+
+
+@pytest.fixture
+async def served(clock: Clock) -> AsyncIterator[httpx.AsyncClient]:
+    """The emulator served by uvicorn on a free local port, where a client's timeouts apply."""
+    app = create_emulator_app(make_config(), clock=clock)
+    config = uvicorn.Config(app, lifespan="off", ws="none", log_level="critical")
+    server = uvicorn.Server(config)
+    # Listening before uvicorn starts lets the first request queue instead of racing start-up.
+    sock = socket.create_server(("127.0.0.1", 0))
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    port = sock.getsockname()[1]
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+        yield client
+    server.should_exit = True
+    await task
+    sock.close()

@@ -2,7 +2,8 @@
 
 Written from the EN 16931 placements Chorus uses (the design notes' formats table), not with the
 gateway's writers (`app/formats`): the emulator's reading is checked against documents made
-independently, and `test_flux.py` checks these against the official XSDs.
+independently (only the standard namespaces are shared), and `test_flux.py` checks these
+against the official XSDs.
 """
 
 from __future__ import annotations
@@ -15,17 +16,12 @@ from decimal import Decimal
 from typing import Any
 
 from lxml import etree
-from pypdf import PdfWriter
+
+from app.emulator.documents import CAC, CBC, RAM, RSM, UBL_CREDIT_NOTE, UBL_INVOICE, UDT
+from harness.samples import blank_pdf
 
 from .builders import ACME, STATE_SIRET
 
-RSM = "urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100"
-RAM = "urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformationEntity:100"
-UDT = "urn:un:unece:uncefact:data:standard:UnqualifiedDataType:100"
-UBL_INVOICE = "urn:oasis:names:specification:ubl:schema:xsd:Invoice-2"
-UBL_CREDIT_NOTE = "urn:oasis:names:specification:ubl:schema:xsd:CreditNote-2"
-CBC = "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2"
-CAC = "urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2"
 CENT = Decimal("0.01")
 
 
@@ -297,14 +293,7 @@ def ubl(doc: Doc | None = None, **values: Any) -> bytes:
 def facturx(xml: bytes, attachment_name: str = "factur-x.xml", *extra: tuple[str, bytes]) -> bytes:
     """A one-page PDF with `xml` embedded under `attachment_name`, and any `extra` files (not
     PDF/A: the emulator reads the embedded files, it does not check PDF/A conformance)."""
-    writer = PdfWriter()
-    writer.add_blank_page(width=595, height=842)
-    writer.add_attachment(attachment_name, xml)
-    for name, content in extra:
-        writer.add_attachment(name, content)
-    buffer = io.BytesIO()
-    writer.write(buffer)
-    return buffer.getvalue()
+    return blank_pdf(attachments={attachment_name: xml, **dict(extra)})
 
 
 def tarball(*files: tuple[str, bytes]) -> bytes:

@@ -3,26 +3,21 @@ search by numeroFluxDepot, the business rules on what the documents say, faults.
 
 from __future__ import annotations
 
-import asyncio
 import importlib.resources
 import re
-import socket
-from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from lxml import etree
 
 from app.emulator.clock import Clock
 from app.emulator.faults import ResponseDropped
-from app.emulator.main import create_emulator_app
 
 from .builders import BETA, EJ_REQUIRED_SIRET, login, saisie_invoice
-from .conftest import MakeClient, make_config
+from .conftest import MakeClient
 from .documents import Doc, cii, deposit_body, facturx, tarball, ubl
 
 DEPOSER = "/cpro/factures/v1/deposer/flux"
@@ -643,21 +638,6 @@ async def test_a_faulty_tar_gz_is_refused_at_deposit(
 
     assert response.json()["codeRetour"] == code
     assert text in response.json()["libelle"]
-
-
-@pytest.fixture
-async def served(clock: Clock) -> AsyncIterator[httpx.AsyncClient]:
-    """The emulator served by uvicorn on a free local port (as in test_served.py)."""
-    app = create_emulator_app(make_config(), clock=clock)
-    server = uvicorn.Server(uvicorn.Config(app, lifespan="off", ws="none", log_level="critical"))
-    sock = socket.create_server(("127.0.0.1", 0))
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    port = sock.getsockname()[1]
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
-        yield client
-    server.should_exit = True
-    await task
-    sock.close()
 
 
 async def test_over_real_http_a_dropped_deposit_is_found_by_search_after_processing(

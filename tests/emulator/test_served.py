@@ -2,38 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-import socket
-from collections.abc import AsyncIterator
-
 import httpx
 import pytest
-import uvicorn
-
-from app.emulator.clock import Clock
-from app.emulator.main import create_emulator_app
 
 from .builders import login, saisie_invoice
-from .conftest import make_config
 
 SOUMETTRE = "/cpro/factures/v1/soumettre"
-
-
-@pytest.fixture
-async def served(clock: Clock) -> AsyncIterator[httpx.AsyncClient]:
-    """The emulator served by uvicorn on a free local port."""
-    app = create_emulator_app(make_config(), clock=clock)
-    config = uvicorn.Config(app, lifespan="off", ws="none", log_level="critical")
-    server = uvicorn.Server(config)
-    # Listening before uvicorn starts lets the first request queue instead of racing start-up.
-    sock = socket.create_server(("127.0.0.1", 0))
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    port = sock.getsockname()[1]
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
-        yield client
-    server.should_exit = True
-    await task
-    sock.close()
 
 
 async def test_commit_then_drop_cuts_the_connection(served: httpx.AsyncClient) -> None:

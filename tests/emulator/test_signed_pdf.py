@@ -3,7 +3,6 @@ records whether its file is signed, and a flux keeps `avecSignature`."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -57,9 +56,9 @@ async def test_a_signed_pdf_deposited_as_signed_is_accepted_and_shown_signed(
 
 
 async def test_a_pdf_signed_by_pyhanko_is_detected_as_signed(
-    client: httpx.AsyncClient, acme: dict[str, str], tmp_path: Path
+    client: httpx.AsyncClient, acme: dict[str, str]
 ) -> None:
-    piece = await _upload(client, acme, await pyhanko_signed_pdf(tmp_path))
+    piece = await _upload(client, acme, await pyhanko_signed_pdf())
 
     response = await client.post(SOUMETTRE, json=_signed_mode(pdf_invoice(piece)), headers=acme)
 
@@ -142,9 +141,9 @@ async def test_a_flux_keeps_avec_signature(
 
 
 async def test_a_signed_facturx_integrates_as_a_signed_invoice(
-    client: httpx.AsyncClient, acme: dict[str, str], clock: Clock, tmp_path: Path
+    client: httpx.AsyncClient, acme: dict[str, str], clock: Clock
 ) -> None:
-    signed = await pyhanko_signed_pdf(tmp_path, facturx(cii()))
+    signed = await pyhanko_signed_pdf(facturx(cii()))
     body = deposit_body(signed, "IN_DP_E2_CII_FACTURX", avecSignature=True)
 
     response = await client.post(DEPOSER, json=body, headers=acme)

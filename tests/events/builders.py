@@ -13,8 +13,9 @@ from app.auth.scopes import Scope
 from app.auth.service import create_client
 from app.db.base import utc_now
 from app.db.types import new_id
+from app.domain.identifiers import STATE_SIRET
 from app.invoices.models import Invoice
-from tests.builders import STATE_SIRET, SUPPLIER_SIRET, invoice_number
+from tests.builders import SUPPLIER_SIRET, invoice_number
 
 
 async def add_invoice(

@@ -13,8 +13,8 @@ from app.db.base import utc_now
 from app.events.models import Event, WebhookSubscription
 from app.events.service import fan_out_event, record_event
 from app.events.types import EventType
+from app.events.work import EventWork
 from app.outbox.models import OutboxItem
-from app.outbox.service import OutboxKind
 from tests.builders import STATE_SIRET, SUPPLIER_SIRET
 from tests.conftest import TEST_SECRETS_KEY
 from tests.events.builders import add_invoice
@@ -36,7 +36,7 @@ def subscription(
 
 
 async def webhook_items(session: AsyncSession) -> list[OutboxItem]:
-    query = select(OutboxItem).where(OutboxItem.kind == str(OutboxKind.DELIVER_WEBHOOK))
+    query = select(OutboxItem).where(OutboxItem.kind == str(EventWork.DELIVER_WEBHOOK))
     return list((await session.scalars(query.order_by(OutboxItem.id))).all())
 
 
@@ -99,7 +99,7 @@ async def test_one_delivery_per_matching_active_subscription(
     async with sessionmaker() as session:
         assert await webhook_items(session) == []  # matching is the worker's job
         fan_out_item = await session.scalar(
-            select(OutboxItem).where(OutboxItem.kind == str(OutboxKind.FAN_OUT_EVENT))
+            select(OutboxItem).where(OutboxItem.kind == str(EventWork.FAN_OUT))
         )
     assert fan_out_item is not None
     assert fan_out_item.payload == {"event_id": event.id}

@@ -1,5 +1,6 @@
-"""Small PDFs for the tests, made with pypdf (no PDF/A: the gateway does not make one), and
-signed ones, signed by pyHanko with a throwaway self-signed certificate made here."""
+"""Small PDFs for the tests: blank ones (`harness.samples`, made with pypdf, no PDF/A: the gateway
+does not make one), and signed ones, signed by pyHanko with a throwaway self-signed certificate
+made here."""
 
 from __future__ import annotations
 
@@ -20,25 +21,21 @@ from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign import signers
 from pyhanko_certvalidator.registry import SimpleCertificateStore
-from pypdf import PdfWriter
+
+from harness.samples import blank_pdf
 
 SIGNER_NAME = "Throwaway Signer"
 
-
-def blank_pdf(
-    *, pages: int = 1, attachments: dict[str, bytes] | None = None, password: str | None = None
-) -> bytes:
-    """An A4 PDF of blank pages, with these attachments, encrypted when a password is given."""
-    writer = PdfWriter()
-    for _ in range(pages):
-        writer.add_blank_page(width=595, height=842)
-    for name, content in (attachments or {}).items():
-        writer.add_attachment(name, content)
-    if password is not None:
-        writer.encrypt(user_password=password, owner_password="owner")
-    buffer = io.BytesIO()
-    writer.write(buffer)
-    return buffer.getvalue()
+__all__ = [
+    "SIGNER_NAME",
+    "blank_pdf",
+    "facturx_by_the_library",
+    "pdf_signer",
+    "signed_pdf",
+    "signing_identity",
+    "tampered",
+    "with_update",
+]
 
 
 def facturx_by_the_library(xml: bytes, level: str, directory: Path) -> bytes:
@@ -107,20 +104,24 @@ def signed_pdf(pdf: bytes | None = None, *, signer: str = SIGNER_NAME) -> bytes:
         return pool.submit(_sign, pdf or blank_pdf(), signer).result()
 
 
-def _sign(pdf: bytes, signer: str) -> bytes:
-    certificate_der, key_der = signing_identity(signer)
+def pdf_signer(common_name: str = SIGNER_NAME) -> signers.SimpleSigner:
+    """A pyHanko signer holding the throwaway identity made for `common_name`."""
+    certificate_der, key_der = signing_identity(common_name)
     certificate = asn1_x509.Certificate.load(certificate_der)
-    pdf_signer = signers.SimpleSigner(
+    return signers.SimpleSigner(
         signing_cert=certificate,
         signing_key=asn1_keys.PrivateKeyInfo.load(key_der),
         cert_registry=SimpleCertificateStore.from_certs([certificate]),
     )
+
+
+def _sign(pdf: bytes, common_name: str) -> bytes:
     output = io.BytesIO()
     signers.sign_pdf(
         IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False),
         # A new field for every signature: pyHanko refuses to fill one twice.
         signers.PdfSignatureMetadata(field_name=f"Signature{pdf.count(b'/ByteRange') + 1}"),
-        signer=pdf_signer,
+        signer=pdf_signer(common_name),
         output=output,
     )
     return output.getvalue()

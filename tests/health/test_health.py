@@ -6,29 +6,21 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from pydantic import SecretStr
 from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.auth.scopes import Scope
 from app.health.service import failed_invoices, outbox_backlog
 from app.invoices.models import Invoice
-from app.main import create_app
 from app.metrics import serve_process_metrics
 from app.outbox.models import OutboxItem
 from app.settings import DatabaseSettings, MetricsSettings, Settings
 from app.structures.models import SupplierStructure
 from tests.builders import SUPPLIER_SIRET, invoice_payload
-from tests.conftest import KeyFactory
+from tests.support.gateway import gateway_client
 from tests.support.servers import free_port
 
 CHECKS = {"database", "migrations", "workers", "outbox", "invoices", "structures"}
-
-
-@pytest.fixture
-async def operator(make_key: KeyFactory) -> dict[str, str]:
-    return await make_key(scopes=(Scope.OPERATOR,), suppliers=())
 
 
 async def test_live_and_ready_answer_200_on_a_migrated_database(http: httpx.AsyncClient) -> None:
@@ -60,13 +52,7 @@ async def test_health_reports_the_outbox_backlog_and_target_to_an_operator(
 
 
 async def _probe(url: str) -> tuple[httpx.Response, httpx.Response]:
-    app = create_app(Settings(database=DatabaseSettings(url=url)))
-    async with (
-        LifespanManager(app),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://gateway.test"
-        ) as client,
-    ):
+    async with gateway_client(Settings(database=DatabaseSettings(url=url))) as client:
         return await client.get("/health/ready"), await client.get("/health")
 
 
@@ -178,13 +164,8 @@ async def test_backlog_counts_stop_at_their_cap(
 
 async def test_metrics_need_the_token_when_one_is_set(settings: Settings) -> None:
     token = "scrape-me-" + "x" * 20
-    app = create_app(
-        settings.model_copy(update={"metrics": MetricsSettings(token=SecretStr(token))})
-    )
-    async with (
-        LifespanManager(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client,
-    ):
+    metrics = MetricsSettings(token=SecretStr(token))
+    async with gateway_client(settings.model_copy(update={"metrics": metrics})) as client:
         missing = await client.get("/metrics")
         wrong = await client.get("/metrics", headers={"Authorization": "Bearer nope"})
         right = await client.get("/metrics", headers={"Authorization": f"Bearer {token}"})
@@ -217,14 +198,9 @@ def test_the_worker_metrics_port_needs_the_token_too() -> None:
 
 
 async def test_a_key_sent_while_the_database_is_down_gets_503_never_500() -> None:
-    app = create_app(
-        Settings(database=DatabaseSettings(url="postgresql+asyncpg://nobody@127.0.0.1:1/none"))
-    )
+    unreachable = DatabaseSettings(url="postgresql+asyncpg://nobody@127.0.0.1:1/none")
     key = {"Authorization": "Bearer cpg_anything"}
-    async with (
-        LifespanManager(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client,
-    ):
+    async with gateway_client(Settings(database=unreachable)) as client:
         health = await client.get("/health", headers=key)
         listing = await client.get("/v1/invoices", headers=key)
     assert health.status_code == 503

@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from tests.builders import STATE_SIRET, SUPPLIER_SIRET, invoice_payload
+from tests.invoices.conftest import Refused
 
 pytestmark = pytest.mark.usefixtures("registered_suppliers")
 
@@ -144,8 +145,7 @@ async def test_validate_answers_the_normalized_fields(
     ],
 )
 async def test_malformed_fields_are_422_naming_the_field(
-    http: httpx.AsyncClient,
-    auth: dict[str, str],
+    refused: Refused,
     endpoint: str,
     overrides: dict[str, Any],
     field: str,
@@ -153,7 +153,6 @@ async def test_malformed_fields_are_422_naming_the_field(
 ) -> None:
     payload = invoice_payload(**overrides)
     payload.pop("totals")
-    response = await http.post(endpoint, json=payload, headers=auth)
-    assert response.status_code == 422, response.text
+    response = await refused(endpoint, payload)
     errors = {e["field"]: e["code"] for e in response.json()["errors"]}
     assert errors.get(field) == code, errors

@@ -11,9 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.auth.scopes import Scope
 from app.events.models import Event
+from app.events.work import EventWork
 from app.invoices.models import Invoice
+from app.invoices.work import InvoiceWork
 from app.outbox.models import OutboxItem
-from app.outbox.service import OutboxKind
 from tests.builders import OTHER_SUPPLIER_SIRET, SUPPLIER_SIRET, invoice_payload
 from tests.conftest import KeyFactory
 
@@ -274,13 +275,11 @@ async def test_each_stored_item_has_its_queued_event_and_outbox_row(
     assert len(created) == 2
     async with sessionmaker() as session:
         deliveries = await session.scalars(
-            select(OutboxItem.invoice_id).where(OutboxItem.kind == OutboxKind.DELIVER_INVOICE)
+            select(OutboxItem.invoice_id).where(OutboxItem.kind == InvoiceWork.DELIVER)
         )
         events = (await session.execute(select(Event.invoice_id, Event.type))).all()
         fan_outs = await session.scalar(
-            select(func.count())
-            .select_from(OutboxItem)
-            .where(OutboxItem.kind == OutboxKind.FAN_OUT_EVENT)
+            select(func.count()).select_from(OutboxItem).where(OutboxItem.kind == EventWork.FAN_OUT)
         )
     assert sorted(deliveries.all()) == sorted(created)
     assert sorted(events) == sorted((invoice_id, "invoice.queued") for invoice_id in created)

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -21,14 +19,6 @@ pytestmark = pytest.mark.usefixtures("registered_suppliers")
 
 BATCH = "/v1/invoices/batch"
 MIB = 1024 * 1024
-
-
-@contextlib.asynccontextmanager
-async def gateway(settings: Settings, **api: Any) -> AsyncIterator[httpx.AsyncClient]:
-    """The app with `api` settings changed, over ASGI."""
-    changed = settings.model_copy(update={"api": settings.api.model_copy(update=api)})
-    async with gateway_client(changed) as client:
-        yield client
 
 
 async def stored_count(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
@@ -51,7 +41,7 @@ async def test_a_full_batch_over_the_global_body_limit_is_accepted_on_the_batch_
     assert len(body) > MIB
     headers = {**auth, "Content-Type": "application/json"}
     # The defaults: 1 MiB for every route, 16 MiB and 500 items for the batch.
-    async with gateway(
+    async with gateway_client(
         settings, max_body_bytes=MIB, max_batch_body_bytes=16 * MIB, max_batch_items=500
     ) as http:
         single = await http.post("/v1/invoices", content=body, headers=headers)
@@ -80,7 +70,9 @@ async def test_a_batch_over_its_body_limit_is_413_and_stores_nothing(
             yield body[start : start + 8192]
 
     headers = {**auth, "Content-Type": "application/json"}
-    async with gateway(settings, max_body_bytes=128 * 1024, max_batch_body_bytes=64 * 1024) as http:
+    async with gateway_client(
+        settings, max_body_bytes=128 * 1024, max_batch_body_bytes=64 * 1024
+    ) as http:
         response = await http.post(
             BATCH, content=body if announced else streamed(), headers=headers
         )
@@ -101,7 +93,7 @@ async def test_the_item_limit_is_the_setting(
     def items(count: int) -> dict[str, Any]:
         return {"invoices": [{"invoice": invoice_payload()} for _ in range(count)]}
 
-    async with gateway(settings, max_batch_items=3) as http:
+    async with gateway_client(settings, max_batch_items=3) as http:
         over = await http.post(BATCH, json=items(4), headers=auth)
         at = await http.post(BATCH, json=items(3), headers=auth)
 

@@ -11,13 +11,11 @@ from typing import Any
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.formats import conformance
 from app.invoices.models import Invoice, InvoiceDocument
-from app.main import create_app
 from app.settings import Settings
 from tests.formats.documents import (
     BILLION_LAUGHS,
@@ -30,6 +28,7 @@ from tests.formats.documents import (
     ubl,
 )
 from tests.formats.pdfs import facturx_by_the_library
+from tests.support.gateway import gateway_client
 
 pytestmark = pytest.mark.usefixtures("registered_suppliers")
 
@@ -342,14 +341,7 @@ async def test_a_raw_document_body_gets_the_upload_limit_not_the_json_one(
 ) -> None:
     """A document sent as the whole body is a file like a multipart one: API_MAX_PDF_BYTES."""
     original = facturx(full_payload()) if content_type == "application/pdf" else cii(full_payload())
-    api = settings.api.model_copy(update={"max_body_bytes": len(original) // 2})
-    app = create_app(settings.model_copy(update={"api": api}))
-    async with (
-        LifespanManager(app),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://gateway.test"
-        ) as client,
-    ):
+    async with gateway_client(settings, max_body_bytes=len(original) // 2) as client:
         response = await post(client, auth, original, content_type)
         json_body = await client.post(
             "/v1/invoices",

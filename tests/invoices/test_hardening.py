@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import httpx
@@ -16,10 +15,11 @@ from app.invoices.models import Invoice
 from app.outbox.models import OutboxItem
 from tests.builders import OTHER_SUPPLIER_SIRET, invoice_payload
 from tests.conftest import KeyFactory
+from tests.invoices.conftest import Refused
+from tests.invoices.uploads import post_with_pdf
 
 pytestmark = pytest.mark.usefixtures("registered_suppliers")
 
-PDF = b"%PDF-1.7\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 ENDPOINTS = ("/v1/invoices", "/v1/invoices/validate")
 
 
@@ -70,15 +70,13 @@ AMOUNT_CASES = [
 @pytest.mark.parametrize("endpoint", ENDPOINTS)
 @pytest.mark.parametrize(("payload", "field"), AMOUNT_CASES)
 async def test_an_absent_amount_is_a_field_problem_not_a_500(
-    http: httpx.AsyncClient,
-    auth: dict[str, str],
+    refused: Refused,
     sessionmaker: async_sessionmaker[AsyncSession],
     endpoint: str,
     payload: dict[str, Any],
     field: str,
 ) -> None:
-    response = await http.post(endpoint, json=payload, headers=auth)
-    assert response.status_code == 422, response.text
+    response = await refused(endpoint, payload)
     assert errors_of(response)[field][0] == "FIELD_REQUIRED"
     assert await stored(sessionmaker) == 0
 
@@ -89,12 +87,7 @@ async def test_an_absent_amount_in_the_multipart_invoice_part_is_a_field_problem
 ) -> None:
     payload = invoice_payload(totals={"net": None, "vat": "", "gross": "240.00"})
     payload.pop("lines")
-    response = await http.post(
-        endpoint,
-        files={"file": ("f.pdf", PDF, "application/pdf")},
-        data={"invoice": json.dumps(payload)},
-        headers=auth,
-    )
+    response = await post_with_pdf(http, auth, payload, endpoint)
     assert response.status_code == 422, response.text
     errors = errors_of(response)
     assert errors["totals.net"][0] == errors["totals.vat"][0] == "FIELD_REQUIRED"
@@ -118,15 +111,13 @@ NUL_CASES = [
 @pytest.mark.parametrize("endpoint", ENDPOINTS)
 @pytest.mark.parametrize(("payload", "field"), NUL_CASES)
 async def test_a_nul_character_in_any_invoice_string_is_refused_by_field(
-    http: httpx.AsyncClient,
-    auth: dict[str, str],
+    refused: Refused,
     sessionmaker: async_sessionmaker[AsyncSession],
     endpoint: str,
     payload: dict[str, Any],
     field: str,
 ) -> None:
-    response = await http.post(endpoint, json=payload, headers=auth)
-    assert response.status_code == 422, response.text
+    response = await refused(endpoint, payload)
     code, message = errors_of(response)[field]
     assert code == "FIELD_INVALID"
     assert "NUL" in message
@@ -138,12 +129,7 @@ async def test_a_nul_character_in_the_multipart_invoice_part_is_refused(
 ) -> None:
     payload = invoice_payload(note="x\u0000y")
     payload.pop("lines")
-    response = await http.post(
-        "/v1/invoices",
-        files={"file": ("f.pdf", PDF, "application/pdf")},
-        data={"invoice": json.dumps(payload)},
-        headers=auth,
-    )
+    response = await post_with_pdf(http, auth, payload)
     assert response.status_code == 422, response.text
     assert errors_of(response)["note"][0] == "FIELD_INVALID"
     assert await stored(sessionmaker) == 0
@@ -195,15 +181,13 @@ async def test_a_key_of_255_characters_is_accepted(
     ],
 )
 async def test_a_common_but_wrong_format_is_told_the_expected_one(
-    http: httpx.AsyncClient,
-    auth: dict[str, str],
+    refused: Refused,
     endpoint: str,
     payload: dict[str, Any],
     field: str,
     hint: str,
 ) -> None:
-    response = await http.post(endpoint, json=payload, headers=auth)
-    assert response.status_code == 422, response.text
+    response = await refused(endpoint, payload)
     code, message = errors_of(response)[field]
     assert code == "FIELD_INVALID"
     assert hint in message
@@ -251,16 +235,14 @@ async def test_a_common_but_wrong_format_is_told_the_expected_one(
     ],
 )
 async def test_huge_amounts_are_refused_with_the_limit(
-    http: httpx.AsyncClient,
-    auth: dict[str, str],
+    refused: Refused,
     sessionmaker: async_sessionmaker[AsyncSession],
     endpoint: str,
     payload: dict[str, Any],
     field: str,
     limit: str,
 ) -> None:
-    response = await http.post(endpoint, json=payload, headers=auth)
-    assert response.status_code == 422, response.text
+    response = await refused(endpoint, payload)
     code, message = errors_of(response)[field]
     assert code == "FIELD_INVALID"
     assert limit in message

@@ -17,6 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.auth.service import authenticate
 from app.dependencies import read_supplier
+from app.errors import GatewayError
+from app.events.models import Event
 from app.idempotency.models import IdempotencyRecord
 from app.invoices import service
 from app.invoices.models import Invoice, InvoiceLine
@@ -25,7 +27,7 @@ from app.outbox.models import OutboxItem
 from app.settings import Settings
 from tests.builders import ten_line_invoice
 from tests.conftest import KeyFactory
-from tests.invoices.forwarding.test_flux_delivery import blank_pdf
+from tests.formats.pdfs import blank_pdf
 
 pytestmark = pytest.mark.usefixtures("registered_suppliers")
 
@@ -160,3 +162,41 @@ async def test_a_duplicate_sent_with_a_key_leaves_the_key_free(
     fresh = ten_line_invoice()
     reused = await http.post("/v1/invoices", json=fresh, headers=headers)
     assert reused.status_code == 201, reused.text
+
+
+async def test_a_key_taken_at_insertion_leaves_nothing_of_the_invoice(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    make_key: KeyFactory,
+) -> None:
+    # The router replays a stored key before submitting; here the key is taken only by the
+    # time the rows are written, as when another request with it stores it just before us.
+    headers = await make_key()
+    async with sessionmaker() as session:
+        caller = await authenticate(session, headers["Authorization"].removeprefix("Bearer "))
+    assert caller is not None
+    submit = partial(
+        service.submit_invoice,
+        caller=caller,
+        idempotency_key="taken-at-insertion",
+        settings=settings.api,
+        suppliers=partial(read_supplier, sessionmaker),
+    )
+    first, second = ten_line_invoice(), ten_line_invoice()
+    async with sessionmaker() as session:
+        assert (await submit(session, document=first)).status == 201
+        await session.commit()
+    before = await _row_counts(sessionmaker)
+    async with sessionmaker() as session:
+        with pytest.raises(GatewayError):
+            await submit(session, document=second)
+        await session.commit()
+    assert await _row_counts(sessionmaker) == before
+
+
+async def _row_counts(sessionmaker: async_sessionmaker[AsyncSession]) -> list[int]:
+    async with sessionmaker() as session:
+        return [
+            await session.scalar(select(func.count()).select_from(model)) or 0
+            for model in (Invoice, InvoiceLine, Event, OutboxItem, IdempotencyRecord)
+        ]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import httpx
@@ -11,10 +10,11 @@ import pytest
 from app.auth.scopes import Scope
 from tests.builders import invoice_payload
 from tests.conftest import KeyFactory
+from tests.invoices.conftest import Refused
+from tests.invoices.uploads import post_with_pdf
 
 pytestmark = pytest.mark.usefixtures("registered_suppliers")
 
-PDF = b"%PDF-1.7\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 ENDPOINTS = ("/v1/invoices", "/v1/invoices/validate")
 REASON = "TVA non applicable, art. 293 B du CGI"
 EXEMPT_LINES = [{"description": "Formation", "quantity": "1", "unit_price": "500", "vat_rate": "0"}]
@@ -108,14 +108,13 @@ async def test_payment_details_are_normalized_and_kept(
     ],
 )
 async def test_what_soumettre_would_refuse_is_a_field_problem(
-    http: httpx.AsyncClient,
-    auth: dict[str, str],
+    refused: Refused,
     endpoint: str,
     overrides: dict[str, Any],
     field: str,
     code: str,
 ) -> None:
-    response = await http.post(endpoint, json=invoice_payload(**overrides), headers=auth)
+    response = await refused(endpoint, invoice_payload(**overrides))
     assert errors_of(response)[field] == code
     [message] = [e["message"] for e in response.json()["errors"] if e["field"] == field]
     # Known fields, checked for what they mean (not refused as unknown ones).
@@ -141,12 +140,7 @@ async def test_a_pdf_invoice_is_held_to_the_same_frameworks(
 ) -> None:
     payload = invoice_payload(framework="A4_PROJET_DECOMPTE_MENSUEL_FOURNISSEUR")
     payload.pop("lines")
-    response = await http.post(
-        "/v1/invoices",
-        files={"file": ("f.pdf", PDF, "application/pdf")},
-        data={"invoice": json.dumps(payload)},
-        headers=auth,
-    )
+    response = await post_with_pdf(http, auth, payload)
     assert errors_of(response) == {"framework": "FIELD_INVALID"}
 
 

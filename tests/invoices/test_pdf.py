@@ -12,10 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.invoices.models import Invoice, InvoiceDocument
 from tests.builders import invoice_payload
+from tests.invoices.uploads import MINIMAL_PDF
 
 pytestmark = pytest.mark.usefixtures("registered_suppliers")
-
-PDF = b"%PDF-1.7\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 
 
 def pdf_invoice(**overrides: Any) -> dict[str, Any]:
@@ -28,7 +27,7 @@ async def post_pdf(
     http: httpx.AsyncClient,
     auth: dict[str, str],
     payload: dict[str, Any] | None,
-    content: bytes | None = PDF,
+    content: bytes | None = MINIMAL_PDF,
     headers: dict[str, str] | None = None,
 ) -> httpx.Response:
     files: dict[str, Any] = {}
@@ -52,7 +51,7 @@ async def test_a_pdf_invoice_without_lines_is_stored_and_served_back(
     served = await http.get(body["pdf"]["url"], headers=auth)
     assert served.status_code == 200
     assert served.headers["content-type"] == "application/pdf"
-    assert served.content == PDF
+    assert served.content == MINIMAL_PDF
     async with sessionmaker() as session:
         document = await session.scalar(select(InvoiceDocument))
     assert document is not None
@@ -116,7 +115,7 @@ async def test_a_missing_or_broken_invoice_part_is_400(
     broken = await http.post(
         "/v1/invoices",
         data={"invoice": "{not json"},
-        files={"file": ("f.pdf", PDF, "application/pdf")},
+        files={"file": ("f.pdf", MINIMAL_PDF, "application/pdf")},
         headers=auth,
     )
     assert broken.status_code == 400
@@ -127,9 +126,9 @@ async def test_the_idempotency_fingerprint_covers_the_file(
 ) -> None:
     payload = pdf_invoice()
     key = {"Idempotency-Key": "pdf-1"}
-    first = await post_pdf(http, auth, payload, PDF, key)
-    replay = await post_pdf(http, auth, payload, PDF, key)
-    other_file = await post_pdf(http, auth, payload, PDF + b"\n% changed", key)
+    first = await post_pdf(http, auth, payload, MINIMAL_PDF, key)
+    replay = await post_pdf(http, auth, payload, MINIMAL_PDF, key)
+    other_file = await post_pdf(http, auth, payload, MINIMAL_PDF + b"\n% changed", key)
     assert first.status_code == replay.status_code == 201
     assert replay.headers["idempotent-replayed"] == "true"
     assert other_file.status_code == 422

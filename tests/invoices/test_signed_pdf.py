@@ -9,15 +9,14 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
-from asgi_lifespan import LifespanManager
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.invoices.models import Invoice, InvoiceDocument
-from app.main import create_app
 from app.settings import Settings
 from tests.builders import invoice_payload
 from tests.formats.pdfs import SIGNER_NAME, blank_pdf, signed_pdf, tampered, with_update
+from tests.support.gateway import gateway_client
 
 pytestmark = pytest.mark.usefixtures("registered_suppliers")
 
@@ -129,12 +128,7 @@ async def test_validate_reports_a_broken_signature_too(
 
 @pytest_asyncio.fixture
 async def strict_http(settings: Settings, engine: AsyncEngine) -> AsyncIterator[httpx.AsyncClient]:
-    api = settings.api.model_copy(update={"require_trusted_signature": True})
-    app = create_app(settings.model_copy(update={"api": api}))
-    async with (
-        LifespanManager(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client,
-    ):
+    async with gateway_client(settings, require_trusted_signature=True) as client:
         yield client
 
 

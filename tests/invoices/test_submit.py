@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.invoices.models import Invoice, InvoiceHistory, InvoiceLine
+from app.invoices.models import Invoice, InvoiceLine, InvoiceStatusChange
 from app.outbox.models import OutboxItem
 from tests.builders import STATE_SIRET, invoice_payload, ten_line_invoice
 
@@ -161,7 +161,7 @@ async def test_lines_history_and_outbox_are_written_together(
     await http.post("/v1/invoices", json=ten_line_invoice(), headers=auth)
     assert await count(sessionmaker, Invoice) == 1
     assert await count(sessionmaker, InvoiceLine) == 10
-    assert await count(sessionmaker, InvoiceHistory) == 1
+    assert await count(sessionmaker, InvoiceStatusChange) == 1
     async with sessionmaker() as session:
         kinds = (await session.scalars(select(OutboxItem.kind).order_by(OutboxItem.kind))).all()
     assert kinds == ["event.fan_out", "invoice.deliver"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -20,14 +20,6 @@ from tests.conftest import KeyFactory
 from tests.support.gateway import gateway_client
 
 pytestmark = pytest.mark.usefixtures("registered_suppliers")
-
-
-@contextlib.asynccontextmanager
-async def gateway(settings: Settings, cache_seconds: float) -> AsyncIterator[httpx.AsyncClient]:
-    """The app with API_SUPPLIER_CACHE_SECONDS set, over ASGI."""
-    api = settings.api.model_copy(update={"supplier_cache_seconds": cache_seconds})
-    async with gateway_client(settings.model_copy(update={"api": api})) as client:
-        yield client
 
 
 @contextlib.contextmanager
@@ -59,7 +51,7 @@ async def channel_of(
 async def test_two_posts_for_the_same_supplier_read_its_structure_once(
     settings: Settings, auth: dict[str, str]
 ) -> None:
-    async with gateway(settings, cache_seconds=5) as http:
+    async with gateway_client(settings, supplier_cache_seconds=5) as http:
         with structure_reads() as reads:
             for _ in range(2):
                 response = await http.post("/v1/invoices", json=invoice_payload(), headers=auth)
@@ -70,7 +62,7 @@ async def test_two_posts_for_the_same_supplier_read_its_structure_once(
 async def test_a_cache_of_zero_seconds_reads_the_structure_on_every_post(
     settings: Settings, auth: dict[str, str]
 ) -> None:
-    async with gateway(settings, cache_seconds=0) as http:
+    async with gateway_client(settings, supplier_cache_seconds=0) as http:
         with structure_reads() as reads:
             for _ in range(2):
                 response = await http.post("/v1/invoices", json=invoice_payload(), headers=auth)
@@ -82,7 +74,7 @@ async def test_a_change_through_this_process_is_seen_at_once_one_elsewhere_after
     settings: Settings, make_key: KeyFactory, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
     operator = await make_key(scopes=(Scope.OPERATOR,), suppliers=())
-    async with gateway(settings, cache_seconds=300) as http:
+    async with gateway_client(settings, supplier_cache_seconds=300) as http:
 
         async def post() -> httpx.Response:
             return await http.post("/v1/invoices", json=invoice_payload(), headers=operator)
@@ -117,7 +109,7 @@ async def test_an_unregistered_supplier_is_not_remembered(
             column.key: getattr(structure, column.key)
             for column in SupplierStructure.__table__.columns
         }
-    async with gateway(settings, cache_seconds=300) as http:
+    async with gateway_client(settings, supplier_cache_seconds=300) as http:
         refused = await http.post(
             "/v1/invoices", json=invoice_payload(supplier=other), headers=operator
         )

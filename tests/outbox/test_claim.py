@@ -9,11 +9,12 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db.base import utc_now
+from app.events.work import EventWork
 from app.outbox.claim import claim_due
 from app.outbox.models import OutboxItem
 from app.outbox.outcomes import Apply, Done, GiveUp, Outcome, Reschedule, RetryLater
 from app.outbox.retry import RetryPolicy
-from app.outbox.service import OutboxKind, enqueue
+from app.outbox.service import enqueue
 from app.outbox.worker import Worker, record_outcome, record_outcomes
 from app.settings import OutboxSettings
 
@@ -24,7 +25,7 @@ POLICY = RetryPolicy()
 async def add_items(sessionmaker: async_sessionmaker[AsyncSession], count: int) -> None:
     async with sessionmaker() as session, session.begin():
         for _ in range(count):
-            enqueue(session, OutboxKind.DELIVER_WEBHOOK, payload={"n": 1})
+            enqueue(session, EventWork.DELIVER_WEBHOOK, payload={"n": 1})
 
 
 async def load(sessionmaker: async_sessionmaker[AsyncSession], item_id: int) -> OutboxItem:
@@ -49,7 +50,7 @@ async def test_a_claim_leases_due_items_and_counts_the_attempt(
 
 async def test_items_not_yet_due_are_left(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
     async with sessionmaker() as session, session.begin():
-        enqueue(session, OutboxKind.DELIVER_WEBHOOK, due_at=utc_now() + timedelta(minutes=5))
+        enqueue(session, EventWork.DELIVER_WEBHOOK, due_at=utc_now() + timedelta(minutes=5))
     assert await claim_due(sessionmaker, owner="w1", limit=10, lease=LEASE) == []
 
 
@@ -234,7 +235,7 @@ async def test_one_broken_outcome_in_a_group_leaves_the_others_recorded(
         return outcomes[item.id]
 
     worker = Worker(
-        sessionmaker, {OutboxKind.DELIVER_WEBHOOK: handler}, OutboxSettings(), worker_id="w"
+        sessionmaker, {EventWork.DELIVER_WEBHOOK: handler}, OutboxSettings(), worker_id="w"
     )
     # The three finish together, so their outcomes are written as one group first.
     with pytest.raises(RuntimeError):

@@ -8,10 +8,11 @@ from datetime import timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.events.work import EventWork
 from app.outbox.claim import claim_due
 from app.outbox.models import OutboxItem
 from app.outbox.outcomes import Done, Outcome
-from app.outbox.service import OutboxKind, enqueue
+from app.outbox.service import enqueue
 from app.outbox.worker import Lane, Worker
 from app.settings import OutboxSettings
 
@@ -22,7 +23,7 @@ FAST_LEASE = timedelta(seconds=0.3)
 async def add(
     sessionmaker: async_sessionmaker[AsyncSession],
     count: int = 1,
-    kind: OutboxKind = OutboxKind.DELIVER_WEBHOOK,
+    kind: str = EventWork.DELIVER_WEBHOOK,
 ) -> None:
     async with sessionmaker() as session, session.begin():
         for _ in range(count):
@@ -45,7 +46,7 @@ async def test_a_handler_slower_than_the_lease_keeps_its_item(
         await asyncio.sleep(1.0)  # more than three leases
         return Done()
 
-    worker = Worker(sessionmaker, {OutboxKind.DELIVER_WEBHOOK: slow}, FAST, worker_id="slow")
+    worker = Worker(sessionmaker, {EventWork.DELIVER_WEBHOOK: slow}, FAST, worker_id="slow")
     running = asyncio.create_task(worker.run_once())
     await started.wait()
     for _ in range(8):
@@ -71,7 +72,7 @@ async def test_a_lost_lease_cancels_the_handler_and_records_nothing(
             raise
         return Done()
 
-    worker = Worker(sessionmaker, {OutboxKind.DELIVER_WEBHOOK: stuck}, FAST, worker_id="w")
+    worker = Worker(sessionmaker, {EventWork.DELIVER_WEBHOOK: stuck}, FAST, worker_id="w")
     running = asyncio.create_task(worker.run_once())
     await asyncio.sleep(0.05)
     async with sessionmaker() as session, session.begin():
@@ -98,7 +99,7 @@ async def test_a_slow_item_does_not_hold_the_others_back(
     async with sessionmaker() as session:
         first_id = await session.scalar(select(func.min(OutboxItem.id)))
     settings = FAST.model_copy(update={"batch_size": 2})
-    worker = Worker(sessionmaker, {OutboxKind.DELIVER_WEBHOOK: handler}, settings, worker_id="w")
+    worker = Worker(sessionmaker, {EventWork.DELIVER_WEBHOOK: handler}, settings, worker_id="w")
     stop = asyncio.Event()
     running = asyncio.create_task(worker.run(stop))
     await asyncio.sleep(0.1)
@@ -126,7 +127,7 @@ async def test_stopping_finishes_the_items_in_hand(
         await asyncio.sleep(0.05)
         return Done()
 
-    worker = Worker(sessionmaker, {OutboxKind.DELIVER_WEBHOOK: handler}, FAST, worker_id="w")
+    worker = Worker(sessionmaker, {EventWork.DELIVER_WEBHOOK: handler}, FAST, worker_id="w")
     await asyncio.wait_for(worker.run(stop), timeout=5)
     assert await states(sessionmaker) == ["done", "done", "done"]
 
@@ -150,12 +151,12 @@ async def test_items_of_one_lane_never_take_the_slots_of_another(
 
     worker = Worker(
         sessionmaker,
-        {OutboxKind.DELIVER_WEBHOOK: webhook, OutboxKind.FAN_OUT_EVENT: fan_out},
+        {EventWork.DELIVER_WEBHOOK: webhook, EventWork.FAN_OUT: fan_out},
         FAST.model_copy(update={"batch_size": 2}),
         worker_id="w",
         lanes=(
             Lane("outbox", 2),
-            Lane("webhooks", 2, kinds=frozenset({OutboxKind.DELIVER_WEBHOOK})),
+            Lane("webhooks", 2, kinds=frozenset({EventWork.DELIVER_WEBHOOK})),
         ),
     )
     stop = asyncio.Event()
@@ -165,7 +166,7 @@ async def test_items_of_one_lane_never_take_the_slots_of_another(
             if len(stuck) == 2:
                 break
             await asyncio.sleep(0.02)
-        await add(sessionmaker, 3, kind=OutboxKind.FAN_OUT_EVENT)
+        await add(sessionmaker, 3, kind=EventWork.FAN_OUT)
         for _ in range(100):
             if len(fanned) == 3:
                 break

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
+from typing import Any
 
 import httpx
 from asgi_lifespan import LifespanManager
@@ -41,9 +42,12 @@ DEMO_VAT_NUMBERS = {SUPPLIER_SIRET: SUPPLIER_VAT_NUMBER, OTHER_SUPPLIER_SIRET: "
 
 @asynccontextmanager
 async def gateway_client(
-    settings: Settings, base_url: str = "http://gateway.test"
+    settings: Settings, base_url: str = "http://gateway.test", **api: Any
 ) -> AsyncIterator[httpx.AsyncClient]:
-    """The gateway app built from `settings`, its lifespan run, reached through ASGITransport."""
+    """The gateway app built from `settings` with these API settings changed, its lifespan run,
+    reached through ASGITransport."""
+    if api:
+        settings = settings.model_copy(update={"api": settings.api.model_copy(update=api)})
     app = create_app(settings)
     async with (
         LifespanManager(app),

@@ -30,19 +30,19 @@ SLOWEST_MODULES = (
     "tests/invoices/test_hardening.py",
     "tests/test_run_command.py",
     "tests/openapi/test_fuzz_others.py",
-    "tests/invoices/forwarding/test_health.py",
+    "tests/health/test_worker_health.py",
     "tests/console/test_access.py",
     "tests/structures/test_structure_addresses.py",
     "tests/openapi/test_fuzz_structures.py",
     "tests/invoices/forwarding/test_received_delivery.py",
-    "tests/invoices/forwarding/test_webhooks.py",
+    "tests/events/test_webhooks.py",
     "tests/qualify/test_scenario.py",
     "tests/invoices/forwarding/test_saisie_delivery.py",
     "tests/formats/test_pool.py",
     "tests/test_log_format.py",
     "tests/test_errors.py",
     "tests/invoices/forwarding/test_document_read_back.py",
-    "tests/invoices/forwarding/test_observability.py",
+    "tests/test_observability.py",
 )
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
 
 import httpx
 import pytest
@@ -20,11 +19,16 @@ from app.outbox.worker import Worker
 from app.settings import Settings
 from tests.builders import invoice_payload
 from tests.formats.pdfs import blank_pdf, signed_pdf
-from tests.invoices.forwarding.test_flux_delivery import (
+from tests.support.delivery import (
+    attachment_parts,
     chorus_invoices,
     deposited_document,
     deposited_flux,
-    drain,
+    drain_flux,
+    pdf_only_invoice,
+    post_multipart,
+    submitted,
+    with_chorus,
 )
 
 pytestmark = pytest.mark.usefixtures("acme")
@@ -41,41 +45,7 @@ def delivery_format() -> str:
 
 @pytest.fixture
 def settings(settings: Settings, delivery_format: str) -> Settings:
-    chorus = settings.chorus.model_copy(update={"delivery_format": delivery_format})
-    return settings.model_copy(update={"chorus": chorus})
-
-
-def parts(attachments: dict[str, bytes]) -> list[tuple[str, tuple[str, bytes, str]]]:
-    return [
-        ("attachment", (name, content, "application/octet-stream"))
-        for name, content in attachments.items()
-    ]
-
-
-async def submit(
-    gateway: httpx.AsyncClient,
-    auth: dict[str, str],
-    *,
-    pdf: bytes | None = None,
-    attachments: dict[str, bytes] | None = None,
-    **overrides: Any,
-) -> dict[str, Any]:
-    files = parts(attachments or {})
-    if pdf is not None:
-        files.insert(0, ("file", ("facture.pdf", pdf, "application/pdf")))
-    response = await gateway.post(
-        "/v1/invoices",
-        data={"invoice": json.dumps(invoice_payload(**overrides))},
-        files=files,
-        headers=auth,
-    )
-    assert response.status_code == 201, response.text
-    body: dict[str, Any] = response.json()
-    return body
-
-
-def submitted(invoice: Invoice) -> bool:
-    return invoice.status == "submitted"
+    return with_chorus(settings, delivery_format=delivery_format)
 
 
 async def test_an_unsigned_pdf_goes_as_depot_pdf_api(
@@ -85,16 +55,8 @@ async def test_an_unsigned_pdf_goes_as_depot_pdf_api(
     sessionmaker: async_sessionmaker[AsyncSession],
     emulator: httpx.AsyncClient,
 ) -> None:
-    payload = invoice_payload()
-    payload.pop("lines")
-    response = await gateway.post(
-        "/v1/invoices",
-        data={"invoice": json.dumps(payload)},
-        files={"file": ("facture.pdf", blank_pdf(), "application/pdf")},
-        headers=auth,
-    )
-    assert response.status_code == 201, response.text
-    await drain(worker, sessionmaker, emulator, response.json()["id"], submitted)
+    created = await post_multipart(gateway, auth, pdf_only_invoice(), pdf=blank_pdf())
+    await drain_flux(worker, sessionmaker, emulator, created["id"], submitted)
     [recorded] = await chorus_invoices(emulator)
     assert recorded["mode"] == "DEPOT_PDF_API"
     assert recorded["signed_pdf"] is False
@@ -108,9 +70,9 @@ async def test_a_signed_pdf_goes_as_depot_pdf_signe_api_byte_for_byte(
     emulator: httpx.AsyncClient,
 ) -> None:
     pdf = signed_pdf()
-    created = await submit(gateway, auth, pdf=pdf)
+    created = await post_multipart(gateway, auth, invoice_payload(), pdf=pdf)
     assert created["chorus"]["syntax"] == "DEPOT_PDF_SIGNE_API"
-    await drain(worker, sessionmaker, emulator, created["id"], submitted)
+    await drain_flux(worker, sessionmaker, emulator, created["id"], submitted)
     [recorded] = await chorus_invoices(emulator)
     assert recorded["mode"] == "DEPOT_PDF_SIGNE_API"
     assert recorded["signed_pdf"] is True
@@ -165,11 +127,15 @@ async def test_a_signed_factur_x_with_attachments_goes_by_soumettre_as_signed_pd
     emulator: httpx.AsyncClient,
 ) -> None:
     pdf = await signed_facturx(gateway, auth, sessionmaker, "SFX-2026-4")
-    created = await submit(
-        gateway, auth, pdf=pdf, attachments=ATTACHMENTS, invoice_number="SFX-2026-4"
+    created = await post_multipart(
+        gateway,
+        auth,
+        invoice_payload(invoice_number="SFX-2026-4"),
+        pdf=pdf,
+        attachments=ATTACHMENTS,
     )
     assert created["chorus"]["syntax"] == "DEPOT_PDF_SIGNE_API"
-    await drain(worker, sessionmaker, emulator, created["id"], submitted)
+    await drain_flux(worker, sessionmaker, emulator, created["id"], submitted)
     [recorded] = await chorus_invoices(emulator)
     assert recorded["mode"] == "DEPOT_PDF_SIGNE_API"
     assert len([a for a in recorded["attachments"] if a["kind"] == "complementary"]) == 2
@@ -183,10 +149,12 @@ async def test_a_signed_factur_x_is_deposited_as_is_with_its_signature_announced
     emulator: httpx.AsyncClient,
 ) -> None:
     pdf = await signed_facturx(gateway, auth, sessionmaker, "SFX-2026-1")
-    created = await submit(gateway, auth, pdf=pdf, invoice_number="SFX-2026-1")
+    created = await post_multipart(
+        gateway, auth, invoice_payload(invoice_number="SFX-2026-1"), pdf=pdf
+    )
     assert created["chorus"]["syntax"] == "IN_DP_E2_CII_FACTURX"
     assert created["document"]["signed"] is True
-    await drain(worker, sessionmaker, emulator, created["id"], submitted)
+    await drain_flux(worker, sessionmaker, emulator, created["id"], submitted)
 
     [flux] = await deposited_flux(emulator)
     assert flux["syntax"] == "IN_DP_E2_CII_FACTURX"
@@ -215,10 +183,14 @@ async def test_two_attachments_reach_chorus_on_every_channel(
     with_pdf: bool,
     mode: str,
 ) -> None:
-    created = await submit(
-        gateway, auth, pdf=blank_pdf() if with_pdf else None, attachments=ATTACHMENTS
+    created = await post_multipart(
+        gateway,
+        auth,
+        invoice_payload(),
+        pdf=blank_pdf() if with_pdf else None,
+        attachments=ATTACHMENTS,
     )
-    await drain(worker, sessionmaker, emulator, created["id"], submitted)
+    await drain_flux(worker, sessionmaker, emulator, created["id"], submitted)
     [recorded] = await chorus_invoices(emulator)
     assert recorded["mode"] == mode
     complementary = {
@@ -237,15 +209,15 @@ async def test_attachments_added_while_queued_go_too_and_none_after_delivery(
     sessionmaker: async_sessionmaker[AsyncSession],
     emulator: httpx.AsyncClient,
 ) -> None:
-    created = await submit(gateway, auth, pdf=blank_pdf())
+    created = await post_multipart(gateway, auth, invoice_payload(), pdf=blank_pdf())
     url = f"/v1/invoices/{created['id']}/attachments"
-    added = await gateway.post(url, files=parts({"annexe.pdf": NOTE}), headers=auth)
+    added = await gateway.post(url, files=attachment_parts({"annexe.pdf": NOTE}), headers=auth)
     assert added.status_code == 201, added.text
-    await drain(worker, sessionmaker, emulator, created["id"], submitted)
+    await drain_flux(worker, sessionmaker, emulator, created["id"], submitted)
     [recorded] = await chorus_invoices(emulator)
     assert [a["name"] for a in recorded["attachments"] if a["kind"] == "complementary"] == [
         "annexe.pdf"
     ]
-    late = await gateway.post(url, files=parts({"trop-tard.pdf": NOTE}), headers=auth)
+    late = await gateway.post(url, files=attachment_parts({"trop-tard.pdf": NOTE}), headers=auth)
     assert late.status_code == 409
     assert late.json()["code"] == "ATTACHMENTS_CLOSED"

@@ -9,7 +9,6 @@ covers a Chorus that numbers SAISIE_API invoices itself, test_flux_delivery.py t
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -19,7 +18,6 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.auth.scopes import Scope
 from app.chorus.accounts import TechnicalAccount
 from app.emulator.main import create_emulator_app
 from app.emulator.settings import EmulatorSettings
@@ -31,9 +29,20 @@ from app.outbox.worker import Worker
 from app.resources import Resources
 from app.settings import Settings
 from app.structures.models import SupplierStructure
-from tests.builders import STATE_SIRET, invoice_payload
-from tests.conftest import KeyFactory
-from tests.invoices.forwarding.conftest import ACME_LOGIN, ACME_PASSWORD, Post, drain
+from tests.builders import STATE_SIRET, SUPPLIER_SIRET
+from tests.support.delivery import (
+    ACME_LOGIN,
+    ACME_PASSWORD,
+    Deliver,
+    Post,
+    drain,
+    faults,
+    pdf_only_invoice,
+    post_multipart,
+    settled,
+    submitted,
+    with_chorus,
+)
 from tests.support.servers import serve_app
 
 pytestmark = pytest.mark.usefixtures("acme")
@@ -48,15 +57,7 @@ def served_emulator() -> Iterator[str]:
 
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
-    chorus = settings.chorus.model_copy(
-        update={"delivery_format": "saisie", "saisie_keeps_number": True}
-    )
-    return settings.model_copy(update={"chorus": chorus})
-
-
-async def faults(emulator: httpx.AsyncClient, *rules: dict[str, Any]) -> None:
-    response = await emulator.put("/_emulator/faults", json={"rules": list(rules)})
-    assert response.status_code == 200, response.text
+    return with_chorus(settings, delivery_format="saisie", saisie_keeps_number=True)
 
 
 async def received(emulator: httpx.AsyncClient) -> dict[str, Any]:
@@ -75,20 +76,34 @@ async def event_types(sessionmaker: async_sessionmaker[AsyncSession], invoice_id
         )
 
 
+async def acme_structure(sessionmaker: async_sessionmaker[AsyncSession]) -> SupplierStructure:
+    async with sessionmaker() as session:
+        structure = await session.get(SupplierStructure, SUPPLIER_SIRET)
+    assert structure is not None
+    return structure
+
+
+async def delivery_item(
+    sessionmaker: async_sessionmaker[AsyncSession], invoice_id: str
+) -> OutboxItem:
+    async with sessionmaker() as session:
+        item = await session.scalar(select(OutboxItem).where(OutboxItem.invoice_id == invoice_id))
+    assert item is not None
+    return item
+
+
 async def test_a_queued_invoice_becomes_submitted_with_chorus_ids(
-    post: Post,
-    worker: Worker,
+    deliver: Deliver,
     sessionmaker: async_sessionmaker[AsyncSession],
     emulator: httpx.AsyncClient,
 ) -> None:
-    invoice_id = await post()
-    invoice = await drain(worker, sessionmaker, invoice_id, lambda i: i.status == "submitted")
+    invoice = await deliver(submitted)
     truth = await received(emulator)
     assert truth["total"] == 1
     assert invoice.chorus_invoice_id == truth["invoices"][0]["id"]
     assert invoice.chorus_status == "DEPOSEE"
     assert [h.status for h in invoice.history] == ["queued", "submitted"]
-    assert "invoice.submitted" in await event_types(sessionmaker, invoice_id)
+    assert "invoice.submitted" in await event_types(sessionmaker, invoice.id)
     async with sessionmaker() as session:
         structure = await session.get(SupplierStructure, invoice.supplier_siret)
         sync = await session.scalar(select(OutboxItem).where(OutboxItem.kind == "invoice.sync"))
@@ -98,21 +113,20 @@ async def test_a_queued_invoice_becomes_submitted_with_chorus_ids(
 
 
 async def test_a_refusal_is_rejected_with_chorus_code_and_label(
-    post: Post, worker: Worker, sessionmaker: async_sessionmaker[AsyncSession]
+    deliver: Deliver, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
-    invoice_id = await post(buyer={"siret": STATE_SIRET, "service_code": "SFACANCIEN"})
-    invoice = await drain(worker, sessionmaker, invoice_id, lambda i: i.status == "rejected")
+    invoice = await deliver(
+        lambda i: i.status == "rejected", buyer={"siret": STATE_SIRET, "service_code": "SFACANCIEN"}
+    )
     assert invoice.chorus_rejection is not None
     assert invoice.chorus_rejection["code"] == "20302"
     assert invoice.chorus_rejection["label"]
-    assert "invoice.rejected" in await event_types(sessionmaker, invoice_id)
+    assert "invoice.rejected" in await event_types(sessionmaker, invoice.id)
 
 
 @pytest.mark.parametrize("kind", ["http_500", "http_502", "http_503", "http_429"])
 async def test_transient_failures_are_retried_then_delivered_once(
-    post: Post,
-    worker: Worker,
-    sessionmaker: async_sessionmaker[AsyncSession],
+    deliver: Deliver,
     emulator: httpx.AsyncClient,
     kind: str,
 ) -> None:
@@ -120,8 +134,7 @@ async def test_transient_failures_are_retried_then_delivered_once(
         emulator,
         {"endpoint": "factures/v1/soumettre", "kind": kind, "next_n": 2, "retry_after": 0},
     )
-    invoice_id = await post()
-    invoice = await drain(worker, sessionmaker, invoice_id, lambda i: i.status == "submitted")
+    invoice = await deliver(submitted)
     truth = await received(emulator)
     assert truth["total"] == 1
     assert truth["duplicates_refused"] == 0
@@ -129,16 +142,13 @@ async def test_transient_failures_are_retried_then_delivered_once(
 
 
 async def test_a_committed_then_dropped_answer_is_reconciled_not_resent(
-    post: Post,
-    worker: Worker,
-    sessionmaker: async_sessionmaker[AsyncSession],
+    deliver: Deliver,
     emulator: httpx.AsyncClient,
 ) -> None:
     await faults(
         emulator, {"endpoint": "factures/v1/soumettre", "kind": "commit_then_drop", "next_n": 1}
     )
-    invoice_id = await post()
-    invoice = await drain(worker, sessionmaker, invoice_id, lambda i: i.status == "submitted")
+    invoice = await deliver(submitted)
     truth = await received(emulator)
     assert truth["total"] == 1
     assert truth["duplicates_refused"] == 0
@@ -147,15 +157,12 @@ async def test_a_committed_then_dropped_answer_is_reconciled_not_resent(
 
 
 async def test_reconciling_against_a_search_answering_20000_resends_never_rejects(
-    post: Post,
-    worker: Worker,
-    sessionmaker: async_sessionmaker[AsyncSession],
+    deliver: Deliver,
     emulator: httpx.AsyncClient,
 ) -> None:
     """The emulator answers an empty search with codeRetour 20000 (its default): "not found"."""
     await faults(emulator, {"endpoint": "factures/v1/soumettre", "kind": "http_500", "next_n": 1})
-    invoice_id = await post()
-    invoice = await drain(worker, sessionmaker, invoice_id, lambda i: i.status != "queued")
+    invoice = await deliver(settled)
     assert invoice.status == "submitted", invoice.chorus_rejection
     truth = await received(emulator)
     assert truth["total"] == 1
@@ -198,9 +205,7 @@ async def test_a_lookup_chorus_refuses_is_retried_never_a_rejection(
 
 
 async def test_a_read_timeout_is_ambiguous_and_reconciled(
-    post: Post,
-    worker: Worker,
-    sessionmaker: async_sessionmaker[AsyncSession],
+    deliver: Deliver,
     emulator: httpx.AsyncClient,
 ) -> None:
     await faults(
@@ -212,8 +217,7 @@ async def test_a_read_timeout_is_ambiguous_and_reconciled(
             "delay_ms": 2000,
         },
     )
-    invoice_id = await post()
-    await drain(worker, sessionmaker, invoice_id, lambda i: i.status == "submitted")
+    await deliver(submitted)
     assert (await received(emulator))["total"] == 1
 
 
@@ -233,7 +237,7 @@ async def test_a_duplicate_refusal_adopts_the_invoice_chorus_already_has(
     earlier = await resources.chorus.submit_invoice(
         account, to_submit_request(invoice, supplier_structure_id=26000101)
     )
-    adopted = await drain(worker, sessionmaker, invoice_id, lambda i: i.status == "submitted")
+    adopted = await drain(worker, sessionmaker, invoice_id, submitted)
     truth = await received(emulator)
     assert truth["total"] == 1
     assert truth["duplicates_refused"] == 1
@@ -246,17 +250,11 @@ async def test_persistent_auth_failures_pause_the_structure(
     sessionmaker: async_sessionmaker[AsyncSession],
     emulator: httpx.AsyncClient,
 ) -> None:
-    await emulator.post(
-        "/_emulator/accounts/TECH_1_41234567010000@cpro.fr/password", json={"password": "changed"}
-    )
+    await emulator.post(f"/_emulator/accounts/{ACME_LOGIN}/password", json={"password": "changed"})
     invoice_id = await post()
     await worker.run_once()
-    async with sessionmaker() as session:
-        structure = await session.get(SupplierStructure, "41234567010000")
-        item = await session.scalar(select(OutboxItem).where(OutboxItem.invoice_id == invoice_id))
-    assert structure is not None
-    assert structure.paused_at is not None
-    assert item is not None
+    assert (await acme_structure(sessionmaker)).paused_at is not None
+    item = await delivery_item(sessionmaker, invoice_id)
     assert item.state == "pending"
     assert item.attempts == 0  # pausing does not burn the retry budget
     assert (await received(emulator))["total"] == 0
@@ -272,19 +270,14 @@ async def test_persistent_auth_failures_pause_the_structure(
     ids=["401-on-soumettre", "401-anywhere", "token-invalid-client"],
 )
 async def test_a_transient_burst_of_auth_refusals_never_pauses_the_structure(
-    post: Post,
-    worker: Worker,
+    deliver: Deliver,
     sessionmaker: async_sessionmaker[AsyncSession],
     emulator: httpx.AsyncClient,
     burst: dict[str, Any],
 ) -> None:
     await faults(emulator, burst)
-    invoice_id = await post()
-    invoice = await drain(worker, sessionmaker, invoice_id, lambda i: i.status != "queued")
-    async with sessionmaker() as session:
-        structure = await session.get(SupplierStructure, "41234567010000")
-    assert structure is not None
-    assert structure.paused_at is None
+    invoice = await deliver(settled)
+    assert (await acme_structure(sessionmaker)).paused_at is None
     assert invoice.status == "submitted"
     assert (await received(emulator))["total"] == 1
 
@@ -298,27 +291,21 @@ async def test_a_persistent_401_still_pauses_the_structure(
     await faults(emulator, {"endpoint": "factures/v1/soumettre", "kind": "http_401"})
     invoice_id = await post()
     await worker.run_once()
-    async with sessionmaker() as session:
-        structure = await session.get(SupplierStructure, "41234567010000")
-        item = await session.scalar(select(OutboxItem).where(OutboxItem.invoice_id == invoice_id))
-    assert structure is not None
-    assert structure.paused_at is not None
-    assert item is not None
+    assert (await acme_structure(sessionmaker)).paused_at is not None
+    item = await delivery_item(sessionmaker, invoice_id)
     assert item.attempts == 0
     assert (await received(emulator))["total"] == 0
 
 
 async def test_retries_exhausted_make_the_invoice_failed(
-    post: Post,
-    worker: Worker,
+    deliver: Deliver,
     sessionmaker: async_sessionmaker[AsyncSession],
     emulator: httpx.AsyncClient,
 ) -> None:
     await faults(emulator, {"endpoint": "factures/v1/soumettre", "kind": "http_503"})
-    invoice_id = await post()
-    invoice = await drain(worker, sessionmaker, invoice_id, lambda i: i.status == "failed")
+    invoice = await deliver(lambda i: i.status == "failed")
     assert invoice.history[-1].status == "failed"
-    assert "invoice.failed" in await event_types(sessionmaker, invoice_id)
+    assert "invoice.failed" in await event_types(sessionmaker, invoice.id)
     assert (await received(emulator))["total"] == 0
 
 
@@ -328,23 +315,21 @@ async def test_without_a_technical_account_delivery_waits(
     # Accepted while the structure was registered, which then went away.
     invoice_id = await post()
     async with sessionmaker() as session, session.begin():
-        structure = await session.get(SupplierStructure, "41234567010000")
+        structure = await session.get(SupplierStructure, SUPPLIER_SIRET)
         assert structure is not None
         await session.delete(structure)
     await worker.run_once()
-    async with sessionmaker() as session:
-        item = await session.scalar(select(OutboxItem).where(OutboxItem.invoice_id == invoice_id))
-    assert item is not None
+    item = await delivery_item(sessionmaker, invoice_id)
     assert item.state == "pending"
     assert item.last_error is not None
     assert "no technical account" in item.last_error
 
 
 async def test_an_operator_retries_a_failed_invoice_and_it_lands_once(
-    post: Post,
+    deliver: Deliver,
     worker: Worker,
     gateway: httpx.AsyncClient,
-    make_key: KeyFactory,
+    operator: dict[str, str],
     auth: dict[str, str],
     sessionmaker: async_sessionmaker[AsyncSession],
     emulator: httpx.AsyncClient,
@@ -356,20 +341,18 @@ async def test_an_operator_retries_a_failed_invoice_and_it_lands_once(
         {"endpoint": "factures/v1/soumettre", "kind": "commit_then_drop", "next_n": 1},
         {"endpoint": "factures/v1/rechercher/fournisseur", "kind": "http_503"},
     )
-    invoice_id = await post()
-    await drain(worker, sessionmaker, invoice_id, lambda i: i.status == "failed")
+    invoice = await deliver(lambda i: i.status == "failed")
     await emulator.delete("/_emulator/faults")
-    assert (await gateway.post(f"/v1/invoices/{invoice_id}/retry", headers=auth)).status_code == 403
-    operator = await make_key(scopes=(Scope.OPERATOR,), suppliers=())
-    response = await gateway.post(f"/v1/invoices/{invoice_id}/retry", headers=operator)
+    assert (await gateway.post(f"/v1/invoices/{invoice.id}/retry", headers=auth)).status_code == 403
+    response = await gateway.post(f"/v1/invoices/{invoice.id}/retry", headers=operator)
     assert response.status_code == 200, response.text
     assert response.json()["status"] == "queued"
     assert [h["status"] for h in response.json()["history"]][-2:] == ["failed", "queued"]
-    invoice = await drain(worker, sessionmaker, invoice_id, lambda i: i.status == "submitted")
+    invoice = await drain(worker, sessionmaker, invoice.id, submitted)
     truth = await received(emulator)
     assert truth["total"] == 1  # the landed attempt was adopted, not sent again
     assert invoice.chorus_invoice_id == truth["invoices"][0]["id"]
-    again = await gateway.post(f"/v1/invoices/{invoice_id}/retry", headers=operator)
+    again = await gateway.post(f"/v1/invoices/{invoice.id}/retry", headers=operator)
     assert again.status_code == 409
     assert again.json()["code"] == "INVOICE_NOT_FAILED"
 
@@ -381,16 +364,8 @@ async def test_a_pdf_invoice_is_uploaded_then_deposited(
     sessionmaker: async_sessionmaker[AsyncSession],
     emulator: httpx.AsyncClient,
 ) -> None:
-    payload = invoice_payload()
-    payload.pop("lines")
-    response = await gateway.post(
-        "/v1/invoices",
-        data={"invoice": json.dumps(payload)},
-        files={"file": ("facture.pdf", b"%PDF-1.4\n%%EOF\n", "application/pdf")},
-        headers=auth,
-    )
-    assert response.status_code == 201, response.text
-    invoice_id = response.json()["id"]
-    await drain(worker, sessionmaker, invoice_id, lambda i: i.status == "submitted")
+    pdf = b"%PDF-1.4\n%%EOF\n"
+    created = await post_multipart(gateway, auth, pdf_only_invoice(), pdf=pdf)
+    await drain(worker, sessionmaker, created["id"], submitted)
     [recorded] = (await received(emulator))["invoices"]
     assert recorded["mode"] == "DEPOT_PDF_API"

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
-import time
 from typing import Any
 
 import httpx
@@ -13,12 +11,17 @@ import pytest
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.invoices import repository
-from app.invoices.models import DepositedDocument
 from app.outbox.worker import Worker
 from app.structures.models import SupplierStructure
 from tests.builders import SUPPLIER_SIRET, invoice_payload
 from tests.formats.pdfs import blank_pdf
+from tests.support.delivery import (
+    chorus_invoices,
+    deposited_document,
+    deposited_flux,
+    drain_flux,
+    settled,
+)
 
 pytestmark = pytest.mark.usefixtures("acme")
 
@@ -52,20 +55,10 @@ async def deliver(
         )
     assert response.status_code == 201, response.text
     invoice_id = str(response.json()["id"])
-    deadline = time.monotonic() + 15
-    while True:
-        await worker.run_once()
-        async with sessionmaker() as session:
-            invoice = await repository.get(session, invoice_id)
-        assert invoice is not None
-        if invoice.status == "submitted":
-            assert invoice.chorus_channel == channel
-            return invoice_id
-        assert invoice.status == "queued", invoice.history[-1].detail
-        assert time.monotonic() < deadline, f"stuck: {invoice.history[-1].detail}"
-        # A flux is integrated a few seconds of the emulator's clock after its deposit.
-        await emulator.post("/_emulator/clock/advance", json={"seconds": 1})
-        await asyncio.sleep(0.01)
+    invoice = await drain_flux(worker, sessionmaker, emulator, invoice_id, settled)
+    assert invoice.status == "submitted", invoice.history[-1].detail
+    assert invoice.chorus_channel == channel
+    return invoice_id
 
 
 @pytest.mark.parametrize(
@@ -98,17 +91,14 @@ async def test_a_flux_invoice_serves_the_exact_bytes_chorus_received(
     served = await gateway.get(f"/v1/invoices/{invoice_id}/document", headers=auth)
     assert served.status_code == 200, served.text
 
-    [flux] = (await emulator.get("/_emulator/flux")).json()
+    [flux] = await deposited_flux(emulator)
     digest = hashlib.sha256(served.content).hexdigest()
     assert digest == flux["sha256"]
     assert len(served.content) == flux["size"]
     assert served.headers["content-type"] == media_type
     assert served.headers["etag"] == f'"{digest}"'
     assert served.headers["content-disposition"] == f'attachment; filename="{flux["file_name"]}"'
-    async with sessionmaker() as session:
-        stored = await session.get(DepositedDocument, invoice_id)
-    assert stored is not None
-    assert served.content == stored.content
+    assert served.content == (await deposited_document(sessionmaker, invoice_id)).content
     # The same syntax rendered now is the deposited document: rendering is deterministic.
     again = await gateway.get(
         f"/v1/invoices/{invoice_id}/document", params={"format": channel}, headers=auth
@@ -128,8 +118,8 @@ async def test_a_pdf_channel_invoice_serves_the_pdf_chorus_received(
     invoice_id = await deliver(
         gateway, auth, worker, sessionmaker, emulator, channel="pdf", pdf=pdf
     )
-    assert (await emulator.get("/_emulator/flux")).json() == []
-    [recorded] = (await emulator.get("/_emulator/invoices")).json()["invoices"]
+    assert await deposited_flux(emulator) == []
+    [recorded] = await chorus_invoices(emulator)
     assert recorded["mode"] == "DEPOT_PDF_API"
     served = await gateway.get(f"/v1/invoices/{invoice_id}/document", headers=auth)
     assert served.status_code == 200, served.text

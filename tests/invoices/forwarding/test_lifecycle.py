@@ -5,19 +5,22 @@ from __future__ import annotations
 import asyncio
 import base64
 from datetime import datetime
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+import pytest_asyncio
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.domain.identifiers import STATE_SIRET
 from app.emulator.directory import read_directory_file
 from app.emulator.settings import DEFAULT_DIRECTORY_FILE
 from app.events.models import Event
 from app.outbox.models import OutboxItem
 from app.outbox.worker import Worker
-from tests.invoices.forwarding.conftest import ACME_LOGIN, ACME_PASSWORD, Post, drain
+from tests.support.delivery import ACME_LOGIN, ACME_PASSWORD, Post, drain, submitted
 
 pytestmark = pytest.mark.usefixtures("acme")
 
@@ -49,27 +52,48 @@ async def chorus_history(emulator: httpx.AsyncClient, chorus_id: int) -> list[tu
     return [(entry["histoStatutCode"], entry["histoStatutDatePassage"]) for entry in entries]
 
 
+async def sync_item(sessionmaker: async_sessionmaker[AsyncSession]) -> OutboxItem:
+    async with sessionmaker() as session:
+        item = await session.scalar(select(OutboxItem).where(OutboxItem.kind == "invoice.sync"))
+    assert item is not None
+    return item
+
+
+class Delivered(NamedTuple):
+    id: str
+    chorus_id: int
+
+
+@pytest_asyncio.fixture
+async def delivered(
+    post: Post, worker: Worker, sessionmaker: async_sessionmaker[AsyncSession]
+) -> Delivered:
+    """An invoice posted and delivered: submitted, with its id in Chorus."""
+    invoice = await drain(worker, sessionmaker, await post(), submitted)
+    assert invoice.chorus_invoice_id is not None
+    return Delivered(invoice.id, invoice.chorus_invoice_id)
+
+
 async def test_chorus_steps_keep_chorus_times_and_order_never_made_up_seconds(
-    post: Post,
+    delivered: Delivered,
     worker: Worker,
     sessionmaker: async_sessionmaker[AsyncSession],
     emulator: httpx.AsyncClient,
 ) -> None:
     """Chorus dates its steps to the minute: several in one minute keep Chorus's order."""
-    invoice_id = await post()
-    invoice = await drain(worker, sessionmaker, invoice_id, lambda i: i.status == "submitted")
-    assert invoice.chorus_invoice_id is not None
     steps = ["EN_COURS_ACHEMINEMENT", "MISE_A_DISPOSITION", "MANDATEE"]
     for status in steps:
-        await move(emulator, invoice.chorus_invoice_id, status)
-    invoice = await drain(worker, sessionmaker, invoice_id, lambda i: i.chorus_status == "MANDATEE")
+        await move(emulator, delivered.chorus_id, status)
+    invoice = await drain(
+        worker, sessionmaker, delivered.id, lambda i: i.chorus_status == "MANDATEE"
+    )
     submitted_at = [entry.status for entry in invoice.history].index("submitted")
     from_chorus = invoice.history[submitted_at + 1 :]
     assert [entry.chorus_status for entry in from_chorus] == steps
     paris = ZoneInfo("Europe/Paris")
     given = {
         code: datetime.strptime(at, "%Y-%m-%d %H:%M").replace(tzinfo=paris)
-        for code, at in await chorus_history(emulator, invoice.chorus_invoice_id)
+        for code, at in await chorus_history(emulator, delivered.chorus_id)
     }
     for entry in from_chorus:
         assert entry.at == given[entry.chorus_status]
@@ -78,23 +102,20 @@ async def test_chorus_steps_keep_chorus_times_and_order_never_made_up_seconds(
 
 
 async def test_the_lifecycle_is_followed_until_paid(
-    post: Post,
+    delivered: Delivered,
     worker: Worker,
     sessionmaker: async_sessionmaker[AsyncSession],
     emulator: httpx.AsyncClient,
 ) -> None:
-    invoice_id = await post()
-    invoice = await drain(worker, sessionmaker, invoice_id, lambda i: i.status == "submitted")
-    assert invoice.chorus_invoice_id is not None
     for status in ("EN_COURS_ACHEMINEMENT", "MISE_A_DISPOSITION"):
-        await move(emulator, invoice.chorus_invoice_id, status)
+        await move(emulator, delivered.chorus_id, status)
     invoice = await drain(
-        worker, sessionmaker, invoice_id, lambda i: i.chorus_status == "MISE_A_DISPOSITION"
+        worker, sessionmaker, delivered.id, lambda i: i.chorus_status == "MISE_A_DISPOSITION"
     )
     assert invoice.status == "submitted"
     for status in ("MANDATEE", "MISE_EN_PAIEMENT"):
-        await move(emulator, invoice.chorus_invoice_id, status)
-    invoice = await drain(worker, sessionmaker, invoice_id, lambda i: i.status == "paid")
+        await move(emulator, delivered.chorus_id, status)
+    invoice = await drain(worker, sessionmaker, delivered.id, lambda i: i.status == "paid")
     assert [(h.status, h.chorus_status) for h in invoice.history] == [
         ("queued", None),
         ("queued", None),  # the flux deposited
@@ -105,55 +126,44 @@ async def test_the_lifecycle_is_followed_until_paid(
         ("paid", "MISE_EN_PAIEMENT"),
     ]
     async with sessionmaker() as session:
-        sync = await session.scalar(select(OutboxItem).where(OutboxItem.kind == "invoice.sync"))
         types = (
             await session.scalars(
-                select(Event.type).where(Event.invoice_id == invoice_id).order_by(Event.seq)
+                select(Event.type).where(Event.invoice_id == delivered.id).order_by(Event.seq)
             )
         ).all()
-    assert sync is not None
-    assert sync.state == "done"  # a final state: polling stops
+    assert (await sync_item(sessionmaker)).state == "done"  # a final state: polling stops
     assert types.count("invoice.status_changed") == 4
     assert types[-1] == "invoice.paid"
 
 
 async def test_a_buyer_rejection_carries_its_reason(
-    post: Post,
+    delivered: Delivered,
     worker: Worker,
     sessionmaker: async_sessionmaker[AsyncSession],
     emulator: httpx.AsyncClient,
 ) -> None:
-    invoice_id = await post()
-    invoice = await drain(worker, sessionmaker, invoice_id, lambda i: i.status == "submitted")
-    assert invoice.chorus_invoice_id is not None
-    await move(emulator, invoice.chorus_invoice_id, "MISE_A_DISPOSITION")
-    await move(emulator, invoice.chorus_invoice_id, "REJETEE", "EJ clos, refaire la facture")
-    invoice = await drain(worker, sessionmaker, invoice_id, lambda i: i.status == "rejected")
+    await move(emulator, delivered.chorus_id, "MISE_A_DISPOSITION")
+    await move(emulator, delivered.chorus_id, "REJETEE", "EJ clos, refaire la facture")
+    invoice = await drain(worker, sessionmaker, delivered.id, lambda i: i.status == "rejected")
     assert invoice.chorus_status == "REJETEE"
     assert invoice.chorus_rejection == {"code": "REJETEE", "label": "EJ clos, refaire la facture"}
     assert invoice.history[-1].detail == "EJ clos, refaire la facture"
 
 
 async def test_a_suspension_reason_is_kept_and_polling_goes_on(
-    post: Post,
+    delivered: Delivered,
     worker: Worker,
     sessionmaker: async_sessionmaker[AsyncSession],
     emulator: httpx.AsyncClient,
 ) -> None:
-    invoice_id = await post()
-    invoice = await drain(worker, sessionmaker, invoice_id, lambda i: i.status == "submitted")
-    assert invoice.chorus_invoice_id is not None
-    await move(emulator, invoice.chorus_invoice_id, "MISE_A_DISPOSITION")
-    await move(emulator, invoice.chorus_invoice_id, "SUSPENDUE", "Pièce manquante")
+    await move(emulator, delivered.chorus_id, "MISE_A_DISPOSITION")
+    await move(emulator, delivered.chorus_id, "SUSPENDUE", "Pièce manquante")
     invoice = await drain(
-        worker, sessionmaker, invoice_id, lambda i: i.chorus_status == "SUSPENDUE"
+        worker, sessionmaker, delivered.id, lambda i: i.chorus_status == "SUSPENDUE"
     )
     assert invoice.status == "submitted"
     assert invoice.history[-1].detail == "Pièce manquante"
-    async with sessionmaker() as session:
-        sync = await session.scalar(select(OutboxItem).where(OutboxItem.kind == "invoice.sync"))
-    assert sync is not None
-    assert sync.state == "pending"
+    assert (await sync_item(sessionmaker)).state == "pending"
 
 
 async def flag_state_payment_not_reported(emulator: httpx.AsyncClient) -> None:
@@ -161,18 +171,11 @@ async def flag_state_payment_not_reported(emulator: httpx.AsyncClient) -> None:
     [state] = [
         spec
         for spec in read_directory_file(DEFAULT_DIRECTORY_FILE)
-        if spec.identifier == "11000201100044"
+        if spec.identifier == STATE_SIRET
     ]
     body = state.model_copy(update={"payment_status_not_reported": True}).model_dump(mode="json")
     response = await emulator.post("/_emulator/structures", json=body)
     assert response.status_code == 200, response.text
-
-
-async def sync_item(sessionmaker: async_sessionmaker[AsyncSession]) -> OutboxItem:
-    async with sessionmaker() as session:
-        item = await session.scalar(select(OutboxItem).where(OutboxItem.kind == "invoice.sync"))
-    assert item is not None
-    return item
 
 
 @pytest.mark.parametrize("not_reported", [True, False])
@@ -186,7 +189,7 @@ async def test_polling_stops_at_mandatee_for_a_buyer_that_never_reports_payment(
     if not_reported:
         await flag_state_payment_not_reported(emulator)
     invoice_id = await post()
-    invoice = await drain(worker, sessionmaker, invoice_id, lambda i: i.status == "submitted")
+    invoice = await drain(worker, sessionmaker, invoice_id, submitted)
     assert invoice.chorus_invoice_id is not None
     for status in ("EN_COURS_ACHEMINEMENT", "MISE_A_DISPOSITION", "MANDATEE"):
         await move(emulator, invoice.chorus_invoice_id, status)

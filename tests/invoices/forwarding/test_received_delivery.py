@@ -14,11 +14,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.formats import conformance
 from app.outbox.worker import Worker
 from tests.formats.documents import cii, credit_note_payload, facturx, full_payload, ubl
-from tests.invoices.forwarding.test_flux_delivery import (
+from tests.support.delivery import (
     chorus_invoices,
     deposited_document,
     deposited_flux,
-    drain,
+    drain_flux,
+    submitted,
 )
 
 pytestmark = pytest.mark.usefixtures("acme")
@@ -28,10 +29,6 @@ pytestmark = pytest.mark.usefixtures("acme")
 def no_pool_left() -> Iterator[None]:
     yield
     conformance.shutdown()
-
-
-def _submitted(invoice: Any) -> bool:
-    return bool(invoice.status == "submitted")
 
 
 CASES: list[tuple[str, Callable[[dict[str, Any]], bytes], str, str, dict[str, Any]]] = [
@@ -77,7 +74,7 @@ async def test_the_erps_document_is_deposited_as_received_and_ends_submitted(
     )
     assert response.status_code == 201, response.text
     invoice_id = response.json()["id"]
-    await drain(worker, sessionmaker, emulator, invoice_id, _submitted)
+    await drain_flux(worker, sessionmaker, emulator, invoice_id, submitted)
 
     [flux] = await deposited_flux(emulator)
     [recorded] = await chorus_invoices(emulator)
@@ -107,7 +104,7 @@ async def test_a_completed_document_is_written_again_with_what_the_erp_added(
     )
     assert response.status_code == 201, response.text
     invoice_id = response.json()["id"]
-    await drain(worker, sessionmaker, emulator, invoice_id, _submitted)
+    await drain_flux(worker, sessionmaker, emulator, invoice_id, submitted)
 
     [flux] = await deposited_flux(emulator)
     assert flux["syntax"] == "IN_DP_E1_UBL_INVOICE"

@@ -18,12 +18,10 @@ from starlette.applications import Starlette
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from app.auth.scopes import Scope
 from app.invoices import repository
 from app.outbox.worker import Worker
 from app.settings import Settings, WebhookSettings
-from tests.conftest import KeyFactory
-from tests.invoices.forwarding.conftest import Post, drain
+from tests.support.delivery import Post, delivery_settings, drain, submitted
 from tests.support.servers import serve_app
 
 pytestmark = pytest.mark.usefixtures("acme")
@@ -35,20 +33,21 @@ DEADLINE_SECONDS = 20.0
 
 
 @pytest.fixture
-def settings(settings: Settings) -> Settings:
+def settings(settings: Settings, served_emulator: str) -> Settings:
     """Receivers are served on loopback: the documented development mode lets them in."""
+    delivering = delivery_settings(settings, served_emulator)
     webhook = WebhookSettings(
         allow_private_targets=True, concurrency=SLOTS, timeout_seconds=DEADLINE_SECONDS
     )
-    outbox = settings.outbox.model_copy(update={"batch_size": SLOTS})
-    return settings.model_copy(update={"webhook": webhook, "outbox": outbox})
+    outbox = delivering.outbox.model_copy(update={"batch_size": SLOTS})
+    return delivering.model_copy(update={"webhook": webhook, "outbox": outbox})
 
 
 async def test_status_events_are_pushed_signed_to_subscribers(
     post: Post,
     worker: Worker,
     gateway: httpx.AsyncClient,
-    make_key: KeyFactory,
+    operator: dict[str, str],
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
     received: list[tuple[bytes, dict[str, str]]] = []
@@ -59,7 +58,6 @@ async def test_status_events_are_pushed_signed_to_subscribers(
         received.append((await request.body(), dict(request.headers)))
         return {}
 
-    operator = await make_key(scopes=(Scope.OPERATOR,), suppliers=())
     with serve_app(receiver) as url:
         created = await gateway.post(
             "/v1/webhooks",
@@ -69,7 +67,7 @@ async def test_status_events_are_pushed_signed_to_subscribers(
         assert created.status_code == 201, created.text
         secret = created.json()["secret"]
         invoice_id = await post()
-        await drain(worker, sessionmaker, invoice_id, lambda i: i.status == "submitted")
+        await drain(worker, sessionmaker, invoice_id, submitted)
         deadline = time.monotonic() + 10
         while len(received) < 2 and time.monotonic() < deadline:
             await worker.run_once()
@@ -113,11 +111,10 @@ async def test_slow_webhook_receivers_never_delay_an_invoice(
     post: Post,
     worker: Worker,
     gateway: httpx.AsyncClient,
-    make_key: KeyFactory,
+    operator: dict[str, str],
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
     trickler = Trickler()
-    operator = await make_key(scopes=(Scope.OPERATOR,), suppliers=())
     stop = asyncio.Event()
     with serve_app(trickler.app()) as url:
         for n in range(SLOW_RECEIVERS):

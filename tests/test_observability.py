@@ -1,4 +1,4 @@
-"""Metrics and structured logs over a full run: post, deliver, read back."""
+"""Metrics and structured logs over a full run: post, deliver to the served emulator, read back."""
 
 from __future__ import annotations
 
@@ -13,10 +13,15 @@ from app.logging import configure_logging
 from app.outbox.worker import Worker
 from app.settings import LogSettings, Settings
 from tests.builders import invoice_payload
-from tests.conftest import TEST_SECRETS_KEY
-from tests.invoices.forwarding.conftest import ACME_PASSWORD, drain
+from tests.support.delivery import ACME_PASSWORD, delivery_settings, drain, submitted
+from tests.support.gateway import TEST_SECRETS_KEY
 
 pytestmark = pytest.mark.usefixtures("acme")
+
+
+@pytest.fixture
+def settings(settings: Settings, served_emulator: str) -> Settings:
+    return delivery_settings(settings, served_emulator)
 
 
 def sample(name: str, **labels: str) -> float:
@@ -49,7 +54,7 @@ async def test_metrics_count_requests_validation_deliveries_and_chorus_calls(
     assert 'gateway_outbox_pending{kind="invoice.deliver"} 1.0' in scraped
     assert 'gateway_invoices{status="queued"} 1.0' in scraped
     assert "gateway_http_request_duration_seconds_bucket" in scraped
-    await drain(worker, sessionmaker, invoice_id, lambda i: i.status == "submitted")
+    await drain(worker, sessionmaker, invoice_id, submitted)
     assert sample("gateway_http_requests_total", **route, status="200") == before["gets"] + 1
     assert sample("gateway_validation_failures_total", code="EJ_REQUIRED") == before["ej"] + 1
     assert sample("gateway_deliveries_total", outcome="deposited") == before["deposited"] + 1
@@ -84,7 +89,7 @@ async def test_logs_are_json_lines_with_request_ids_and_no_secret(
         invoice_id = created.json()["id"]
         await gateway.get("/v1/invoices?limit=5", headers=auth)
         await gateway.post("/v1/invoices", json={"supplier": {"siret": "1"}}, headers=auth)
-        await drain(worker, sessionmaker, invoice_id, lambda i: i.status == "submitted")
+        await drain(worker, sessionmaker, invoice_id, submitted)
         output = capsys.readouterr().out
     finally:
         with capsys.disabled():

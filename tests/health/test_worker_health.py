@@ -1,4 +1,5 @@
-"""What /health shows about workers, the Chorus link and paused structures."""
+"""What /health shows about workers, the Chorus link and paused structures, as a worker delivers
+to the served emulator."""
 
 from __future__ import annotations
 
@@ -10,29 +11,28 @@ import pytest
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.auth.scopes import Scope
 from app.outbox.worker import Worker
 from app.settings import Settings
 from app.structures.models import SupplierStructure
-from tests.conftest import KeyFactory
-from tests.invoices.forwarding.conftest import Post, drain
+from tests.support.delivery import (
+    ACME_LOGIN,
+    ACME_PASSWORD,
+    Post,
+    delivery_settings,
+    drain,
+    submitted,
+)
 
 pytestmark = pytest.mark.usefixtures("acme")
 
 
 @pytest.fixture
-def settings(settings: Settings) -> Settings:
-    # A worker is alive for 3 heartbeats: 0.6 s with the package's fast clock, which a loaded
+def settings(settings: Settings, served_emulator: str) -> Settings:
+    delivering = delivery_settings(settings, served_emulator)
+    # A worker is alive for 3 heartbeats: 0.6 s with the fast delivery clock, which a loaded
     # machine can stall past between the heartbeat and the /health query.
-    return settings.model_copy(
-        update={"outbox": settings.outbox.model_copy(update={"heartbeat_seconds": 2.0})}
-    )
-
-
-@pytest.fixture
-async def operator(make_key: KeyFactory) -> dict[str, str]:
-    """The details of /health are for operators only."""
-    return await make_key(scopes=(Scope.OPERATOR,), suppliers=())
+    outbox = delivering.outbox.model_copy(update={"heartbeat_seconds": 2.0})
+    return delivering.model_copy(update={"outbox": outbox})
 
 
 async def test_health_shows_live_workers_and_the_last_chorus_answer(
@@ -46,7 +46,7 @@ async def test_health_shows_live_workers_and_the_last_chorus_answer(
     stop = asyncio.Event()
     running = asyncio.create_task(worker.run(stop))
     try:
-        await drain(worker, sessionmaker, invoice_id, lambda i: i.status == "submitted")
+        await drain(worker, sessionmaker, invoice_id, submitted)
         for _ in range(100):  # until a heartbeat after the delivery carries Chorus's answer
             body = (await gateway.get("/health", headers=operator)).json()
             if body["chorus"]["last_success_at"] is not None:
@@ -69,9 +69,7 @@ async def test_health_lists_structures_paused_for_auth_failures(
     operator: dict[str, str],
     emulator: httpx.AsyncClient,
 ) -> None:
-    await emulator.post(
-        "/_emulator/accounts/TECH_1_41234567010000@cpro.fr/password", json={"password": "new"}
-    )
+    await emulator.post(f"/_emulator/accounts/{ACME_LOGIN}/password", json={"password": "new"})
     await post()
     await worker.run_once()
     paused = (await gateway.get("/health", headers=operator)).json()["structures"]["paused"]
@@ -88,18 +86,18 @@ async def test_health_warns_15_days_before_a_technical_password_expires(
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
     invoice_id = await post()
-    await drain(worker, sessionmaker, invoice_id, lambda i: i.status == "submitted")
+    await drain(worker, sessionmaker, invoice_id, submitted)
     fine = (await gateway.get("/health", headers=operator)).json()
     assert fine["structures"]["password_expiring"] == []
     soon = (datetime.now(UTC) + timedelta(days=10)).isoformat()
     await emulator.post(
-        "/_emulator/accounts/TECH_1_41234567010000@cpro.fr/password",
-        json={"password": "emulator-demo-1", "password_expires_at": soon},
+        f"/_emulator/accounts/{ACME_LOGIN}/password",
+        json={"password": ACME_PASSWORD, "password_expires_at": soon},
     )
     async with sessionmaker() as session, session.begin():
         await session.execute(update(SupplierStructure).values(checked_at=None))
     second = await post()
-    await drain(worker, sessionmaker, second, lambda i: i.status == "submitted")
+    await drain(worker, sessionmaker, second, submitted)
     body = (await gateway.get("/health", headers=operator)).json()
     [expiring] = body["structures"]["password_expiring"]
     assert expiring["siret"] == "41234567010000"
