@@ -21,6 +21,7 @@ import httpx
 
 from bench.common import (
     BenchError,
+    TimedLoad,
     background_busy,
     fmt,
     invoice_body_parts,
@@ -38,18 +39,10 @@ TARGET_RATE = 5000.0
 
 
 @dataclass
-class Run:
+class Run(TimedLoad):
     """One timed run."""
 
     invoices: int
-    accepted: int
-    seconds: float
-    api_cpu_ms: float  # per accepted invoice
-
-    @property
-    def rate(self) -> float:
-        """Accepted invoices per second."""
-        return self.accepted / self.seconds if self.seconds else 0.0
 
 
 def _batch_body(prefix: str, suffix: str, tag: str, size: int, keys: bool) -> bytes:
@@ -81,7 +74,7 @@ def _run(
         port, api_pid, bodies, _post, headers=headers, connections=connections, timeout=300
     )
     cpu_ms = 1000 * cpu / accepted if accepted else 0.0
-    return Run(batches * size, accepted, seconds, cpu_ms)
+    return Run(invoices=batches * size, accepted=accepted, seconds=seconds, api_cpu_ms=cpu_ms)
 
 
 def main() -> None:

@@ -300,6 +300,20 @@ def invoice_body_parts(today: dt.date | None = None) -> tuple[str, str]:
 # -- load -----------------------------------------------------------------------------------
 
 
+@dataclass
+class TimedLoad:
+    """What the gateway accepted in one timed load, and the API's CPU for it."""
+
+    accepted: int
+    seconds: float
+    api_cpu_ms: float  # per accepted invoice
+
+    @property
+    def rate(self) -> float:
+        """Accepted invoices per second."""
+        return self.accepted / self.seconds if self.seconds else 0.0
+
+
 def post_concurrently(
     port: int,
     api_pid: int,

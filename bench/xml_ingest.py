@@ -25,6 +25,7 @@ import httpx
 
 from bench.common import (
     BenchError,
+    TimedLoad,
     background_busy,
     fmt,
     invoice_body_parts,
@@ -41,19 +42,11 @@ from harness.samples import SUPPLIER_VAT_NUMBER, ten_line_invoice
 
 
 @dataclass
-class Run:
+class Run(TimedLoad):
     """One timed load of one kind."""
 
     kind: str
     sent: int
-    accepted: int
-    seconds: float
-    api_cpu_ms: float  # per accepted invoice
-
-    @property
-    def rate(self) -> float:
-        """Accepted invoices per second."""
-        return self.accepted / self.seconds if self.seconds else 0.0
 
 
 def _cii_body(number: str, today: dt.date) -> bytes:
@@ -102,7 +95,8 @@ def _run(
         connections=connections,
         timeout=120,
     )
-    return Run(kind, len(bodies), accepted, seconds, 1000 * cpu / accepted if accepted else 0.0)
+    cpu_ms = 1000 * cpu / accepted if accepted else 0.0
+    return Run(kind=kind, sent=len(bodies), accepted=accepted, seconds=seconds, api_cpu_ms=cpu_ms)
 
 
 def _bodies(kind: str, count: int, today: dt.date) -> list[bytes]:

@@ -7,38 +7,21 @@ runs the real `python -m app` in its own process.
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 from sqlalchemy import select
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.auth.models import ApiClient
 from app.structures.models import SupplierStructure
 from tests.conftest import TEST_SECRETS_KEY
-from tests.support.cli import Gateway
-from tests.support.servers import free_port
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture
-def gateway(database_url: str) -> Gateway:
-    """The `gateway` command on the test database, run in this process."""
-    return Gateway(database_url, in_process=True)
-
-
-@pytest.fixture
-def gateway_process(database_url: str) -> Gateway:
-    """The real `gateway` command, in its own process, on the test database."""
-    return Gateway(database_url, in_process=False)
+from tests.support.cli import (  # noqa: F401 - the fixtures gateway and gateway_process
+    Gateway,
+    gateway_in_its_own_process,
+    gateway_in_this_process,
+)
 
 
 async def test_clients_create_prints_a_working_key_once(
@@ -161,51 +144,6 @@ def test_help_names_values_plainly_and_never_cuts_a_scope(command: tuple[str, ..
         assert "--scope SCOPE" in result.stdout
     if command == ("structures", "add"):
         assert "--no-rotate" not in result.stdout
-
-
-@pytest.mark.usefixtures("engine")
-def test_run_prints_the_database_url_without_its_password(
-    database_url: str, backend: str, tmp_path: Path
-) -> None:
-    if backend != "postgresql":
-        pytest.skip("a SQLite URL holds no password")
-    # The test server trusts local connections, so any password gets in: the point is the banner.
-    with_password = make_url(database_url).set(password="s3cr3t-pw")
-    emulator_port = free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": with_password.render_as_string(hide_password=False),
-        "API_PORT": str(free_port()),
-        "CHORUS_TOKEN_URL": f"http://127.0.0.1:{emulator_port}/api/oauth/token",
-        "CHORUS_API_URL": f"http://127.0.0.1:{emulator_port}",
-        "PYTHONPATH": str(ROOT),
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "app", "run"],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        start_new_session=True,
-    )
-    banner = ""
-    try:
-        assert process.stdout is not None
-        deadline = time.monotonic() + 60
-        while "API key" not in banner and time.monotonic() < deadline:
-            line = process.stdout.readline()
-            if not line and process.poll() is not None:
-                break
-            banner += line
-    finally:
-        os.killpg(process.pid, signal.SIGINT)
-        process.wait(timeout=30)
-        if process.stdout is not None:
-            process.stdout.close()
-    assert "database" in banner, banner
-    assert "s3cr3t-pw" not in banner
-    assert "***" in banner
 
 
 def _bearer(key: str) -> dict[str, str]:

@@ -5,9 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from app.auth.scopes import Scope
 from tests.builders import SUPPLIER_SIRET
-from tests.conftest import KeyFactory
 
 JSON = {"Content-Type": "application/json"}
 
@@ -20,11 +18,6 @@ BODY_ROUTES = [
     ("POST", "/v1/webhooks"),
     ("POST", "/v1/clients"),
 ]
-
-
-@pytest.fixture
-async def operator(make_key: KeyFactory) -> dict[str, str]:
-    return await make_key(scopes=(Scope.OPERATOR,), suppliers=(SUPPLIER_SIRET,))
 
 
 @pytest.mark.parametrize(("method", "path"), BODY_ROUTES)

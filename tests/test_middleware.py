@@ -6,15 +6,6 @@ import httpx
 import pytest
 from prometheus_client import REGISTRY
 
-from app.auth.scopes import Scope
-from tests.builders import SUPPLIER_SIRET
-from tests.conftest import KeyFactory
-
-
-@pytest.fixture
-async def operator(make_key: KeyFactory) -> dict[str, str]:
-    return await make_key(scopes=(Scope.OPERATOR,), suppliers=(SUPPLIER_SIRET,))
-
 
 @pytest.mark.parametrize(
     ("method", "url", "field"),

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from sqlalchemy.engine import make_url
 
 from app.devrun import emulator_state_file
 from app.emulator.main import create_emulator_app
@@ -38,16 +39,39 @@ def _env(api_port: int, emulator_port: int, **extra: str) -> dict[str, str]:
     }
 
 
-def _start(cwd: Path, env: dict[str, str]) -> subprocess.Popen[str]:
+def _start(
+    cwd: Path, env: dict[str, str], *, stderr: int = subprocess.PIPE
+) -> subprocess.Popen[str]:
+    """`gateway run`; a test that reads no stderr drops it (DEVNULL): a full pipe would stall it."""
     return subprocess.Popen(
         [sys.executable, "-m", "app", "run"],
         cwd=cwd,
         env=env,
         stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stderr=stderr,
         text=True,
         start_new_session=True,
     )
+
+
+def _read_banner(process: subprocess.Popen[str], deadline: float) -> str:
+    """What the process prints up to its API key line, or until it exits or `deadline` passes."""
+    assert process.stdout is not None
+    banner = ""
+    while "API key" not in banner and time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line and process.poll() is not None:
+            break
+        banner += line
+    return banner
+
+
+def _interrupt(process: subprocess.Popen[str]) -> None:
+    """Stop the process as a user does (Ctrl-C), wait for it, close its output."""
+    os.killpg(process.pid, signal.SIGINT)
+    process.wait(timeout=30)
+    if process.stdout is not None:
+        process.stdout.close()
 
 
 class _Output:
@@ -101,29 +125,10 @@ def _alive(pid: int) -> bool:
 
 def test_one_command_runs_api_worker_and_emulator_and_delivers(tmp_path: Path) -> None:
     api_port, emulator_port = free_port(), free_port()
-    env = {
-        **os.environ,
-        "API_PORT": str(api_port),
-        "CHORUS_TOKEN_URL": f"http://127.0.0.1:{emulator_port}/api/oauth/token",
-        "CHORUS_API_URL": f"http://127.0.0.1:{emulator_port}",
-        "OUTBOX_POLL_INTERVAL_SECONDS": "0.1",
-        "PYTHONPATH": str(ROOT),
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "app", "run"],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        start_new_session=True,
-    )
+    process = _start(tmp_path, _env(api_port, emulator_port), stderr=subprocess.DEVNULL)
     try:
-        assert process.stdout is not None
-        banner = ""
         deadline = time.monotonic() + 60
-        while "API key" not in banner and time.monotonic() < deadline:
-            banner += process.stdout.readline()
+        banner = _read_banner(process, deadline)
         match = re.search(r"API key\s+(cpg_\S+)", banner)
         assert match, banner
         headers = {"Authorization": f"Bearer {match.group(1)}"}
@@ -146,10 +151,7 @@ def test_one_command_runs_api_worker_and_emulator_and_delivers(tmp_path: Path) -
         truth = httpx.get(f"http://127.0.0.1:{emulator_port}/_emulator/invoices").json()
         assert truth["total"] == 1
     finally:
-        os.killpg(process.pid, signal.SIGINT)
-        assert process.wait(timeout=30) is not None
-        if process.stdout is not None:
-            process.stdout.close()
+        _interrupt(process)
     assert (tmp_path / "gateway.db").exists()
     leftovers = subprocess.run(  # noqa: S603
         ["pgrep", "-f", f"--port {emulator_port}"],  # noqa: S607
@@ -157,6 +159,27 @@ def test_one_command_runs_api_worker_and_emulator_and_delivers(tmp_path: Path) -
         check=False,
     )
     assert leftovers.stdout == b""
+
+
+@pytest.mark.usefixtures("engine")
+def test_run_prints_the_database_url_without_its_password(
+    database_url: str, backend: str, tmp_path: Path
+) -> None:
+    if backend != "postgresql":
+        pytest.skip("a SQLite URL holds no password")
+    # The test server trusts local connections, so any password gets in: the point is the banner.
+    with_password = make_url(database_url).set(password="s3cr3t-pw")
+    env = _env(
+        free_port(), free_port(), DATABASE_URL=with_password.render_as_string(hide_password=False)
+    )
+    process = _start(tmp_path, env, stderr=subprocess.DEVNULL)
+    try:
+        banner = _read_banner(process, time.monotonic() + 60)
+    finally:
+        _interrupt(process)
+    assert "database" in banner, banner
+    assert "s3cr3t-pw" not in banner
+    assert "***" in banner
 
 
 def test_sigterm_stops_the_api_the_worker_and_the_emulator(tmp_path: Path) -> None:

@@ -16,7 +16,6 @@ from app.settings import ChorusSettings
 
 # PISTE documents 3600 s (chorus-pro.md §1.2); assume it when the answer omits `expires_in`.
 DEFAULT_EXPIRES_IN = 3600
-_ENDPOINT = "oauth/token"
 
 
 @dataclass
@@ -117,9 +116,7 @@ class TokenCache:
             )
         except httpx.HTTPError as exc:
             detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-            raise ChorusTokenError(
-                f"PISTE token endpoint unreachable ({detail})", endpoint=_ENDPOINT
-            ) from exc
+            raise ChorusTokenError(f"PISTE token endpoint unreachable ({detail})") from exc
 
         body = read_json(response.content)
         payload = body if isinstance(body, dict) else {}
@@ -130,7 +127,6 @@ class TokenCache:
             reason = f", {oauth_error}" if oauth_error else ""
             raise ChorusTokenError(
                 f"PISTE token endpoint failed (HTTP {response.status_code}{reason})",
-                endpoint=_ENDPOINT,
                 status_code=response.status_code,
                 retry_after=parse_retry_after(response.headers.get("retry-after")),
                 oauth_error=oauth_error,

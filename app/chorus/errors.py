@@ -48,17 +48,19 @@ class ChorusNotSent(ChorusError):
 class ChorusTokenError(ChorusNotSent):
     """The PISTE token endpoint failed or refused the credentials, so no Chorus call was made."""
 
+    # Every token error is about the one PISTE endpoint, so callers need not name it.
+    ENDPOINT = "oauth/token"
+
     def __init__(
         self,
         message: str,
         *,
-        endpoint: str | None = None,
         status_code: int | None = None,
         retry_after: float | None = None,
         oauth_error: str | None = None,
     ) -> None:
         super().__init__(
-            message, endpoint=endpoint, status_code=status_code, retry_after=retry_after
+            message, endpoint=self.ENDPOINT, status_code=status_code, retry_after=retry_after
         )
         # The OAuth2 `error` code (`invalid_client`...) tells "credentials wrong" from "PISTE down".
         self.oauth_error = oauth_error

@@ -9,9 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import AnyUrl, SecretStr, ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import service as clients
 from app.auth.scopes import Scope
@@ -28,6 +29,7 @@ from app.errors import GatewayError
 from app.events import subscriptions
 from app.health.service import PASSWORD_WARNING
 from app.invoices.service import supplier_profile
+from app.resources import Resources
 from app.structures import service as structures
 from app.structures.audit import Actor
 
@@ -211,41 +213,61 @@ async def create_client(
     return await _clients_page(request, viewer, session, Feedback(secret=(client.name, key)))
 
 
-@router.post("/clients/{client_id}/revoquer", response_class=HTMLResponse)
-async def revoke_client(
+@dataclass(frozen=True, slots=True)
+class ClientForm:
+    """A form posted about one API client, answered with the clients page."""
+
+    request: Request
+    client_id: str
+    viewer: Viewer
+    session: AsyncSession
+    resources: Resources
+
+    async def answer(self, feedback: Feedback) -> Response:
+        """The clients page with `feedback` above it."""
+        return await _clients_page(self.request, self.viewer, self.session, feedback)
+
+
+async def client_form(
     request: Request,
     client_id: str,
     viewer: WriterDep,
     session: SessionDep,
     resources: ResourcesDep,
-) -> Response:
+) -> ClientForm:
+    """The posted form, once the viewer may write."""
+    return ClientForm(request, client_id, viewer, session, resources)
+
+
+ClientFormDep = Annotated[ClientForm, Depends(client_form)]
+
+
+@router.post("/clients/{client_id}/revoquer", response_class=HTMLResponse)
+async def revoke_client(form: ClientFormDep) -> Response:
     """Refuse the client's key from now on (its console sessions end too)."""
+    session = form.session
     try:
-        client = await clients.revoke_client(session, await clients.get_client(session, client_id))
+        client = await clients.revoke_client(
+            session, await clients.get_client(session, form.client_id)
+        )
     except GatewayError as exc:
-        return await _clients_page(request, viewer, session, Feedback.refused(exc))
-    resources.callers.forget(client.id)
-    notice = f"Client {client.name} révoqué."
-    return await _clients_page(request, viewer, session, Feedback(notice))
+        return await form.answer(Feedback.refused(exc))
+    form.resources.callers.forget(client.id)
+    return await form.answer(Feedback(f"Client {client.name} révoqué."))
 
 
 @router.post("/clients/{client_id}/renouveler", response_class=HTMLResponse)
-async def rotate_client(
-    request: Request,
-    client_id: str,
-    viewer: WriterDep,
-    session: SessionDep,
-    resources: ResourcesDep,
-) -> Response:
+async def rotate_client(form: ClientFormDep) -> Response:
     """A new key for the client, shown once; the old one stops."""
+    session = form.session
     try:
         client, key = await clients.rotate_client(
-            session, await clients.get_client(session, client_id)
+            session, await clients.get_client(session, form.client_id)
         )
     except GatewayError as exc:
-        return await _clients_page(request, viewer, session, Feedback.refused(exc))
-    resources.callers.forget(client.id)
-    return await _clients_page(request, viewer, session, Feedback(secret=(client.name, key)))
+        return await form.answer(Feedback.refused(exc))
+    form.resources.callers.forget(client.id)
+    return await form.answer(Feedback(secret=(client.name, key)))
 
 
 async def _webhooks_page(

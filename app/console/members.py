@@ -8,6 +8,7 @@ operator; for anyone else the structure does not exist) and words the outcome in
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -23,6 +24,7 @@ from app.console.templating import render
 from app.db.session import SessionDep
 from app.dependencies import ResourcesDep
 from app.errors import GatewayError, NotFound
+from app.resources import Resources
 from app.structures import members
 from app.structures.audit import Actor
 from app.structures.models import StructureAudit
@@ -168,40 +170,51 @@ MemberChange = Callable[
 ]
 
 
-async def _change_member(
-    request: Request,
-    siret: str,
-    client_id: str,
-    viewer: Viewer,
-    session: AsyncSession,
-    resources: ResourcesDep,
-    change: MemberChange,
-    notice: str,
-) -> Response:
-    """Apply `change` as the viewer; `notice` may name the client `{name}`."""
-    try:
-        found, affected = await change(session, siret, client_id, Actor.of(viewer.caller))
-    except GatewayError as exc:
-        return await _failed(request, viewer, session, siret, exc)
-    resources.callers.forget_after_commit(session, affected)
-    notice = notice.format(name=found.client.name)
-    return await _page(request, viewer, session, siret, notice=notice)
+@dataclass(frozen=True, slots=True)
+class MemberForm:
+    """A form posted about one client of a structure the viewer manages."""
+
+    request: Request
+    siret: str
+    client_id: str
+    viewer: Viewer
+    session: AsyncSession
+    resources: Resources
 
 
-@router.post("/structures/{siret}/membres/demandes/{client_id}/approuver")
-async def approve(
+async def member_form(
     request: Request,
     siret: ActionSiret,
     client_id: str,
     viewer: FormViewerDep,
     session: SessionDep,
     resources: ResourcesDep,
-) -> Response:
+) -> MemberForm:
+    """The posted form, once the viewer may manage the structure."""
+    return MemberForm(request, siret, client_id, viewer, session, resources)
+
+
+MemberFormDep = Annotated[MemberForm, Depends(member_form)]
+
+
+async def _change_member(form: MemberForm, change: MemberChange, notice: str) -> Response:
+    """Apply `change` as the viewer; `notice` may name the client `{name}`."""
+    try:
+        found, affected = await change(
+            form.session, form.siret, form.client_id, Actor.of(form.viewer.caller)
+        )
+    except GatewayError as exc:
+        return await _failed(form.request, form.viewer, form.session, form.siret, exc)
+    form.resources.callers.forget_after_commit(form.session, affected)
+    notice = notice.format(name=found.client.name)
+    return await _page(form.request, form.viewer, form.session, form.siret, notice=notice)
+
+
+@router.post("/structures/{siret}/membres/demandes/{client_id}/approuver")
+async def approve(form: MemberFormDep) -> Response:
     """Attach a pending requester: it may invoice for the structure at once."""
-    notice = f"Demande de {{name}} approuvée : ce client peut facturer pour {siret}."
-    return await _change_member(
-        request, siret, client_id, viewer, session, resources, members.approve_request, notice
-    )
+    notice = f"Demande de {{name}} approuvée : ce client peut facturer pour {form.siret}."
+    return await _change_member(form, members.approve_request, notice)
 
 
 @router.post("/structures/{siret}/membres/demandes/{client_id}/refuser")
@@ -218,19 +231,10 @@ async def refuse(
 
 
 @router.post("/structures/{siret}/membres/{client_id}/detacher")
-async def detach(
-    request: Request,
-    siret: ActionSiret,
-    client_id: str,
-    viewer: FormViewerDep,
-    session: SessionDep,
-    resources: ResourcesDep,
-) -> Response:
+async def detach(form: MemberFormDep) -> Response:
     """End a member's attachment: it no longer invoices for, or reads, the structure."""
-    notice = f"{{name}} détaché de {siret}."
-    return await _change_member(
-        request, siret, client_id, viewer, session, resources, members.detach_member, notice
-    )
+    notice = f"{{name}} détaché de {form.siret}."
+    return await _change_member(form, members.detach_member, notice)
 
 
 @router.post("/structures/{siret}/membres/cle")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -174,6 +175,70 @@ def to_line(line: LineFields) -> Line:
     )
 
 
+class DraftFields(Protocol):
+    """The invoice fields a request and a stored invoice both carry under the same names."""
+
+    @property
+    def invoice_number(self) -> str | None: ...
+    @property
+    def type(self) -> str: ...
+    @property
+    def issue_date(self) -> date | None: ...
+    @property
+    def due_date(self) -> date | None: ...
+    @property
+    def currency(self) -> str | None: ...
+    @property
+    def legal_commitment(self) -> str | None: ...
+    @property
+    def framework(self) -> str | None: ...
+    @property
+    def preceding_invoice(self) -> str | None: ...
+    @property
+    def note(self) -> str | None: ...
+    @property
+    def vat_regime(self) -> str | None: ...
+    @property
+    def vat_exemption_reason(self) -> str | None: ...
+    @property
+    def validator_siret(self) -> str | None: ...
+    @property
+    def contract_reference(self) -> str | None: ...
+
+
+def build_draft(
+    invoice: DraftFields,
+    *,
+    supplier: Supplier,
+    buyer: Buyer,
+    lines: Iterable[LineFields],
+    totals: Totals | None,
+    payment: Payment | None,
+) -> InvoiceDraft:
+    """The domain's view of an invoice, received or stored, given the parts the two hold
+    differently."""
+    return InvoiceDraft(
+        invoice_number=invoice.invoice_number,
+        type=InvoiceType(invoice.type),
+        issue_date=invoice.issue_date,
+        due_date=invoice.due_date,
+        currency=invoice.currency,
+        supplier=supplier,
+        buyer=buyer,
+        legal_commitment=invoice.legal_commitment,
+        framework=invoice.framework,
+        lines=tuple(to_line(line) for line in lines),
+        totals=totals,
+        preceding_invoice=invoice.preceding_invoice,
+        note=invoice.note,
+        vat_regime=invoice.vat_regime or DEFAULT_VAT_REGIME,
+        vat_exemption_reason=invoice.vat_exemption_reason,
+        payment=payment,
+        validator_siret=invoice.validator_siret,
+        contract_reference=invoice.contract_reference,
+    )
+
+
 def to_draft(invoice: InvoiceIn) -> InvoiceDraft:
     """The domain's view of a normalized invoice."""
     supplier = invoice.supplier
@@ -187,12 +252,8 @@ def to_draft(invoice: InvoiceIn) -> InvoiceDraft:
         and totals.gross is not None
         else None
     )
-    return InvoiceDraft(
-        invoice_number=invoice.invoice_number,
-        type=InvoiceType(invoice.type),
-        issue_date=invoice.issue_date,
-        due_date=invoice.due_date,
-        currency=invoice.currency,
+    return build_draft(
+        invoice,
         supplier=Supplier(
             siret=supplier.siret,
             name=supplier.name,
@@ -209,14 +270,8 @@ def to_draft(invoice: InvoiceIn) -> InvoiceDraft:
         )
         if buyer
         else Buyer(),
-        legal_commitment=invoice.legal_commitment,
-        framework=invoice.framework,
-        lines=tuple(to_line(line) for line in invoice.lines or ()),
+        lines=invoice.lines or (),
         totals=complete_totals,
-        preceding_invoice=invoice.preceding_invoice,
-        note=invoice.note,
-        vat_regime=invoice.vat_regime or DEFAULT_VAT_REGIME,
-        vat_exemption_reason=invoice.vat_exemption_reason,
         payment=Payment(
             means=invoice.payment.means,
             iban=invoice.payment.iban,
@@ -225,8 +280,6 @@ def to_draft(invoice: InvoiceIn) -> InvoiceDraft:
         )
         if invoice.payment is not None
         else None,
-        validator_siret=invoice.validator_siret,
-        contract_reference=invoice.contract_reference,
     )
 
 

@@ -13,10 +13,8 @@ from dataclasses import dataclass
 
 from app.chorus.schemas import FluxSyntax
 from app.domain.invoice import (
-    DEFAULT_VAT_REGIME,
     Buyer,
     InvoiceDraft,
-    InvoiceType,
     Payment,
     Supplier,
     Totals,
@@ -31,7 +29,7 @@ from app.invoices.channels import Channel
 from app.invoices.documents import PartyAddresses
 from app.invoices.mapping import buyer_address, supplier_address
 from app.invoices.models import Invoice, InvoiceAttachment
-from app.invoices.parsing import to_line
+from app.invoices.parsing import build_draft
 
 XML_MEDIA_TYPE = "application/xml"
 PDF_MEDIA_TYPE = "application/pdf"
@@ -66,12 +64,8 @@ class PdfRequired(Exception):
 
 def stored_draft(invoice: Invoice) -> InvoiceDraft:
     """The domain's view of a stored invoice (lines must be loaded)."""
-    return InvoiceDraft(
-        invoice_number=invoice.invoice_number,
-        type=InvoiceType(invoice.type),
-        issue_date=invoice.issue_date,
-        due_date=invoice.due_date,
-        currency=invoice.currency,
+    return build_draft(
+        invoice,
         supplier=Supplier(
             siret=invoice.supplier_siret,
             name=invoice.supplier_name,
@@ -84,21 +78,13 @@ def stored_draft(invoice: Invoice) -> InvoiceDraft:
             name=invoice.buyer_name,
             address=buyer_address(invoice),
         ),
-        legal_commitment=invoice.legal_commitment,
-        framework=invoice.framework,
-        lines=tuple(to_line(line) for line in invoice.lines),
+        lines=invoice.lines,
         totals=Totals(net=invoice.total_net, vat=invoice.total_vat, gross=invoice.total_gross),
-        preceding_invoice=invoice.preceding_invoice,
-        note=invoice.note,
-        vat_regime=invoice.vat_regime or DEFAULT_VAT_REGIME,
-        vat_exemption_reason=invoice.vat_exemption_reason,
         payment=Payment(
             means=invoice.payment_means, iban=invoice.payment_iban, bic=invoice.payment_bic
         )
         if invoice.payment_means is not None
         else None,
-        validator_siret=invoice.validator_siret,
-        contract_reference=invoice.contract_reference,
     )
 
 

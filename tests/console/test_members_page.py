@@ -8,9 +8,7 @@ import re
 import httpx
 import pytest
 
-from app.auth.scopes import Scope
 from tests.builders import OTHER_SUPPLIER_SIRET, SUPPLIER_SIRET, invoice_payload
-from tests.conftest import KeyFactory
 from tests.console.conftest import SignIn, csrf_of, key_of, sign_in_with
 from tests.structures.members_support import Client, error_codes, new_client
 
@@ -19,11 +17,6 @@ pytestmark = pytest.mark.usefixtures("registered_suppliers")
 S = SUPPLIER_SIRET
 PAGE = f"/console/structures/{S}/membres"
 _NEW_KEY = re.compile(r'data-testid="new-key">([^<]+)<')
-
-
-@pytest.fixture
-async def operator(make_key: KeyFactory) -> dict[str, str]:
-    return await make_key(scopes=(Scope.OPERATOR,), suppliers=())
 
 
 @pytest.fixture

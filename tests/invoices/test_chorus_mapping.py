@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -13,8 +13,6 @@ from app.chorus.accounts import TechnicalAccount
 from app.chorus.client import ChorusClient
 from app.chorus.errors import ChorusDuplicate, ChorusRefusal
 from app.chorus.schemas import SubmitInvoiceRequest
-from app.emulator.main import create_emulator_app
-from app.emulator.settings import EmulatorSettings
 from app.invoices import repository
 from app.invoices.chorus_mapping import UploadedPdf, to_submit_request
 from app.invoices.models import Invoice
@@ -22,7 +20,7 @@ from app.settings import ApiSettings, Settings
 from tests.builders import STATE_SIRET, SUPPLIER_SIRET, invoice_payload
 from tests.conftest import emulator_chorus_settings
 from tests.support.delivery import ACME_LOGIN, ACME_PASSWORD
-from tests.support.servers import serve_app
+from tests.support.emulators import sender_numbering_emulator  # noqa: F401 - a fixture, served_emulator
 
 pytestmark = pytest.mark.usefixtures("registered_suppliers")
 
@@ -38,14 +36,6 @@ def settings(settings: Settings) -> Settings:
             "api": ApiSettings(allowed_buyer_sirets=QUALIFICATION_BUYERS, online_validation=False)
         }
     )
-
-
-@pytest.fixture(scope="module")
-def served_emulator() -> Iterator[str]:
-    """An emulator that keeps SAISIE_API numbers, so a second sending is a duplicate to see."""
-    config = EmulatorSettings(lifecycle_mode="manual", saisie_numbering="sender")
-    with serve_app(create_emulator_app(config)) as url:
-        yield url
 
 
 @pytest.fixture

@@ -21,10 +21,11 @@ from app.formats.conformance import Syntax, check
 from app.formats.facturx import read_facturx_xml
 from app.invoices.models import Invoice
 from app.settings import Settings
-from app.structures.models import SupplierStructure
-from tests.builders import OTHER_SUPPLIER_SIRET, SUPPLIER_SIRET, invoice_payload
+from tests.builders import OTHER_SUPPLIER_SIRET, invoice_payload
 from tests.conftest import KeyFactory, emulator_chorus_settings
 from tests.formats.pdfs import blank_pdf
+from tests.support.delivery import pdf_only_invoice
+from tests.support.gateway import set_demo_structure
 
 pytestmark = pytest.mark.usefixtures("registered_suppliers")
 
@@ -37,9 +38,17 @@ def settings(settings: Settings, served_emulator: str) -> Settings:
 
 
 async def submit(
-    http: httpx.AsyncClient, auth: dict[str, str], *, pdf: bytes | None = None, **overrides: Any
+    http: httpx.AsyncClient,
+    auth: dict[str, str],
+    *,
+    pdf: bytes | None = None,
+    payload: dict[str, Any] | None = None,
+    **overrides: Any,
 ) -> str:
-    payload = invoice_payload(**overrides)
+    """Post `payload` (by default `invoice_payload(**overrides)`), beside `pdf` when given; the
+    new invoice's id."""
+    if payload is None:
+        payload = invoice_payload(**overrides)
     if pdf is None:
         response = await http.post("/v1/invoices", json=payload, headers=auth)
     else:
@@ -78,12 +87,7 @@ async def test_a_queued_invoice_has_no_deposited_document_yet(
 async def test_a_saisie_invoice_never_has_one_and_says_why(
     http: httpx.AsyncClient, auth: dict[str, str], sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
-    async with sessionmaker() as session, session.begin():
-        await session.execute(
-            update(SupplierStructure)
-            .where(SupplierStructure.siret == SUPPLIER_SIRET)
-            .values(delivery_format="saisie")
-        )
+    await set_demo_structure(sessionmaker, delivery_format="saisie")
     invoice_id = await submit(http, auth)
     async with sessionmaker() as session, session.begin():
         # As if delivered: Chorus has it, yet no document was ever deposited.
@@ -164,16 +168,7 @@ async def test_a_pdf_channel_invoice_once_in_chorus_serves_the_erps_pdf(
     http: httpx.AsyncClient, auth: dict[str, str], sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
     pdf = blank_pdf(pages=2)
-    payload = invoice_payload()
-    payload.pop("lines")
-    response = await http.post(
-        "/v1/invoices",
-        data={"invoice": json.dumps(payload)},
-        files={"file": ("facture.pdf", pdf, "application/pdf")},
-        headers=auth,
-    )
-    assert response.status_code == 201, response.text
-    invoice_id = response.json()["id"]
+    invoice_id = await submit(http, auth, pdf=pdf, payload=pdf_only_invoice())
     async with sessionmaker() as session, session.begin():
         await session.execute(
             update(Invoice)

@@ -7,13 +7,13 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.invoices.models import Invoice
-from app.structures.models import SupplierStructure
 from tests.builders import SUPPLIER_SIRET, SUPPLIER_VAT_NUMBER, invoice_payload
 from tests.formats.pdfs import blank_pdf
+from tests.support.gateway import set_demo_structure
 
 pytestmark = pytest.mark.usefixtures("registered_suppliers")
 
@@ -25,15 +25,6 @@ async def stored(sessionmaker: async_sessionmaker[AsyncSession], invoice_id: str
         invoice = await session.get(Invoice, invoice_id)
     assert invoice is not None
     return invoice
-
-
-async def set_structure(sessionmaker: async_sessionmaker[AsyncSession], **values: Any) -> None:
-    async with sessionmaker() as session, session.begin():
-        await session.execute(
-            update(SupplierStructure)
-            .where(SupplierStructure.siret == SUPPLIER_SIRET)
-            .values(**values)
-        )
 
 
 def errors_of(response: httpx.Response) -> dict[str, str]:
@@ -66,7 +57,7 @@ async def test_a_json_invoice_goes_as_cii_with_its_structures_vat_number(
 async def test_the_invoices_own_vat_number_wins_over_the_structures(
     http: httpx.AsyncClient, auth: dict[str, str], sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
-    await set_structure(sessionmaker, vat_number="FR00412345670")  # wrong key: never used
+    await set_demo_structure(sessionmaker, vat_number="FR00412345670")  # wrong key: never used
     payload = invoice_payload(
         supplier={"siret": SUPPLIER_SIRET, "name": "ACME", "vat_number": "fr 96 412345670"}
     )
@@ -95,8 +86,8 @@ async def test_what_the_document_would_lack_is_refused_all_at_once(
     sessionmaker: async_sessionmaker[AsyncSession],
     endpoint: str,
 ) -> None:
-    await set_structure(sessionmaker, country_code=None, city=None, address_line1=None,
-                        postal_code=None, vat_number=None)  # fmt: skip
+    await set_demo_structure(sessionmaker, country_code=None, city=None, address_line1=None,
+                             postal_code=None, vat_number=None)  # fmt: skip
     payload = invoice_payload(
         supplier={"siret": SUPPLIER_SIRET},
         buyer={
@@ -137,7 +128,7 @@ async def test_the_registered_address_is_enough_and_is_not_copied_into_the_invoi
 async def test_a_structure_delivering_by_saisie_keeps_todays_rules(
     http: httpx.AsyncClient, auth: dict[str, str], sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
-    await set_structure(
+    await set_demo_structure(
         sessionmaker, delivery_format="saisie", country_code=None, city=None, vat_number=None
     )
     payload = invoice_payload(supplier={"siret": SUPPLIER_SIRET}, note="ancien\u0007 ERP")
@@ -151,7 +142,7 @@ async def test_a_structure_delivering_by_saisie_keeps_todays_rules(
 async def test_a_structure_preferring_ubl_gets_it_and_a_pdf_still_makes_a_factur_x(
     http: httpx.AsyncClient, auth: dict[str, str], sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
-    await set_structure(sessionmaker, delivery_format="ubl")
+    await set_demo_structure(sessionmaker, delivery_format="ubl")
     plain = await http.post("/v1/invoices", json=invoice_payload(), headers=auth)
     assert (await stored(sessionmaker, plain.json()["id"])).chorus_channel == "ubl"
     with_pdf = await post_with_pdf(http, auth, invoice_payload())

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import Engine, event, update
+from sqlalchemy import Engine, event
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.auth.scopes import Scope
@@ -17,7 +17,7 @@ from app.settings import Settings
 from app.structures.models import SupplierStructure
 from tests.builders import OTHER_SUPPLIER_SIRET, SUPPLIER_SIRET, invoice_payload
 from tests.conftest import KeyFactory
-from tests.support.gateway import gateway_client
+from tests.support.gateway import gateway_client, set_demo_structure
 
 pytestmark = pytest.mark.usefixtures("registered_suppliers")
 
@@ -86,12 +86,7 @@ async def test_a_change_through_this_process_is_seen_at_once_one_elsewhere_after
         assert patched.status_code == 200, patched.text
         assert await channel_of(sessionmaker, await post()) == "ubl"
         # Another process's change (here straight into the database) waits for the delay.
-        async with sessionmaker() as session, session.begin():
-            await session.execute(
-                update(SupplierStructure)
-                .where(SupplierStructure.siret == SUPPLIER_SIRET)
-                .values(delivery_format="cii")
-            )
+        await set_demo_structure(sessionmaker, delivery_format="cii")
         assert await channel_of(sessionmaker, await post()) == "ubl"
 
 

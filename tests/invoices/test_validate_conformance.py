@@ -8,14 +8,13 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.settings import Settings
-from app.structures.models import SupplierStructure
-from tests.builders import SUPPLIER_SIRET, invoice_payload
+from tests.builders import invoice_payload
 from tests.conftest import emulator_chorus_settings
 from tests.formats.pdfs import blank_pdf
+from tests.support.gateway import set_demo_structure
 
 pytestmark = pytest.mark.usefixtures("registered_suppliers")
 
@@ -27,15 +26,6 @@ BROKEN_PDF = b"%PDF-1.7\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 @pytest.fixture
 def settings(settings: Settings, served_emulator: str) -> Settings:
     return settings.model_copy(update={"chorus": emulator_chorus_settings(served_emulator)})
-
-
-async def set_structure(sessionmaker: async_sessionmaker[AsyncSession], **values: Any) -> None:
-    async with sessionmaker() as session, session.begin():
-        await session.execute(
-            update(SupplierStructure)
-            .where(SupplierStructure.siret == SUPPLIER_SIRET)
-            .values(**values)
-        )
 
 
 async def validate_with_pdf(
@@ -90,7 +80,7 @@ async def test_without_the_parameter_the_answer_is_unchanged(
 async def test_a_ubl_supplier_gets_its_ubl_checked(
     http: httpx.AsyncClient, auth: dict[str, str], sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
-    await set_structure(sessionmaker, delivery_format="ubl")
+    await set_demo_structure(sessionmaker, delivery_format="ubl")
     report = conformance_of(
         await http.post(
             FULL,
@@ -128,7 +118,7 @@ async def test_a_saisie_invoice_is_checked_as_its_cii_rendering_and_says_so(
 ) -> None:
     # Natively valid for SAISIE_API, which needs no VAT number; a document without the
     # seller's VAT identifier breaks BR-S-02 for its standard-rated lines.
-    await set_structure(sessionmaker, delivery_format="saisie", vat_number=None)
+    await set_demo_structure(sessionmaker, delivery_format="saisie", vat_number=None)
     report = conformance_of(await http.post(FULL, json=invoice_payload(), headers=auth))
     assert report["channel"] == "saisie"
     assert report["syntax"] == "cii"
@@ -143,7 +133,7 @@ async def test_a_saisie_invoice_is_checked_as_its_cii_rendering_and_says_so(
 async def test_data_no_source_gives_is_a_finding_not_a_server_error(
     http: httpx.AsyncClient, auth: dict[str, str], sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
-    await set_structure(
+    await set_demo_structure(
         sessionmaker,
         delivery_format="saisie",
         address_line1=None,

@@ -11,7 +11,6 @@ import httpx
 import pytest
 from fastapi.routing import APIRoute, iter_route_contexts
 
-from app.auth.scopes import Scope
 from app.main import create_app
 from app.settings import Settings
 from tests.builders import OTHER_SUPPLIER_SIRET, SUPPLIER_SIRET, invoice_payload
@@ -59,11 +58,6 @@ def _body(route: APIRoute, method: str) -> dict[str, Any]:
     if "multipart/form-data" in content and "application/json" not in content:
         return {"files": {"attachment": ("note.txt", b"hello", "text/plain")}}
     return {"json": {}}
-
-
-@pytest.fixture
-async def operator(make_key: KeyFactory) -> dict[str, str]:
-    return await make_key(scopes=(Scope.OPERATOR,), suppliers=())
 
 
 async def _principal_of(http: httpx.AsyncClient, operator: dict[str, str], siret: str) -> Client:

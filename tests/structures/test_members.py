@@ -6,9 +6,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from app.auth.scopes import Scope
 from tests.builders import OTHER_SUPPLIER_SIRET, SUPPLIER_SIRET, invoice_payload
-from tests.conftest import KeyFactory
 from tests.structures.members_support import (
     Client,
     error_codes,
@@ -19,11 +17,6 @@ from tests.structures.members_support import (
 pytestmark = pytest.mark.usefixtures("registered_suppliers")
 
 S = SUPPLIER_SIRET
-
-
-@pytest.fixture
-async def operator(make_key: KeyFactory) -> dict[str, str]:
-    return await make_key(scopes=(Scope.OPERATOR,), suppliers=())
 
 
 @pytest.fixture

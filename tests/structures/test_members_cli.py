@@ -10,23 +10,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.auth.scopes import Scope
 from app.auth.service import authenticate, create_client
 from tests.builders import SUPPLIER_SIRET
-from tests.support.cli import Gateway
+from tests.support.cli import (  # noqa: F401 - the fixtures gateway and gateway_process
+    Gateway,
+    gateway_in_its_own_process,
+    gateway_in_this_process,
+)
 
 pytestmark = pytest.mark.usefixtures("registered_suppliers")
 
 S = SUPPLIER_SIRET
-
-
-@pytest.fixture
-def gateway(database_url: str) -> Gateway:
-    """The `gateway` command on the test database, run in this process."""
-    return Gateway(database_url, in_process=True)
-
-
-@pytest.fixture
-def gateway_process(database_url: str) -> Gateway:
-    """The real `gateway` command, in its own process, on the test database."""
-    return Gateway(database_url, in_process=False)
 
 
 async def _clients(sessionmaker: async_sessionmaker[AsyncSession], *names: str) -> None:

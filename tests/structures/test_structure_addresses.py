@@ -13,20 +13,14 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.auth.scopes import Scope
 from app.domain.invoice import Address
 from app.structures.models import SupplierStructure
 from app.structures.service import structure_address
 from tests.builders import SUPPLIER_SIRET
-from tests.conftest import TEST_SECRETS_KEY, KeyFactory
+from tests.conftest import TEST_SECRETS_KEY
 
 LOGIN = "TECH_1_41234567010000@cpro.fr"
 PASSWORD = "emulator-demo-1"
-
-
-@pytest.fixture
-async def operator(make_key: KeyFactory) -> dict[str, str]:
-    return await make_key(scopes=(Scope.OPERATOR,), suppliers=())
 
 
 def structure(**fields: Any) -> dict[str, Any]:

@@ -14,21 +14,15 @@ from pydantic import SecretStr
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.auth.scopes import Scope
 from app.crypto import PasswordBox, SecretsKeyMissing, load_password_box, new_key
 from app.settings import ChorusSettings
 from app.structures.models import SupplierStructure
 from app.structures.service import technical_account
 from tests.builders import SUPPLIER_SIRET
-from tests.conftest import TEST_SECRETS_KEY, KeyFactory
+from tests.conftest import TEST_SECRETS_KEY
 
 PASSWORD = "emulator-demo-1"
 LOGIN = "TECH_1_41234567010000@cpro.fr"
-
-
-@pytest.fixture
-async def operator(make_key: KeyFactory) -> dict[str, str]:
-    return await make_key(scopes=(Scope.OPERATOR,), suppliers=())
 
 
 async def test_an_operator_registers_a_structure_whose_password_is_never_shown(

@@ -8,6 +8,9 @@ family.
 From an async test, use `await gateway.run(...)`: a command blocking the test's event loop
 would also stall the app served on it, which may hold SQLite's write lock meanwhile, and the
 command would then wait for that lock until "database is locked".
+
+A CLI test module imports the fixtures `gateway` (in this process) and `gateway_process` (a
+process of its own) from here.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import sys
 import traceback
 from dataclasses import dataclass
 
+import pytest
 from typer.testing import CliRunner
 
 from app.cli import cli
@@ -80,3 +84,15 @@ class Gateway:
             # What the interpreter would print for a crash, so tests can assert there is none.
             stderr += "".join(traceback.format_exception(*result.exc_info))
         return Ran(result.exit_code, result.stdout, stderr)
+
+
+@pytest.fixture(name="gateway")
+def gateway_in_this_process(database_url: str) -> Gateway:
+    """The `gateway` command on the test database, run in this process."""
+    return Gateway(database_url, in_process=True)
+
+
+@pytest.fixture(name="gateway_process")
+def gateway_in_its_own_process(database_url: str) -> Gateway:
+    """The real `gateway` command, in its own process, on the test database."""
+    return Gateway(database_url, in_process=False)

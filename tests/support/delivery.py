@@ -231,6 +231,14 @@ async def faults(emulator: httpx.AsyncClient, *rules: dict[str, Any]) -> None:
     assert response.status_code == 200, response.text
 
 
+async def fail_soumettre_twice(emulator: httpx.AsyncClient, kind: str) -> None:
+    """Make the next two `soumettre` calls fail with `kind`, asking for no wait before a retry."""
+    await faults(
+        emulator,
+        {"endpoint": "factures/v1/soumettre", "kind": kind, "next_n": 2, "retry_after": 0},
+    )
+
+
 async def chorus_invoices(emulator: httpx.AsyncClient) -> list[dict[str, Any]]:
     """The invoices the emulator holds."""
     invoices: list[dict[str, Any]] = (await emulator.get("/_emulator/invoices")).json()["invoices"]

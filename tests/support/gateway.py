@@ -13,7 +13,8 @@ from typing import Any
 import httpx
 from asgi_lifespan import LifespanManager
 from pydantic import SecretStr
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.crypto import PasswordBox, new_key
 from app.domain.invoice import Address
@@ -79,3 +80,13 @@ async def register_demo_suppliers(
                 address=DEMO_ADDRESSES[siret],
                 vat_number=DEMO_VAT_NUMBERS[siret],
             )
+
+
+async def set_demo_structure(sessionmaker: async_sessionmaker[AsyncSession], **values: Any) -> None:
+    """Change the demo supplier's structure straight in the database (as another process would)."""
+    async with sessionmaker() as session, session.begin():
+        await session.execute(
+            update(SupplierStructure)
+            .where(SupplierStructure.siret == SUPPLIER_SIRET)
+            .values(**values)
+        )

@@ -31,8 +31,6 @@ from tests.support.delivery import (
     with_chorus,
 )
 
-pytestmark = pytest.mark.usefixtures("acme")
-
 NOTE = b"%PDF-1.4\n% bon de livraison\n%%EOF\n"
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(64))
 ATTACHMENTS = {"bon-de-livraison.pdf": NOTE, "releve-heures.png": PNG}

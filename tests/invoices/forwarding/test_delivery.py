@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -19,8 +18,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.chorus.accounts import TechnicalAccount
-from app.emulator.main import create_emulator_app
-from app.emulator.settings import EmulatorSettings
 from app.events.models import Event
 from app.invoices import repository
 from app.invoices.chorus_mapping import to_submit_request
@@ -36,6 +33,7 @@ from tests.support.delivery import (
     Deliver,
     Post,
     drain,
+    fail_soumettre_twice,
     faults,
     pdf_only_invoice,
     post_multipart,
@@ -43,16 +41,7 @@ from tests.support.delivery import (
     submitted,
     with_chorus,
 )
-from tests.support.servers import serve_app
-
-pytestmark = pytest.mark.usefixtures("acme")
-
-
-@pytest.fixture(scope="module")
-def served_emulator() -> Iterator[str]:
-    config = EmulatorSettings(lifecycle_mode="manual", saisie_numbering="sender")
-    with serve_app(create_emulator_app(config)) as url:
-        yield url
+from tests.support.emulators import sender_numbering_emulator  # noqa: F401 - a fixture, served_emulator
 
 
 @pytest.fixture
@@ -130,10 +119,7 @@ async def test_transient_failures_are_retried_then_delivered_once(
     emulator: httpx.AsyncClient,
     kind: str,
 ) -> None:
-    await faults(
-        emulator,
-        {"endpoint": "factures/v1/soumettre", "kind": kind, "next_n": 2, "retry_after": 0},
-    )
+    await fail_soumettre_twice(emulator, kind)
     invoice = await deliver(submitted)
     truth = await received(emulator)
     assert truth["total"] == 1

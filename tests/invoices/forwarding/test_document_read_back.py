@@ -8,12 +8,10 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.outbox.worker import Worker
-from app.structures.models import SupplierStructure
-from tests.builders import SUPPLIER_SIRET, invoice_payload
+from tests.builders import invoice_payload
 from tests.formats.pdfs import blank_pdf
 from tests.support.delivery import (
     chorus_invoices,
@@ -22,8 +20,7 @@ from tests.support.delivery import (
     drain_flux,
     settled,
 )
-
-pytestmark = pytest.mark.usefixtures("acme")
+from tests.support.gateway import set_demo_structure
 
 
 async def deliver(
@@ -37,12 +34,7 @@ async def deliver(
     pdf: bytes | None = None,
 ) -> str:
     """Submit an invoice for `channel` and run the worker until Chorus has it."""
-    async with sessionmaker() as session, session.begin():
-        await session.execute(
-            update(SupplierStructure)
-            .where(SupplierStructure.siret == SUPPLIER_SIRET)
-            .values(delivery_format=channel)
-        )
+    await set_demo_structure(sessionmaker, delivery_format=channel)
     payload: dict[str, Any] = invoice_payload()
     if pdf is None:
         response = await gateway.post("/v1/invoices", json=payload, headers=auth)

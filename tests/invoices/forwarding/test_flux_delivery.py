@@ -19,8 +19,7 @@ from app.invoices.models import InvoiceLine
 from app.outbox.models import OutboxItem
 from app.outbox.worker import Worker
 from app.settings import Settings
-from app.structures.models import SupplierStructure
-from tests.builders import STATE_SIRET, SUPPLIER_SIRET, invoice_payload
+from tests.builders import STATE_SIRET, invoice_payload
 from tests.formats.pdfs import blank_pdf
 from tests.support.delivery import (
     Deliver,
@@ -35,8 +34,7 @@ from tests.support.delivery import (
     submitted,
     with_chorus,
 )
-
-pytestmark = pytest.mark.usefixtures("acme")
+from tests.support.gateway import set_demo_structure
 
 CII_NS = {"rsm": "urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100"}
 
@@ -87,12 +85,7 @@ async def test_a_structure_override_sends_ubl(
     sessionmaker: async_sessionmaker[AsyncSession],
     emulator: httpx.AsyncClient,
 ) -> None:
-    async with sessionmaker() as session, session.begin():
-        await session.execute(
-            update(SupplierStructure)
-            .where(SupplierStructure.siret == SUPPLIER_SIRET)
-            .values(delivery_format="ubl")
-        )
+    await set_demo_structure(sessionmaker, delivery_format="ubl")
     invoice = await deliver_flux(submitted)
     [flux] = await deposited_flux(emulator)
     assert flux["syntax"] == "IN_DP_E1_UBL_INVOICE"

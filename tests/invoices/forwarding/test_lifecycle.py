@@ -22,8 +22,6 @@ from app.outbox.models import OutboxItem
 from app.outbox.worker import Worker
 from tests.support.delivery import ACME_LOGIN, ACME_PASSWORD, Post, drain, submitted
 
-pytestmark = pytest.mark.usefixtures("acme")
-
 
 async def move(
     emulator: httpx.AsyncClient, chorus_id: int, status: str, reason: str | None = None
@@ -72,6 +70,14 @@ async def delivered(
     invoice = await drain(worker, sessionmaker, await post(), submitted)
     assert invoice.chorus_invoice_id is not None
     return Delivered(invoice.id, invoice.chorus_invoice_id)
+
+
+async def buyer_answers(
+    emulator: httpx.AsyncClient, delivered: Delivered, status: str, reason: str
+) -> None:
+    """The invoice reaches its buyer (MISE_A_DISPOSITION), who answers `status` with `reason`."""
+    await move(emulator, delivered.chorus_id, "MISE_A_DISPOSITION")
+    await move(emulator, delivered.chorus_id, status, reason)
 
 
 async def test_chorus_steps_keep_chorus_times_and_order_never_made_up_seconds(
@@ -142,8 +148,7 @@ async def test_a_buyer_rejection_carries_its_reason(
     sessionmaker: async_sessionmaker[AsyncSession],
     emulator: httpx.AsyncClient,
 ) -> None:
-    await move(emulator, delivered.chorus_id, "MISE_A_DISPOSITION")
-    await move(emulator, delivered.chorus_id, "REJETEE", "EJ clos, refaire la facture")
+    await buyer_answers(emulator, delivered, "REJETEE", "EJ clos, refaire la facture")
     invoice = await drain(worker, sessionmaker, delivered.id, lambda i: i.status == "rejected")
     assert invoice.chorus_status == "REJETEE"
     assert invoice.chorus_rejection == {"code": "REJETEE", "label": "EJ clos, refaire la facture"}
@@ -156,8 +161,7 @@ async def test_a_suspension_reason_is_kept_and_polling_goes_on(
     sessionmaker: async_sessionmaker[AsyncSession],
     emulator: httpx.AsyncClient,
 ) -> None:
-    await move(emulator, delivered.chorus_id, "MISE_A_DISPOSITION")
-    await move(emulator, delivered.chorus_id, "SUSPENDUE", "Pièce manquante")
+    await buyer_answers(emulator, delivered, "SUSPENDUE", "Pièce manquante")
     invoice = await drain(
         worker, sessionmaker, delivered.id, lambda i: i.chorus_status == "SUSPENDUE"
     )

@@ -22,8 +22,6 @@ from tests.support.delivery import (
     submitted,
 )
 
-pytestmark = pytest.mark.usefixtures("acme")
-
 
 @pytest.fixture(autouse=True, scope="module")
 def no_pool_left() -> Iterator[None]:

@@ -22,13 +22,12 @@ from tests.support.delivery import (
     Post,
     chorus_invoices,
     drain,
+    fail_soumettre_twice,
     faults,
     settled,
     submitted,
     with_chorus,
 )
-
-pytestmark = pytest.mark.usefixtures("acme")
 
 
 @pytest.fixture
@@ -83,10 +82,7 @@ async def test_attempts_proven_unsent_are_retried_and_land_once(
     emulator: httpx.AsyncClient,
     kind: str,
 ) -> None:
-    await faults(
-        emulator,
-        {"endpoint": "factures/v1/soumettre", "kind": kind, "next_n": 2, "retry_after": 0},
-    )
+    await fail_soumettre_twice(emulator, kind)
     invoice = await deliver(settled)
     assert invoice.status == "submitted", invoice.history[-1].detail
     assert len(await chorus_invoices(emulator)) == 1
